@@ -1,0 +1,78 @@
+// The seam between the HTTP layer and the diffusion engine. The engine knows nothing of HTTP; the HTTP layer
+// validates requests against EngineInfo and maps them onto GenerationRequest.
+
+export type OutputFormat = 'png' | 'jpeg' | 'webp';
+
+export const SCHEDULER_NAMES = ['euler', 'euler_a', 'ddim', 'lcm', 'dpmpp_2m'] as const;
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+export type ModelFamily = 'sd' | 'sdxl' | 'sdxl-turbo';
+export type DeviceKind = 'cuda' | 'cpu';
+
+export interface GenerationRequest {
+  prompt: string;
+  negativePrompt?: string;
+  /** Number of images, each with its own seed (seed, seed + 1, ...). */
+  n: number;
+  width: number;
+  height: number;
+  steps: number;
+  guidanceScale: number;
+  /** Base seed; the HTTP layer draws one when the client gives none, so every response is reproducible. */
+  seed: number;
+  scheduler: SchedulerName;
+  outputFormat: OutputFormat;
+  /** 0..100, for jpeg/webp quality and png compression effort. */
+  outputCompression?: number;
+}
+
+export interface GeneratedImage {
+  data: Buffer;
+  mimeType: string;
+  seed: number;
+}
+
+export interface StageTimings {
+  /** Seconds per stage, e.g. tokenize, text_encoder, unet, vae, encode. */
+  [stage: string]: number;
+}
+
+export interface GenerationResult {
+  images: GeneratedImage[];
+  timings: StageTimings;
+}
+
+export interface EngineInfo {
+  family: ModelFamily;
+  device: DeviceKind;
+  /** Why this device was chosen, e.g. "CUDA provider not available: <error>; using CPU". */
+  deviceReason: string;
+  dtype: 'fp16' | 'fp32';
+  defaults: {
+    width: number;
+    height: number;
+    steps: number;
+    guidanceScale: number;
+    scheduler: SchedulerName;
+  };
+  limits: {
+    /** Width and height must be multiples of this (the VAE scale factor). */
+    sizeMultiple: number;
+    minSize: number;
+    maxSize: number;
+    maxSteps: number;
+  };
+}
+
+export interface Engine {
+  /** Loads sessions; resolves once the engine can generate. Idempotent. */
+  load(): Promise<EngineInfo>;
+  /** Present once load() has resolved. */
+  readonly info: EngineInfo | undefined;
+  /**
+   * Runs one request. Aborting the signal stops the work at the next step boundary and rejects with an
+   * AbortError.
+   */
+  generate(request: GenerationRequest, signal?: AbortSignal): Promise<GenerationResult>;
+  close(): Promise<void>;
+}
