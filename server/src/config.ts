@@ -1,0 +1,75 @@
+import { InvalidArgumentError, Option } from 'commander';
+import { SCHEDULER_NAMES, type SchedulerName } from './engine/types.js';
+
+export interface ServeConfig {
+  /** MODEL as given on the command line: a pipeline folder or a model URI. */
+  model: string;
+  /** What /v1/models reports; defaults to MODEL exactly as given. */
+  modelId: string;
+  host: string;
+  port: number;
+  apiKey?: string;
+  apiKeyFile?: string;
+  device: 'auto' | 'cuda' | 'cpu';
+  dtype: 'fp16' | 'fp32';
+  maxBatchSize: number;
+  batchWaitMs: number;
+  maxQueueSize: number;
+  defaultSteps?: number;
+  defaultGuidanceScale?: number;
+  defaultScheduler?: SchedulerName;
+  requestTimeoutS: number;
+  shutdownGraceS: number;
+  imageTtlS: number;
+  cacheDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const integer = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'.`);
+  }
+  return n;
+};
+
+const decimal = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected a number from ${min} to ${max}, got '${value}'.`);
+  }
+  return n;
+};
+
+/** The serve flags, each also readable from a HYPERGEN_* environment variable (flag wins). */
+export function serveOptions(): Option[] {
+  return [
+    new Option('--model-id <id>', 'model id reported by /v1/models (default: MODEL as given)').env('HYPERGEN_MODEL_ID'),
+    new Option('--host <host>', 'address to listen on').env('HYPERGEN_HOST').default('0.0.0.0'),
+    new Option('--port <port>', 'port to listen on').env('HYPERGEN_PORT').default(8000).argParser(integer(0, 65535)),
+    new Option('--api-key <key>', 'require this API key (Authorization: Bearer KEY)').env('HYPERGEN_API_KEY').conflicts('apiKeyFile'),
+    new Option('--api-key-file <path>', 'require a key from this file (one per line, re-read on change)').env('HYPERGEN_API_KEY_FILE'),
+    new Option('--device <device>', 'execution device').env('HYPERGEN_DEVICE').choices(['auto', 'cuda', 'cpu']).default('auto'),
+    new Option('--dtype <dtype>', 'compute precision').env('HYPERGEN_DTYPE').choices(['fp16', 'fp32']).default('fp16'),
+    new Option('--max-batch-size <n>', 'most images in one UNet batch').env('HYPERGEN_MAX_BATCH_SIZE').default(4).argParser(integer(1, 64)),
+    new Option('--batch-wait-ms <ms>', 'longest wait for a batch to fill').env('HYPERGEN_BATCH_WAIT_MS').default(10).argParser(integer(0, 10_000)),
+    new Option('--max-queue-size <n>', 'requests waiting beyond which new ones get 429').env('HYPERGEN_MAX_QUEUE_SIZE').default(32).argParser(integer(1, 100_000)),
+    new Option('--default-steps <n>', 'num_inference_steps when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_STEPS').argParser(integer(1, 150)),
+    new Option('--default-guidance-scale <x>', 'guidance_scale when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_GUIDANCE_SCALE').argParser(decimal(0, 50)),
+    new Option('--default-scheduler <name>', 'scheduler when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_SCHEDULER').choices([...SCHEDULER_NAMES]),
+    new Option('--request-timeout-s <s>', 'longest time a generation request may take, queueing included').env('HYPERGEN_REQUEST_TIMEOUT_S').default(600).argParser(integer(1, 86_400)),
+    new Option('--shutdown-grace-s <s>', 'time in-flight requests get to finish on SIGTERM').env('HYPERGEN_SHUTDOWN_GRACE_S').default(25).argParser(integer(0, 3_600)),
+    new Option('--image-ttl-s <s>', 'how long response_format=url images stay downloadable').env('HYPERGEN_IMAGE_TTL_S').default(3600).argParser(integer(1, 86_400)),
+    new Option('--cache-dir <dir>', 'where model URIs are downloaded').env('HYPERGEN_CACHE_DIR').default('.hypergen-cache'),
+    new Option('--log-level <level>', 'log level').env('HYPERGEN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ];
+}
+
+/** Maps commander's parsed options (camelCase keys) onto a ServeConfig. */
+export function toServeConfig(model: string, options: Record<string, unknown>): ServeConfig {
+  return {
+    ...(options as Omit<ServeConfig, 'model' | 'modelId'>),
+    model,
+    modelId: (options.modelId as string | undefined) ?? model,
+  };
+}

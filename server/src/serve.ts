@@ -1,0 +1,96 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { FileKeys, StaticKeys, type KeySource } from './auth/api-keys.js';
+import type { ServeConfig } from './config.js';
+import { createEngine } from './engine/index.js';
+import { createApp } from './http/app.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics/registry.js';
+import { resolveModel } from './pull/index.js';
+import { GenerationQueue } from './serving/generation-queue.js';
+import { ImageStore } from './serving/image-store.js';
+import { ServerState } from './serving/state.js';
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  /** Drains and stops; resolves when everything is closed. */
+  shutdown(signal: string): Promise<void>;
+}
+
+/** Everything about the config that may be logged: the key itself never is. */
+function loggableConfig(config: ServeConfig) {
+  const { apiKey, ...rest } = config;
+  return { ...rest, auth: apiKey ? 'key' : config.apiKeyFile ? 'key-file' : 'none' };
+}
+
+export async function serve(config: ServeConfig): Promise<RunningServer> {
+  const logger = createLogger(config.logLevel);
+  logger.info({ config: loggableConfig(config) }, 'starting hypergen server');
+
+  const keys: KeySource | undefined = config.apiKey
+    ? new StaticKeys(config.apiKey)
+    : config.apiKeyFile
+      ? new FileKeys(config.apiKeyFile, logger)
+      : undefined;
+
+  const metrics = createMetrics();
+  const state = new ServerState();
+  const modelDir = await resolveModel(config.model, { cacheDir: config.cacheDir, logger });
+  const engine = createEngine({ modelDir, device: config.device, dtype: config.dtype, logger });
+  const queue = new GenerationQueue(engine, { maxQueueSize: config.maxQueueSize, timeoutS: config.requestTimeoutS }, metrics, logger);
+  const store = new ImageStore(config.imageTtlS * 1000);
+
+  const app = createApp({
+    logger,
+    metrics,
+    keys,
+    state,
+    modelId: config.modelId,
+    requestedDevice: config.device,
+    queueSize: () => queue.size,
+    engineInfo: () => engine.info,
+    queue,
+    store,
+    defaults: { steps: config.defaultSteps, guidanceScale: config.defaultGuidanceScale, scheduler: config.defaultScheduler },
+  });
+
+  const server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ host: config.host, port }, 'listening');
+
+  const loadStarted = performance.now();
+  engine.load().then(
+    (info) => {
+      const seconds = (performance.now() - loadStarted) / 1000;
+      metrics.modelLoadSeconds.set(seconds);
+      state.ready(info);
+      logger.info({ model: config.modelId, family: info.family, device: info.device, deviceReason: info.deviceReason, seconds }, 'model loaded; ready');
+    },
+    (error: unknown) => {
+      // A model that cannot load will not load on the next request either: exit so the pod shows the crash.
+      logger.fatal({ err: error }, 'model failed to load');
+      process.exit(1);
+    },
+  );
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (signal: string) =>
+    (stopping ??= (async () => {
+      logger.info({ signal, inFlight: queue.size, graceS: config.shutdownGraceS }, 'draining');
+      state.drain();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await queue.drain(config.shutdownGraceS * 1000);
+      // Responses already computed still need to be written; then the remaining keep-alive sockets go.
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      server.closeAllConnections();
+      store.close();
+      await engine.close();
+      logger.info('stopped');
+    })());
+
+  return { server, port, shutdown };
+}
