@@ -26,6 +26,12 @@ export interface GenerationRequest {
   outputCompression?: number;
 }
 
+/** Requests with equal keys can share UNet calls: same latent shape, schedule, and guidance on or off. */
+export function batchKey(request: GenerationRequest): string {
+  const guided = request.guidanceScale > 1;
+  return `${request.width}x${request.height}:${request.steps}:${request.scheduler}:${guided ? 'cfg' : 'nocfg'}`;
+}
+
 export interface GeneratedImage {
   data: Buffer;
   mimeType: string;
@@ -74,5 +80,11 @@ export interface Engine {
    * AbortError.
    */
   generate(request: GenerationRequest, signal?: AbortSignal): Promise<GenerationResult>;
+  /**
+   * Dynamic batching: runs several requests that share a batchKey() in one UNet batch per step. Each keeps its own
+   * prompt, negative prompt, seed and guidance scale; result i equals generate(requests[i]) run alone. Aborting
+   * the signal stops the whole batch at the next step boundary.
+   */
+  generateBatch(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]>;
   close(): Promise<void>;
 }
