@@ -39,7 +39,12 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
   const state = new ServerState();
   const modelDir = await resolveModel(config.model, { cacheDir: config.cacheDir, logger });
   const engine = createEngine({ modelDir, device: config.device, dtype: config.dtype, logger });
-  const queue = new GenerationQueue(engine, { maxQueueSize: config.maxQueueSize, timeoutS: config.requestTimeoutS }, metrics, logger);
+  const queue = new GenerationQueue(
+    engine,
+    { maxQueueSize: config.maxQueueSize, maxBatchSize: config.maxBatchSize, batchWaitMs: config.batchWaitMs, timeoutS: config.requestTimeoutS },
+    metrics,
+    logger,
+  );
   const store = new ImageStore(config.imageTtlS * 1000);
 
   const app = createApp({

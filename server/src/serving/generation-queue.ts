@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Engine, GenerationRequest, GenerationResult } from '../engine/types.js';
+import { batchKey, type Engine, type GenerationRequest, type GenerationResult } from '../engine/types.js';
 import type { Metrics } from '../metrics/registry.js';
 
 export class QueueFullError extends Error {
@@ -24,32 +24,42 @@ export class GenerationTimeoutError extends Error {
 }
 
 export interface QueueOptions {
+  /** Requests allowed to wait; beyond that, submit() refuses at once. */
   maxQueueSize: number;
+  /** Most images in one engine batch. */
+  maxBatchSize: number;
+  /** Longest time the oldest waiting request is held back for a batch to fill. */
+  batchWaitMs: number;
   timeoutS: number;
 }
 
 interface Job {
   request: GenerationRequest;
+  key: string;
+  enqueuedAt: number;
   signal: AbortSignal;
+  settled: boolean;
   resolve: (result: GenerationResult) => void;
   reject: (error: unknown) => void;
   detach: () => void;
 }
 
 /**
- * Admission control in front of the engine: a bounded FIFO of waiting requests, one running at a time. A full queue
- * refuses at once (the caller answers 429) instead of blocking; a request whose client goes away leaves the queue,
- * or stops at the next step boundary when it already runs.
+ * Admission and dynamic batching in front of the engine. Waiting requests form a bounded FIFO: a full queue
+ * refuses at once (the caller answers 429) rather than blocking. The oldest waiting request leads the next batch,
+ * joined by later requests with the same batchKey up to maxBatchSize images; it waits at most batchWaitMs for them.
+ * A client that goes away leaves the queue at once; in a running batch its result is dropped, and the batch stops
+ * at the next step boundary only when no client is left.
  */
 export class GenerationQueue {
   private readonly waiting: Job[] = [];
-  private running: Job | undefined;
+  private running: Job[] = [];
   private closed = false;
-  /** Aborts the running request when the shutdown grace period is over. */
-  private readonly shutdownController = new AbortController();
   private idle: (() => void) | undefined;
-  /** Smoothed seconds per request, for Retry-After. */
-  private secondsPerJob = 1;
+  private fillTimer: NodeJS.Timeout | undefined;
+  /** Smoothed seconds per batch, for Retry-After. */
+  private secondsPerBatch = 1;
+  private readonly shutdownController = new AbortController();
 
   constructor(
     private readonly engine: Engine,
@@ -60,7 +70,7 @@ export class GenerationQueue {
 
   /** Requests admitted and not finished. */
   get size(): number {
-    return this.waiting.length + (this.running ? 1 : 0);
+    return this.waiting.length + this.running.length;
   }
 
   submit(request: GenerationRequest, clientSignal: AbortSignal): Promise<GenerationResult> {
@@ -70,23 +80,16 @@ export class GenerationQueue {
     }
     if (this.waiting.length >= this.options.maxQueueSize) {
       this.metrics.rejected.inc({ reason: 'queue_full' });
-      const retryAfterS = Math.max(1, Math.ceil(this.secondsPerJob * (this.waiting.length + 1)));
-      return Promise.reject(new QueueFullError(retryAfterS));
+      const batchesAhead = Math.ceil((this.waiting.length + 1) / this.options.maxBatchSize);
+      return Promise.reject(new QueueFullError(Math.max(1, Math.ceil(this.secondsPerBatch * batchesAhead))));
     }
-    const signal = AbortSignal.any([
-      clientSignal,
-      AbortSignal.timeout(this.options.timeoutS * 1000),
-      this.shutdownController.signal,
-    ]);
+    const signal = AbortSignal.any([clientSignal, AbortSignal.timeout(this.options.timeoutS * 1000)]);
     return new Promise<GenerationResult>((resolve, reject) => {
-      const onAbort = () => {
-        const index = this.waiting.indexOf(job);
-        if (index < 0) return; // running: the engine sees the signal at its next step
-        this.waiting.splice(index, 1);
-        this.updateDepth();
-        this.fail(job, signal.reason);
+      const job: Job = {
+        request, key: batchKey(request), enqueuedAt: performance.now(), signal, settled: false, resolve, reject,
+        detach: () => signal.removeEventListener('abort', onAbort),
       };
-      const job: Job = { request, signal, resolve, reject, detach: () => signal.removeEventListener('abort', onAbort) };
+      const onAbort = () => this.abandon(job);
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(job);
       this.updateDepth();
@@ -95,8 +98,8 @@ export class GenerationQueue {
   }
 
   /**
-   * Stops admitting. Waits up to graceMs for admitted requests to finish; then queued ones are refused with
-   * ShuttingDownError and the running one is aborted. Resolves when nothing is left.
+   * Stops admitting. Waits up to graceMs for admitted requests to finish; then waiting ones are refused with
+   * ShuttingDownError and the running batch is aborted. Resolves when nothing is left.
    */
   async drain(graceMs: number): Promise<void> {
     this.closed = true;
@@ -104,59 +107,106 @@ export class GenerationQueue {
     const done = new Promise<void>((resolve) => (this.idle = resolve));
     const timer = setTimeout(() => {
       const refused = this.waiting.splice(0);
-      for (const job of refused) this.fail(job, new ShuttingDownError(), 'shutting_down');
+      for (const job of refused) this.settle(job, new ShuttingDownError());
       this.updateDepth();
       this.shutdownController.abort(new ShuttingDownError());
-      this.logger.warn({ refused: refused.length, aborted: this.running ? 1 : 0 }, 'grace period over: refused queued requests, aborted the running one');
+      this.logger.warn({ refused: refused.length, aborted: this.running.length }, 'grace period over: refused waiting requests, aborted the running batch');
     }, graceMs);
     await done;
     clearTimeout(timer);
   }
 
   private pump(): void {
-    if (this.running) return;
-    const job = this.waiting.shift();
-    if (!job) {
+    if (this.running.length > 0) return;
+    const head = this.waiting[0];
+    if (!head) {
       this.idle?.();
       return;
     }
-    this.running = job;
-    void this.run(job);
+    const batch = this.compatibleWith(head);
+    const images = batch.reduce((sum, job) => sum + job.request.n, 0);
+    const waitedMs = performance.now() - head.enqueuedAt;
+    if (images < this.options.maxBatchSize && waitedMs < this.options.batchWaitMs && !this.closed) {
+      this.fillTimer ??= setTimeout(() => {
+        this.fillTimer = undefined;
+        this.pump();
+      }, this.options.batchWaitMs - waitedMs);
+      return;
+    }
+    clearTimeout(this.fillTimer);
+    this.fillTimer = undefined;
+    for (const job of batch) this.waiting.splice(this.waiting.indexOf(job), 1);
+    this.running = batch;
+    void this.run(batch, images);
   }
 
-  private async run(job: Job): Promise<void> {
+  /** The head and the later waiting jobs that fit its batch, in arrival order. */
+  private compatibleWith(head: Job): Job[] {
+    const batch = [head];
+    let images = head.request.n;
+    for (const job of this.waiting.slice(1)) {
+      if (job.key !== head.key || images + job.request.n > this.options.maxBatchSize) continue;
+      batch.push(job);
+      images += job.request.n;
+    }
+    return batch;
+  }
+
+  private async run(batch: Job[], images: number): Promise<void> {
     const started = performance.now();
+    // The batch stops only when every client has gone, or at the end of the shutdown grace period.
+    const stop = new AbortController();
+    const stopWhenAbandoned = () => {
+      if (batch.every((job) => job.settled)) stop.abort(new DOMException('all clients gone', 'AbortError'));
+    };
+    const abortOnShutdown = () => stop.abort(this.shutdownController.signal.reason);
+    this.shutdownController.signal.addEventListener('abort', abortOnShutdown, { once: true });
+    for (const job of batch) job.signal.addEventListener('abort', stopWhenAbandoned, { once: true });
     try {
-      const result = await this.engine.generate(job.request, job.signal);
-      this.record(job.request, result);
-      job.detach();
-      job.resolve(result);
+      const requests = batch.map((job) => job.request);
+      const results = batch.length === 1 ? [await this.engine.generate(requests[0]!, stop.signal)] : await this.engine.generateBatch(requests, stop.signal);
+      this.record(batch, results, images);
+      batch.forEach((job, i) => this.settle(job, undefined, results[i]));
     } catch (error) {
-      this.fail(job, job.signal.aborted ? job.signal.reason : error);
+      for (const job of batch) this.settle(job, stop.signal.aborted ? stop.signal.reason : error);
     } finally {
-      const seconds = (performance.now() - started) / 1000;
-      this.secondsPerJob = 0.8 * this.secondsPerJob + 0.2 * seconds;
-      this.running = undefined;
+      this.shutdownController.signal.removeEventListener('abort', abortOnShutdown);
+      for (const job of batch) job.signal.removeEventListener('abort', stopWhenAbandoned);
+      this.secondsPerBatch = 0.8 * this.secondsPerBatch + 0.2 * ((performance.now() - started) / 1000);
+      this.running = [];
       this.updateDepth();
       this.pump();
     }
   }
 
-  private record(request: GenerationRequest, result: GenerationResult): void {
-    this.metrics.images.inc(result.images.length);
-    this.metrics.steps.inc(request.steps);
-    this.metrics.batchSize.observe(result.images.length);
-    for (const [stage, seconds] of Object.entries(result.timings)) this.metrics.stageSeconds.observe({ stage }, seconds);
+  /** A client went away or timed out: out of the queue if waiting; its result dropped if running. */
+  private abandon(job: Job): void {
+    const index = this.waiting.indexOf(job);
+    if (index >= 0) {
+      this.waiting.splice(index, 1);
+      this.updateDepth();
+      if (index === 0) this.pump();
+    }
+    this.settle(job, job.signal.reason);
   }
 
-  private fail(job: Job, reason: unknown, metricReason?: string): void {
+  private settle(job: Job, error: unknown, result?: GenerationResult): void {
+    if (job.settled) return;
+    job.settled = true;
     job.detach();
-    const error = reason instanceof DOMException && reason.name === 'TimeoutError' ? new GenerationTimeoutError(this.options.timeoutS) : reason;
-    const label =
-      metricReason ??
-      (error instanceof GenerationTimeoutError ? 'timeout' : error instanceof ShuttingDownError ? 'shutting_down' : job.signal.aborted ? 'client_disconnect' : undefined);
-    if (label) this.metrics.rejected.inc({ reason: label });
-    job.reject(error);
+    if (result) return job.resolve(result);
+    const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
+    const reason = timedOut ? 'timeout' : error instanceof ShuttingDownError ? 'shutting_down' : job.signal.aborted ? 'client_disconnect' : undefined;
+    if (reason) this.metrics.rejected.inc({ reason });
+    job.reject(timedOut ? new GenerationTimeoutError(this.options.timeoutS) : error);
+  }
+
+  private record(batch: Job[], results: GenerationResult[], images: number): void {
+    this.metrics.images.inc(images);
+    this.metrics.batchSize.observe(images);
+    this.metrics.steps.inc(batch[0]!.request.steps);
+    // Stage timings are per batch: take them from the first result, which the engine fills for the whole batch.
+    for (const [stage, seconds] of Object.entries(results[0]?.timings ?? {})) this.metrics.stageSeconds.observe({ stage }, seconds);
   }
 
   private updateDepth(): void {

@@ -14,6 +14,8 @@ import { ScriptedEngine } from './scripted-engine.js';
 export interface AppServerOptions {
   keys?: string[];
   maxQueueSize?: number;
+  maxBatchSize?: number;
+  batchWaitMs?: number;
   modelId?: string;
 }
 
@@ -27,7 +29,7 @@ export async function startAppServer(options: AppServerOptions = {}) {
   const engine = new ScriptedEngine();
   const metrics = createMetrics();
   const state = new ServerState();
-  const queue = new GenerationQueue(engine, { maxQueueSize: options.maxQueueSize ?? 8, timeoutS: 30 }, metrics, logger);
+  const queue = new GenerationQueue(engine, { maxQueueSize: options.maxQueueSize ?? 8, maxBatchSize: options.maxBatchSize ?? 1, batchWaitMs: options.batchWaitMs ?? 0, timeoutS: 30 }, metrics, logger);
   const store = new ImageStore(60_000);
   const keys: KeySource | undefined = options.keys ? { current: () => new ApiKeys(options.keys!) } : undefined;
   const modelId = options.modelId ?? 'org/tiny-model';

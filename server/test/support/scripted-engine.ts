@@ -53,5 +53,13 @@ export class ScriptedEngine implements Engine {
     return { images, timings: { unet: 0.001 } };
   }
 
+  /** Batches run request by request here; what the tests check is how the queue forms them. */
+  readonly batches: GenerationRequest[][] = [];
+
+  async generateBatch(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]> {
+    this.batches.push(requests);
+    return Promise.all(requests.map((request) => this.generate(request, signal)));
+  }
+
   async close(): Promise<void> {}
 }
