@@ -33,6 +33,7 @@ bench: build tiny-models
 lint: install
 	npx eslint .
 	npx tsc -b
+	npx tsc -p tsconfig.test.json
 
 clean:
 	rm -rf server/dist operator/dist hack/dist models
