@@ -35,5 +35,21 @@ lint: install
 	npx tsc -b
 	npx tsc -p tsconfig.test.json
 
+# Regenerate the chart's CRD templates from crds/ (a test fails when they drift).
+manifests: build
+	node hack/dist/chart/cli.js manifests
+
+# Container images (server/Dockerfile, operator/Dockerfile) with the tags the chart defaults to.
+IMAGE_TAG ?= $(shell node -p "require('./package.json').version")
+images:
+	@engine=""; for e in docker podman; do \
+	  if command -v $$e >/dev/null 2>&1 && $$e info >/dev/null 2>&1; then engine=$$e; break; fi; done; \
+	if [ -z "$$engine" ]; then \
+	  echo "make images: no usable container engine (docker or podman not installed, or its daemon is not running); no image built" >&2; \
+	  exit 1; fi; \
+	set -e; \
+	$$engine build -f server/Dockerfile -t hypergen/hypergen-server:$(IMAGE_TAG) .; \
+	$$engine build -f operator/Dockerfile -t hypergen/hypergen-operator:$(IMAGE_TAG) .
+
 clean:
 	rm -rf server/dist operator/dist hack/dist models
