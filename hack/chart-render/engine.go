@@ -22,7 +22,8 @@ const (
 	maxDepth  = 1000 // Helm's recursion limit for include
 )
 
-var warnRegexp = regexp.MustCompile(warnStart + `((?s).*)` + warnEnd)
+// Non-greedy: with nested includes the innermost (first) wrapped message is the one to report.
+var warnRegexp = regexp.MustCompile(warnStart + `((?s).*?)` + warnEnd)
 
 func warnWrap(msg string) string { return warnStart + msg + warnEnd }
 
@@ -132,7 +133,7 @@ func bindLateFuncs(t *template.Template, depth map[string]int) {
 	t.Funcs(template.FuncMap{
 		"include": func(name string, data interface{}) (string, error) {
 			if depth[name] > maxDepth {
-				return "", fmt.Errorf("rendering template has a nested reference name: %s: unable to execute template", name)
+				return "", errors.New(warnWrap("rendering template has a nested reference name: " + name))
 			}
 			depth[name]++
 			defer func() { depth[name]-- }()
