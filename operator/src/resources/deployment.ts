@@ -1,0 +1,182 @@
+// The server Deployment: one pod template per CR with the model fetched by an init container, the API key
+// mounted as a file (the server re-reads it, so rotation needs no restart), GPUs as limits and a restricted
+// security context.
+import type { HyperGenModel } from '../api/types.js';
+import { cachePvcName, commonLabels, contentHash, HASH_ANNOTATION, nonEmpty, objectMeta, selectorLabels } from './meta.js';
+import type { PlanConfig } from './plan.js';
+import { apiKeyRef } from './secret.js';
+import { modelSource } from './source.js';
+
+export const SERVER_PORT = 8000;
+export const MODEL_MOUNT = '/models';
+export const API_KEY_MOUNT = '/etc/hypergen/api-key';
+/** Non-root uid/gid of the server image; fsGroup makes the volumes writable for it. */
+export const POD_UID = 10001;
+
+const containerSecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/** Flags for the serving options the CR sets; absent ones keep the server's own defaults. */
+export function servingArgs(cr: HyperGenModel, device: 'cuda' | 'cpu'): string[] {
+  const s = cr.spec.serving ?? {};
+  const args = ['--device', device, '--dtype', s.dtype ?? (device === 'cuda' ? 'fp16' : 'fp32')];
+  const flags: [string, number | string | undefined][] = [
+    ['--max-batch-size', s.maxBatchSize],
+    ['--batch-wait-ms', s.batchWaitMs],
+    ['--max-queue-size', s.maxQueueSize],
+    ['--default-steps', s.defaultSteps],
+    ['--default-guidance-scale', s.defaultGuidanceScale],
+    ['--default-scheduler', s.scheduler],
+  ];
+  for (const [flag, value] of flags) if (value !== undefined) args.push(flag, String(value));
+  return args;
+}
+
+function modelVolume(cr: HyperGenModel) {
+  const pvc = cr.spec.cache?.pvc;
+  if (pvc) return { name: 'model', persistentVolumeClaim: { claimName: pvc.claimName ?? cachePvcName(cr) } };
+  return { name: 'model', emptyDir: {} };
+}
+
+export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
+  const spec = cr.spec;
+  const gpuCount = spec.gpu?.count ?? 1;
+  const gpuResource = spec.gpu?.resourceName ?? config.gpuResourceName;
+  const device = gpuCount > 0 ? 'cuda' : 'cpu';
+  const image = spec.image ?? config.defaultImage;
+  const imagePullPolicy = spec.imagePullPolicy ?? config.imagePullPolicy;
+  const key = apiKeyRef(cr);
+  const source = modelSource(cr);
+
+  const modelDir = source.kind === 'pvc' ? [MODEL_MOUNT, 'source', source.path].filter(Boolean).join('/') : `${MODEL_MOUNT}/model`;
+  const volumes: object[] = [
+    source.kind === 'pvc' ? { name: 'model', persistentVolumeClaim: { claimName: source.claimName, readOnly: true } } : modelVolume(cr),
+    { name: 'api-key', secret: { secretName: key.name, defaultMode: 0o440 } },
+    { name: 'dshm', emptyDir: { medium: 'Memory' } },
+    { name: 'tmp', emptyDir: {} },
+  ];
+  const modelMount = source.kind === 'pvc' ? `${MODEL_MOUNT}/source` : MODEL_MOUNT;
+
+  const initContainers =
+    source.kind === 'pull'
+      ? [
+          {
+            name: 'pull-model',
+            image,
+            ...(imagePullPolicy ? { imagePullPolicy } : {}),
+            args: ['pull', source.uri, '--dir', modelDir],
+            env: [
+              { name: 'HOME', value: '/tmp' },
+              ...(source.tokenSecretRef
+                ? [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: source.tokenSecretRef.name, key: source.tokenSecretRef.key } } }]
+                : []),
+            ],
+            volumeMounts: [
+              { name: 'model', mountPath: MODEL_MOUNT },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
+            securityContext: containerSecurityContext,
+          },
+        ]
+      : undefined;
+
+  const limits: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec.resources?.limits ?? {})) limits[k] = String(v);
+  if (gpuCount > 0) limits[gpuResource] = String(gpuCount);
+  const requests: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec.resources?.requests ?? {})) requests[k] = String(v);
+  const resources = nonEmpty({ ...(nonEmpty(requests) ? { requests } : {}), ...(nonEmpty(limits) ? { limits } : {}) });
+
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: 'http', scheme: 'HTTP' },
+    periodSeconds,
+    timeoutSeconds: 5,
+    failureThreshold,
+  });
+
+  const server = {
+    name: 'server',
+    image,
+    ...(imagePullPolicy ? { imagePullPolicy } : {}),
+    args: [
+      'serve',
+      modelDir,
+      '--model-id',
+      spec.model,
+      '--host',
+      '0.0.0.0',
+      '--port',
+      String(SERVER_PORT),
+      '--api-key-file',
+      `${API_KEY_MOUNT}/${key.key}`,
+      ...servingArgs(cr, device),
+    ],
+    ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+    env: [{ name: 'HOME', value: '/tmp' }, ...(spec.env ?? [])],
+    ...(resources ? { resources } : {}),
+    volumeMounts: [
+      { name: 'model', mountPath: modelMount, readOnly: true },
+      { name: 'api-key', mountPath: API_KEY_MOUNT, readOnly: true },
+      { name: 'dshm', mountPath: '/dev/shm' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
+    // Loading a large pipeline can take minutes: up to 30 minutes before liveness starts counting.
+    startupProbe: probe('/livez', 10, 180),
+    readinessProbe: probe('/readyz', 5, 3),
+    livenessProbe: probe('/livez', 10, 6),
+    securityContext: containerSecurityContext,
+  };
+
+  const tolerations = [
+    ...(gpuCount > 0 ? [{ key: gpuResource, operator: 'Exists', effect: 'NoSchedule' }] : []),
+    ...(spec.tolerations ?? []),
+  ];
+
+  const podSpec = {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: 30,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: POD_UID,
+      runAsGroup: POD_UID,
+      fsGroup: POD_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    ...(initContainers ? { initContainers } : {}),
+    containers: [server],
+    volumes,
+    ...(nonEmpty(spec.nodeSelector) ? { nodeSelector: spec.nodeSelector } : {}),
+    ...(tolerations.length > 0 ? { tolerations } : {}),
+    ...(nonEmpty(spec.affinity) ? { affinity: spec.affinity } : {}),
+    ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+    ...(spec.imagePullSecrets?.length ? { imagePullSecrets: spec.imagePullSecrets } : {}),
+  };
+
+  const deploymentSpec = {
+    // Unset replicas are left to whoever scales the Deployment (the applier keeps the live value).
+    ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
+    selector: { matchLabels: selectorLabels(cr) },
+    // Never drop serving pods during a rollout; without a spare GPU the new pod waits (condition: Unschedulable).
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+    template: {
+      metadata: {
+        labels: { ...(spec.podLabels ?? {}), ...commonLabels(cr, 'server') },
+        ...(nonEmpty(spec.podAnnotations) ? { annotations: spec.podAnnotations } : {}),
+      },
+      spec: podSpec,
+    },
+  };
+
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: objectMeta(cr, cr.metadata.name, 'server', { [HASH_ANNOTATION]: contentHash(deploymentSpec) }),
+    spec: deploymentSpec,
+  };
+}

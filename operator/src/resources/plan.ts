@@ -1,0 +1,41 @@
+// CR + operator config -> the objects that should exist for it. Pure: no I/O, randomness injected.
+import type { HyperGenModel } from '../api/types.js';
+import { planDeployment } from './deployment.js';
+import { planIngress } from './ingress.js';
+import { planCachePvc } from './pvc.js';
+import { planApiKeySecret } from './secret.js';
+import { planService } from './service.js';
+
+export interface PlanConfig {
+  defaultImage: string;
+  gpuResourceName: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** The owned kinds, in apply order (the Secret and claim before the pods that mount them). */
+export const OWNED_KINDS = ['Secret', 'PersistentVolumeClaim', 'Deployment', 'Service', 'Ingress'] as const;
+export type OwnedKind = (typeof OWNED_KINDS)[number];
+/** Kinds created once and never updated (a generated key must not change; claims are immutable). */
+export const CREATE_ONLY: ReadonlySet<OwnedKind> = new Set(['Secret', 'PersistentVolumeClaim']);
+
+export interface Plan {
+  objects: Map<OwnedKind, KubeObject>;
+}
+
+export function plan(cr: HyperGenModel, config: PlanConfig, randomBytes: (n: number) => Buffer): Plan {
+  const objects = new Map<OwnedKind, KubeObject>();
+  const add = (kind: OwnedKind, obj: KubeObject | undefined) => obj && objects.set(kind, obj);
+  add('Secret', planApiKeySecret(cr, randomBytes));
+  add('PersistentVolumeClaim', planCachePvc(cr));
+  add('Deployment', planDeployment(cr, config));
+  add('Service', planService(cr));
+  add('Ingress', planIngress(cr));
+  return { objects };
+}

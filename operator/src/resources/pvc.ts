@@ -1,0 +1,18 @@
+import type { HyperGenModel } from '../api/types.js';
+import { cachePvcName, objectMeta } from './meta.js';
+
+/** The model cache claim, when the CR asks for one by size (an existing claimName is only mounted). */
+export function planCachePvc(cr: HyperGenModel) {
+  const pvc = cr.spec.cache?.pvc;
+  if (!pvc || pvc.claimName || pvc.size === undefined) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: objectMeta(cr, cachePvcName(cr), 'model-cache'),
+    spec: {
+      accessModes: [pvc.accessMode ?? 'ReadWriteOnce'],
+      resources: { requests: { storage: String(pvc.size) } },
+      ...(pvc.storageClassName ? { storageClassName: pvc.storageClassName } : {}),
+    },
+  };
+}

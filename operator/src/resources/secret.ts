@@ -1,0 +1,29 @@
+// The generated API key Secret: planned only when the CR names no Secret of its own. The applier creates it
+// once and never overwrites it, so the random key here only matters the first time.
+import type { HyperGenModel } from '../api/types.js';
+import { apiKeySecretName, GENERATED_KEY, objectMeta } from './meta.js';
+
+export const API_KEY_PREFIX = 'sk-hg-';
+
+/** `randomBytes` is injected (crypto.randomBytes in production) so planning stays pure and testable. */
+export function generateApiKey(randomBytes: (n: number) => Buffer): string {
+  return API_KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+/** Where the server's key lives: the CR's own Secret, or the generated one. */
+export function apiKeyRef(cr: HyperGenModel): { name: string; key: string; generated: boolean } {
+  const ref = cr.spec.apiKey?.secretRef;
+  if (ref) return { name: ref.name, key: ref.key ?? GENERATED_KEY, generated: false };
+  return { name: apiKeySecretName(cr), key: GENERATED_KEY, generated: true };
+}
+
+export function planApiKeySecret(cr: HyperGenModel, randomBytes: (n: number) => Buffer) {
+  if (!apiKeyRef(cr).generated) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: objectMeta(cr, apiKeySecretName(cr), 'api-key'),
+    type: 'Opaque',
+    data: { [GENERATED_KEY]: Buffer.from(generateApiKey(randomBytes)).toString('base64') },
+  };
+}
