@@ -48,8 +48,8 @@ images:
 	  echo "make images: no usable container engine (docker or podman not installed, or its daemon is not running); no image built" >&2; \
 	  exit 1; fi; \
 	set -e; \
-	$$engine build -f server/Dockerfile -t hypergen/hypergen-server:$(IMAGE_TAG) .; \
-	$$engine build -f operator/Dockerfile -t hypergen/hypergen-operator:$(IMAGE_TAG) .
+	$$engine build -f server/Dockerfile -t ghcr.io/hypergen/hypergen:$(IMAGE_TAG) .; \
+	$$engine build -f operator/Dockerfile -t ghcr.io/hypergen/hypergen-operator:$(IMAGE_TAG) .
 
 clean:
 	rm -rf server/dist operator/dist hack/dist models

@@ -43,5 +43,5 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "hypergen.defaultServerImage" -}}
-{{- default (printf "hypergen/hypergen-server:%s" .Chart.AppVersion) .Values.operator.defaultServerImage }}
+{{- default (printf "ghcr.io/hypergen/hypergen:%s" .Chart.AppVersion) .Values.operator.defaultServerImage }}
 {{- end }}

@@ -6,6 +6,7 @@ import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { crdTemplateDir, expectedCrdTemplates } from '../../src/chart/crds.js';
 import { currentRbacTemplate, expandRules, leaderElectionGrants, operatorGrants, rbacTemplate } from '../../src/chart/rbac.js';
+import { parseConfig } from '@hypergen/operator/config.js';
 import { chartDir, RenderError, renderChart, type KubeObject, type RenderResult } from '../../src/chart/render.js';
 
 type Obj = KubeObject & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -43,14 +44,18 @@ describe('charts/hypergen with default values', () => {
     const deploy = one(r, 'Deployment');
     const pod = deploy.spec.template.spec;
     const c = container(r);
-    expect(c.image).toBe('hypergen/hypergen-operator:0.1.0');
+    expect(c.image).toBe('ghcr.io/hypergen/hypergen-operator:0.1.0');
     expect(c.args).toEqual([
-      '--default-server-image=hypergen/hypergen-server:0.1.0',
+      '--default-image=ghcr.io/hypergen/hypergen:0.1.0',
       '--gpu-resource-name=nvidia.com/gpu',
+      '--namespaces=',
       '--leader-elect=true',
-      '--port=8080',
+      `--leader-election-namespace=${NS}`,
+      '--leader-election-id=hypergen',
+      '--metrics-port=8080',
+      '--log-level=info',
     ]);
-    expect(c.env.map((e: { name: string }) => e.name)).toEqual(['POD_NAME', 'POD_NAMESPACE', 'LOG_LEVEL']);
+    expect(c.env).toEqual([{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
@@ -67,15 +72,35 @@ describe('charts/hypergen with default values', () => {
     expect(deploy.spec.selector.matchLabels).toEqual(one(r, 'Service').spec.selector);
   });
 
-  it('passes operator settings through as flags', async () => {
+  it('passes operator settings as flags that hypergen-operator parses into its config', async () => {
     const r = await renderChart({
       release: 'prod',
-      set: ['operator.defaultServerImage=registry.local/hg/server:1.2', 'operator.gpuResourceName=amd.com/gpu', 'image.tag=dev'],
+      namespace: 'ops',
+      set: [
+        'operator.defaultServerImage=registry.local/hg/server:1.2',
+        'operator.gpuResourceName=amd.com/gpu',
+        'operator.serverImagePullPolicy=Always',
+        'operator.logLevel=debug',
+        'watchNamespaces={a,b}',
+        'image.tag=dev',
+      ],
     });
-    expect(container(r).image).toBe('hypergen/hypergen-operator:dev');
-    expect(container(r).args).toContain('--default-server-image=registry.local/hg/server:1.2');
-    expect(container(r).args).toContain('--gpu-resource-name=amd.com/gpu');
+    expect(container(r).image).toBe('ghcr.io/hypergen/hypergen-operator:dev');
     expect(one(r, 'Deployment').metadata.name).toBe('prod-hypergen');
+    const config = parseConfig(container(r).args, { POD_NAME: 'prod-hypergen-abc' });
+    expect(config).toMatchObject({
+      defaultImage: 'registry.local/hg/server:1.2',
+      gpuResourceName: 'amd.com/gpu',
+      imagePullPolicy: 'Always',
+      namespaces: ['a', 'b'],
+      leaderElect: true,
+      leaderElectionNamespace: 'ops',
+      leaderElectionId: 'prod-hypergen',
+      identity: 'prod-hypergen-abc',
+      metricsPort: 8080,
+      logLevel: 'debug',
+    });
+    expect(parseConfig(container(await renderChart()).args, {}).namespaces).toEqual([]);
   });
 
   it('keeps the CRD on uninstall and installs it only with crds.install', async () => {
