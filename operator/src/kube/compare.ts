@@ -17,15 +17,16 @@ export function quantityValue(q: string | number): number | undefined {
 
 const QUANTITY_PARENTS = new Set(['requests', 'limits', 'capacity']);
 
-export function isSubset(desired: unknown, live: unknown, parentKey = ''): boolean {
+/** `key`: this value's key; `parentKey`: the key of the object holding it (quantities live under requests/limits). */
+export function isSubset(desired: unknown, live: unknown, key = '', parentKey = ''): boolean {
   if (desired === undefined) return true;
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i], parentKey));
+    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i], key, parentKey));
   }
   if (desired !== null && typeof desired === 'object') {
     if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
     const l = live as Record<string, unknown>;
-    return Object.entries(desired as Record<string, unknown>).every(([k, v]) => isSubset(v, l[k], k));
+    return Object.entries(desired as Record<string, unknown>).every(([k, v]) => isSubset(v, l[k], k, key));
   }
   if (desired === live) return true;
   if (QUANTITY_PARENTS.has(parentKey) && (typeof desired === 'string' || typeof desired === 'number') && (typeof live === 'string' || typeof live === 'number')) {
