@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Chart tooling for the Makefile: `manifests` regenerates the chart's CRD templates from crds/ and its RBAC rules
 // from operator/src/rbac.ts;
-// `template RELEASE [--set a=b ...]` prints what `helm template` would, using hack/chart-render.
+// `template RELEASE [-n NAMESPACE] [--set a=b ...]` prints what `helm template` would, using hack/chart-render.
 import { syncCrdTemplates } from './crds.js';
 import { writeRbacTemplate } from './rbac.js';
 import { RenderError, renderChart, toYamlStream } from './render.js';
@@ -17,15 +17,17 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'template') {
     const set: string[] = [];
     let release: string | undefined;
+    let namespace: string | undefined;
     for (let i = 0; i < rest.length; i++) {
       if (rest[i] === '--set' && rest[i + 1] !== undefined) set.push(rest[++i]!);
+      else if ((rest[i] === '--namespace' || rest[i] === '-n') && rest[i + 1] !== undefined) namespace = rest[++i];
       else release = rest[i];
     }
-    const result = await renderChart({ release, set });
+    const result = await renderChart({ release, namespace, set });
     process.stdout.write(toYamlStream(result));
     return;
   }
-  throw new Error('usage: cli.js manifests | template [RELEASE] [--set a.b=c ...]');
+  throw new Error('usage: cli.js manifests | template [RELEASE] [-n NAMESPACE] [--set a.b=c ...]');
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -82,9 +82,12 @@ async function build(): Promise<string> {
         'chart-render needs Go to build: `go` is not on PATH. Install Debian packages golang-go, ' +
           'golang-github-masterminds-sprig-dev, golang-github-ghodss-yaml-dev and ' +
           'golang-github-xeipuuv-gojsonschema-dev (.ci/run does).',
+        { cause: err },
       );
     }
-    throw new Error(`building hack/chart-render failed (GOPATH=${gopath}; are the golang-*-dev packages installed?):\n${e.stderr ?? e.message}`);
+    throw new Error(`building hack/chart-render failed (GOPATH=${gopath}; are the golang-*-dev packages installed?):\n${e.stderr ?? e.message}`, {
+      cause: err,
+    });
   }
   renameSync(partial, binary); // atomic: parallel test workers may build at the same time
   return binary;
@@ -111,7 +114,7 @@ export async function renderChart(opts: RenderOptions = {}): Promise<RenderResul
       ({ stdout } = await run(binary, args, { maxBuffer: 64 * 1024 * 1024 }));
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new RenderError((e.stderr ?? e.message).trim());
+      throw new RenderError((e.stderr ?? e.message).trim(), { cause: err });
     }
     const out = JSON.parse(stdout) as {
       manifests: { source: string; content: string }[] | null;
