@@ -64,3 +64,55 @@ export function currentRbacTemplate(): string {
 
 export const operatorGrants = (): Set<Grant> => expandRules(RBAC_RULES);
 export const leaderElectionGrants = (): Set<Grant> => expandRules(LEADER_ELECTION_RULES);
+
+/** What RBAC sees of one API request (Kubernetes' RequestInfo). */
+export interface RequestAttributes {
+  verb: string;
+  group: string;
+  /** resource, or resource/subresource */
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** Derives RBAC attributes from a request line as the API server's RequestInfoFactory does; undefined for non-resource URLs. */
+export function requestAttributes(method: string, url: string): RequestAttributes | undefined {
+  const u = new URL(url, 'http://x');
+  const parts = u.pathname.split('/').filter(Boolean);
+  let rest: string[];
+  let group: string;
+  if (parts[0] === 'api' && parts.length >= 2) {
+    group = '';
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts.length >= 3) {
+    group = parts[1]!;
+    rest = parts.slice(3);
+  } else {
+    return undefined;
+  }
+  if (rest.length === 0) return undefined; // discovery of one group version
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [resource, name, sub] = rest as [string, string | undefined, string | undefined];
+  const watch = ['true', '1'].includes(u.searchParams.get('watch') ?? '');
+  const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch' };
+  let verb = verbs[method.toUpperCase()] ?? '';
+  if (method.toUpperCase() === 'GET' || method.toUpperCase() === 'HEAD') verb = watch ? 'watch' : name ? 'get' : 'list';
+  if (method.toUpperCase() === 'DELETE') verb = name ? 'delete' : 'deletecollection';
+  return { verb, group, resource: sub ? `${resource}/${sub}` : resource, namespace, ...(name ? { name } : {}) };
+}
+
+/** A role as bound: cluster-wide (ClusterRoleBinding) or in one namespace (RoleBinding). */
+export interface BoundRules {
+  namespace?: string;
+  rules: readonly PolicyRule[];
+}
+
+/** RBAC's decision: some binding in scope has a rule matching group, resource and verb. */
+export function authorized(bindings: readonly BoundRules[], a: RequestAttributes): boolean {
+  const g = grant(a.group, a.resource, a.verb);
+  return bindings.some((b) => (b.namespace === undefined || b.namespace === a.namespace) && expandRules(b.rules).has(g));
+}
