@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Random-weight ONNX pipelines in the Optimum layout.
+//   tiny-models --out DIR [--force]                      DIR/tiny-sd, tiny-sd-v, tiny-sdxl, tiny-sdxl-turbo
+//   generate --preset NAME --out DIR [--seed N] [--force] any preset (sd15-shape and sdxl-shape are full size)
+//   presets                                              list the presets
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_SEED, ensurePipeline, folderBytes, type PipelineReport } from './pipeline.js';
+import { PRESETS, preset, TINY_PRESETS } from './presets.js';
+
+const USAGE = `usage:
+  cli.js tiny-models --out DIR [--force]
+  cli.js generate --preset NAME --out DIR [--seed N] [--force]
+  cli.js presets`;
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 0)} MB`;
+const millions = (n: number): string => `${(n / 1e6).toFixed(n < 1e7 ? 3 : 1)} M`;
+
+function print(r: PipelineReport): void {
+  const what = r.generated ? `generated in ${r.seconds.toFixed(2)} s` : 'already current';
+  console.log(`${r.preset}: ${what} -> ${r.dir} (${mb(folderBytes(r.dir))})`);
+  for (const c of r.components) {
+    const external = c.externalBytes > 0 ? ` + model.onnx_data ${mb(c.externalBytes)}` : '';
+    console.log(`  ${c.component.padEnd(15)} ${millions(c.parameters).padStart(9)} params, model.onnx ${mb(c.onnxBytes)}${external}`);
+  }
+}
+
+function main(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      preset: { type: 'string' },
+      seed: { type: 'string' },
+      force: { type: 'boolean', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+  const seed = values.seed === undefined ? DEFAULT_SEED : Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${values.seed}`);
+  switch (command) {
+    case 'presets':
+      for (const p of PRESETS.values()) console.log(`${p.name}${p.tiny ? ' (tiny)' : ''}`);
+      return 0;
+    case 'tiny-models': {
+      if (values.out === undefined) throw new UsageError('tiny-models needs --out DIR');
+      for (const p of TINY_PRESETS) print(ensurePipeline(p, join(values.out, p.name), seed, values.force));
+      return 0;
+    }
+    case 'generate': {
+      if (values.out === undefined || values.preset === undefined) throw new UsageError('generate needs --preset NAME and --out DIR');
+      print(ensurePipeline(preset(values.preset), values.out, seed, values.force));
+      return 0;
+    }
+    default:
+      throw new UsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
+  }
+}
+
+class UsageError extends Error {}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (err) {
+  const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
+  console.error(`error: ${(err as Error).message}${usage ? `\n${USAGE}` : ''}`);
+  process.exitCode = usage ? 2 : 1;
+}

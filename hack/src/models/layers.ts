@@ -1,0 +1,129 @@
+// Building blocks shared by the UNet, the VAE decoder and CLIP, written the way torch.onnx exports them.
+import { float, type Graph } from './graph.js';
+import { fanIn, normScale, smallBias } from './weights.js';
+
+/** Linear layer; the weight is stored [in, out] so it feeds MatMul directly (as exporters transpose it). */
+export function linear(g: Graph, p: string, x: string, inF: number, outF: number, bias = true, gain = 1): string {
+  const y = g.op('MatMul', [x, g.param(`${p}.weight`, [inF, outF], fanIn(inF, gain))]);
+  return bias ? g.op('Add', [y, g.param(`${p}.bias`, [outF], smallBias)]) : y;
+}
+
+/** Square-kernel convolution with "same" padding for odd kernels. */
+export function conv(g: Graph, p: string, x: string, cin: number, cout: number, k: number, stride = 1, gain = 1): string {
+  const pad = (k - 1) >> 1;
+  const w = g.param(`${p}.weight`, [cout, cin, k, k], fanIn(cin * k * k, gain));
+  const b = g.param(`${p}.bias`, [cout], smallBias);
+  return g.op('Conv', [x, w, b], { kernel_shape: [k, k], pads: [pad, pad, pad, pad], strides: [stride, stride] });
+}
+
+/**
+ * GroupNorm as torch exports it before opset 18: reshape to [N, groups, -1], InstanceNormalization with unit
+ * scale, reshape back, then the per-channel affine.
+ */
+export function groupNorm(g: Graph, p: string, x: string, channels: number, groups: number, eps: number): string {
+  if (channels % groups !== 0) throw new Error(`${p}: ${channels} channels do not split into ${groups} groups`);
+  const grouped = g.op('Reshape', [x, g.ints([0, groups, -1])]);
+  const ones = g.constant('float32', [groups], new Array<number>(groups).fill(1));
+  const zeros = g.constant('float32', [groups], new Array<number>(groups).fill(0));
+  const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: float(eps) });
+  const back = g.op('Reshape', [normed, g.op('Shape', [x])]);
+  const scaled = g.op('Mul', [back, g.param(`${p}.weight`, [channels, 1, 1], normScale)]);
+  return g.op('Add', [scaled, g.param(`${p}.bias`, [channels, 1, 1], smallBias)]);
+}
+
+export function layerNorm(g: Graph, p: string, x: string, dim: number, eps: number): string {
+  const scale = g.param(`${p}.weight`, [dim], normScale);
+  const bias = g.param(`${p}.bias`, [dim], smallBias);
+  return g.op('LayerNormalization', [x, scale, bias], { axis: -1, epsilon: float(eps) });
+}
+
+export const silu = (g: Graph, x: string): string => g.op('Mul', [x, g.op('Sigmoid', [x])]);
+
+/** Exact (erf) GELU; opset 17 has no Gelu op, and onnxruntime fuses this pattern. */
+export function gelu(g: Graph, x: string): string {
+  const erf = g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]);
+  return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [erf, g.scalar(1)])]);
+}
+
+/** CLIP's quick_gelu: x * sigmoid(1.702 x). */
+export const quickGelu = (g: Graph, x: string): string =>
+  g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, g.scalar(1.702)])])]);
+
+export type Activation = 'gelu' | 'quick_gelu' | 'silu';
+export function activation(g: Graph, act: Activation, x: string): string {
+  if (act === 'gelu') return gelu(g, x);
+  if (act === 'quick_gelu') return quickGelu(g, x);
+  return silu(g, x);
+}
+
+export interface AttentionSpec {
+  readonly dim: number; // query width
+  readonly contextDim: number; // key/value source width
+  readonly heads: number;
+  readonly headDim: number;
+  readonly names: { readonly q: string; readonly k: string; readonly v: string; readonly out: string };
+  readonly qkvBias: boolean;
+  /** Additive mask broadcast over [batch, heads, Lq, Lk] (CLIP's causal mask). */
+  readonly mask?: string;
+}
+
+/** Multi-head scaled dot-product attention with MatMul/Softmax; tokens are [batch, length, width]. */
+export function attention(g: Graph, p: string, x: string, context: string, s: AttentionSpec): string {
+  const inner = s.heads * s.headDim;
+  const heads = g.ints([0, 0, s.heads, s.headDim]);
+  const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
+  const q = split(linear(g, `${p}.${s.names.q}`, x, s.dim, inner, s.qkvBias), [0, 2, 1, 3]); // [B,H,Lq,D]
+  const k = split(linear(g, `${p}.${s.names.k}`, context, s.contextDim, inner, s.qkvBias), [0, 2, 3, 1]); // [B,H,D,Lk]
+  const v = split(linear(g, `${p}.${s.names.v}`, context, s.contextDim, inner, s.qkvBias), [0, 2, 1, 3]); // [B,H,Lk,D]
+  let scores = g.op('MatMul', [g.op('Mul', [q, g.scalar(1 / Math.sqrt(s.headDim))]), k]);
+  if (s.mask !== undefined) scores = g.op('Add', [scores, s.mask]);
+  const probs = g.op('Softmax', [scores], { axis: -1 });
+  const merged = g.op('Reshape', [
+    g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
+    g.ints([0, 0, inner]),
+  ]);
+  return linear(g, `${p}.${s.names.out}`, merged, inner, s.dim);
+}
+
+/** [B, C, H, W] -> [B, H*W, C] */
+export const toTokens = (g: Graph, x: string): string =>
+  g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, -1])])], { perm: [0, 2, 1] });
+
+/** [B, H*W, C] -> the shape of `like` ([B, C, H, W]) */
+export const fromTokens = (g: Graph, x: string, like: string): string =>
+  g.op('Reshape', [g.op('Transpose', [x], { perm: [0, 2, 1] }), g.op('Shape', [like])]);
+
+export interface ResnetSpec {
+  readonly cin: number;
+  readonly cout: number;
+  readonly groups: number;
+  readonly eps: number;
+  /** silu(time embedding) and its width; absent in the VAE. */
+  readonly temb?: { readonly value: string; readonly dim: number };
+}
+
+/** diffusers ResnetBlock2D (default time_scale_shift, output_scale_factor 1). */
+export function resnet(g: Graph, p: string, x: string, s: ResnetSpec): string {
+  let h = conv(g, `${p}.conv1`, silu(g, groupNorm(g, `${p}.norm1`, x, s.cin, s.groups, s.eps)), s.cin, s.cout, 3);
+  if (s.temb !== undefined) {
+    const t = linear(g, `${p}.time_emb_proj`, s.temb.value, s.temb.dim, s.cout);
+    h = g.op('Add', [h, g.op('Reshape', [t, g.ints([0, 0, 1, 1])])]);
+  }
+  h = conv(g, `${p}.conv2`, silu(g, groupNorm(g, `${p}.norm2`, h, s.cout, s.groups, s.eps)), s.cout, s.cout, 3);
+  const shortcut = s.cin === s.cout ? x : conv(g, `${p}.conv_shortcut`, x, s.cin, s.cout, 1);
+  return g.op('Add', [shortcut, h]);
+}
+
+/** Nearest 2x upsampling (torch's F.interpolate(scale_factor=2.0, mode="nearest")) followed by a 3x3 conv. */
+export function upsample(g: Graph, p: string, x: string, channels: number): string {
+  const up = g.op('Resize', [x, '', g.constant('float32', [4], [1, 1, 2, 2])], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'floor',
+  });
+  return conv(g, `${p}.conv`, up, channels, channels, 3);
+}
+
+/** Stride-2 3x3 conv (diffusers Downsample2D with padding 1). */
+export const downsample = (g: Graph, p: string, x: string, channels: number): string =>
+  conv(g, `${p}.conv`, x, channels, channels, 3, 2);

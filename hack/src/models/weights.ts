@@ -1,0 +1,116 @@
+// Deterministic random weights, written either inline (raw_data) or streamed to an ONNX external data file.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+
+/** How a parameter is initialised: uniform noise of a given standard deviation around a centre. */
+export interface Init {
+  readonly center: number;
+  readonly std: number;
+}
+
+/** Variance-preserving init for a layer with `fanIn` inputs (keeps activations O(1)). */
+export const fanIn = (n: number, gain = 1): Init => ({ center: 0, std: gain / Math.sqrt(n) });
+/** Norm scales near 1 and biases near 0, slightly perturbed so the network is not symmetric. */
+export const normScale: Init = { center: 1, std: 0.05 };
+export const smallBias: Init = { center: 0, std: 0.02 };
+
+/** FNV-1a over the UTF-16 code units, then a murmur finaliser: a 32-bit seed per tensor name. */
+export function hashSeed(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** mulberry32: tiny, fast, and identical on every platform (integer arithmetic only). */
+function mulberry32(seed: number): () => number {
+  let a = seed | 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CHUNK = 1 << 20; // elements generated per write, so multi-GB tensors never sit in memory whole
+
+/** Fills `count` float32 values chunk by chunk; each tensor has its own stream so values do not depend on order. */
+function generate(seedText: string, count: number, init: Init, sink: (chunk: Float32Array) => void): void {
+  const next = mulberry32(hashSeed(seedText));
+  const half = Math.sqrt(3) * init.std; // uniform(-half, half) has this standard deviation
+  for (let done = 0; done < count; done += CHUNK) {
+    const chunk = new Float32Array(Math.min(CHUNK, count - done));
+    for (let i = 0; i < chunk.length; i++) chunk[i] = init.center + (2 * next() - 1) * half;
+    sink(chunk);
+  }
+}
+
+export interface WeightStoreOptions {
+  /** Mixed into every tensor's stream: same seed, same bytes. */
+  readonly seed: string;
+  /** Absolute path of the external data file; absent: every tensor is inline. */
+  readonly externalPath?: string;
+  /** File name recorded in the model (relative to model.onnx). */
+  readonly externalLocation?: string;
+  /** Tensors of at least this many bytes go to the external file. */
+  readonly externalMinBytes?: number;
+}
+
+/** Turns named parameters into TensorProtos, streaming large ones to the external data file. */
+export class WeightStore {
+  private fd: number | undefined;
+  private offset = 0;
+  parameters = 0;
+
+  constructor(private readonly options: WeightStoreOptions) {}
+
+  float(name: string, dims: readonly number[], init: Init): onnxProto.onnx.ITensorProto {
+    const count = dims.reduce((a, b) => a * b, 1);
+    this.parameters += count;
+    const bytes = count * 4;
+    const seedText = `${this.options.seed}/${name}`;
+    const base = { name, dims: [...dims], dataType: onnx.TensorProto.DataType.FLOAT };
+    const { externalPath, externalLocation = 'model.onnx_data', externalMinBytes = 1024 } = this.options;
+    if (externalPath === undefined || bytes < externalMinBytes) {
+      const data = new Float32Array(count);
+      let at = 0;
+      generate(seedText, count, init, (chunk) => {
+        data.set(chunk, at);
+        at += chunk.length;
+      });
+      return { ...base, rawData: new Uint8Array(data.buffer) };
+    }
+    this.fd ??= openSync(externalPath, 'w');
+    const fd = this.fd;
+    const start = this.offset;
+    generate(seedText, count, init, (chunk) => {
+      writeSync(fd, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    });
+    this.offset += bytes;
+    return {
+      ...base,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: externalLocation },
+        { key: 'offset', value: String(start) },
+        { key: 'length', value: String(bytes) },
+      ],
+    };
+  }
+
+  /** Bytes written to the external file so far. */
+  get externalBytes(): number {
+    return this.offset;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
