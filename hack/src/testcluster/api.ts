@@ -1,0 +1,402 @@
+import { randomUUID } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { checkCrdSchemas, prune } from './crd.js';
+import { ApiError, type FieldError, badRequest, conflict, forbidden, invalid, notFound, staleConflict, unsupportedMediaType } from './errors.js';
+import { type ManagerInfo, applyConfig, trackUpdate } from './managedfields.js';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import type { Registry } from './registry.js';
+import type { ResourceDef } from './resource.js';
+import { type FieldReq, type LabelSelector, matchesFields, matchesLabels } from './selectors.js';
+import type { Store } from './store.js';
+import { type Json, apiVersionOf, deepClone, deepEqual, getPath, isPlainObject, labelSelectorOrUndefined, nowTime, setPath } from './types.js';
+import { validateMeta } from './validation.js';
+
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  /** the field manager recorded in managedFields */
+  fieldManager: string;
+  fieldValidation?: FieldValidation;
+  subresource?: 'status' | 'scale';
+}
+
+export interface WriteResult {
+  obj: Json;
+  warnings: string[];
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export interface ListOptions {
+  labelSelector?: LabelSelector;
+  fieldSelector?: FieldReq[];
+  limit?: number;
+  continue?: string;
+}
+
+export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
+const GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
+
+export const randomSuffix = (n = 5): string => Array.from({ length: n }, () => GENERATE_CHARS[Math.floor(Math.random() * GENERATE_CHARS.length)]).join('');
+
+const apiVersionOfDef = (d: ResourceDef): string => apiVersionOf(d.group, d.version);
+const gr = (d: ResourceDef) => ({ group: d.group, resource: d.resource });
+
+/** Object without resourceVersion and managedFields timestamps: what "did this write change anything" compares. */
+function comparable(o: Json): Json {
+  const c = deepClone(o);
+  delete c.metadata.resourceVersion;
+  c.metadata.managedFields = (c.metadata.managedFields ?? []).map((e: Json) => ({ ...e, time: undefined }));
+  return c;
+}
+
+/** Everything that makes metadata.generation move: for CRs all but metadata/status; Deployments also annotations. */
+function specOf(def: ResourceDef, o: Json): Json {
+  const rest: Json = { ...o, metadata: undefined, status: undefined, apiVersion: undefined, kind: undefined };
+  if (def.group === 'apps' && def.resource === 'deployments') rest.annotations = o.metadata?.annotations;
+  return rest;
+}
+
+/**
+ * Reads and writes objects with kube-apiserver's semantics (defaulting, validation, status/scale subresources,
+ * generation, managed fields, finalizers). HTTP handlers and the built-in controllers both go through it.
+ */
+export class ObjectApi {
+  constructor(
+    readonly store: Store,
+    readonly registry: Registry,
+  ) {}
+
+  view(def: ResourceDef, stored: Json): Json {
+    return def.fromStorage ? def.fromStorage(stored) : stored;
+  }
+
+  private storedOf(def: ResourceDef, obj: Json): Json {
+    return def.toStorage ? def.toStorage(obj) : obj;
+  }
+
+  getStored(def: ResourceDef, ns: string | undefined, name: string): Json | undefined {
+    return this.store.get(def.storage, def.namespaced ? ns : undefined, name);
+  }
+
+  get(def: ResourceDef, ns: string | undefined, name: string): Json {
+    const o = this.getStored(def, ns, name);
+    if (!o) throw notFound(gr(def), name);
+    return this.view(def, o);
+  }
+
+  list(def: ResourceDef, ns: string | undefined, opts: ListOptions = {}): Json {
+    const rv = this.store.currentRv();
+    let items = this.store
+      .list(def.storage, def.namespaced ? ns : undefined)
+      .filter((o) => this.matches(def, o, opts.labelSelector, opts.fieldSelector));
+    let cont = '';
+    let remaining: number | undefined;
+    if (opts.continue) {
+      let tok: Json;
+      try {
+        tok = JSON.parse(Buffer.from(opts.continue, 'base64').toString());
+      } catch {
+        throw badRequest('continue key is not valid: illegal base64 data');
+      }
+      if (this.store.isExpired(tok.rv)) throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      items = items.filter((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}` > tok.start);
+    }
+    if (opts.limit && opts.limit > 0 && items.length > opts.limit) {
+      remaining = items.length - opts.limit;
+      items = items.slice(0, opts.limit);
+      const last = items[items.length - 1]!;
+      cont = Buffer.from(JSON.stringify({ rv, start: `${last.metadata.namespace ?? ''}/${last.metadata.name}` })).toString('base64');
+    }
+    return {
+      apiVersion: apiVersionOfDef(def),
+      kind: def.listKind,
+      metadata: { resourceVersion: String(rv), ...(cont ? { continue: cont, remainingItemCount: remaining } : {}) },
+      items: items.map((o) => ({ ...this.view(def, o), apiVersion: undefined, kind: undefined })).map((o) => ({ apiVersion: apiVersionOfDef(def), kind: def.kind, ...o })),
+    };
+  }
+
+  matches(def: ResourceDef, stored: Json, labels?: LabelSelector, fields?: FieldReq[]): boolean {
+    return (!labels || matchesLabels(labels, stored.metadata.labels)) && (!fields || matchesFields(fields, stored, def.fieldSelectors));
+  }
+
+  // ---------------- writes ----------------
+
+  create(def: ResourceDef, ns: string | undefined, body: Json, opts: WriteOptions, appliedManaged?: Json[]): WriteResult {
+    if (!isPlainObject(body)) throw badRequest('Object is not a valid JSON object');
+    const warnings: string[] = [];
+    const obj = this.decode(def, body, opts.fieldValidation, warnings);
+    obj.metadata ??= {};
+    if (def.namespaced) {
+      if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      obj.metadata.namespace = ns ?? obj.metadata.namespace;
+      if (!obj.metadata.namespace) throw badRequest('the server could not find the requested resource');
+      this.requireNamespace(def, obj.metadata.namespace, obj.metadata.name ?? obj.metadata.generateName ?? '');
+    } else delete obj.metadata.namespace;
+    if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = `${obj.metadata.generateName}${randomSuffix()}`;
+    const m = obj.metadata;
+    delete m.resourceVersion;
+    delete m.deletionTimestamp;
+    delete m.deletionGracePeriodSeconds;
+    delete m.selfLink;
+    m.uid = randomUUID();
+    m.creationTimestamp = nowTime();
+    if (def.generation) m.generation = 1;
+    else delete m.generation;
+    if (def.status) delete obj.status;
+    if (def.group === 'apiextensions.k8s.io') m.finalizers = [...new Set([...(m.finalizers ?? []), 'customresourcecleanup.apiextensions.k8s.io'])];
+    this.defaultAndValidate(def, obj, undefined);
+    if (m.name && this.getStored(def, m.namespace, m.name)) {
+      throw new ApiError(409, 'AlreadyExists', `${def.group ? `${def.resource}.${def.group}` : def.resource} "${m.name}" already exists`, { name: m.name, ...(def.group ? { group: def.group } : {}), kind: def.resource });
+    }
+    m.managedFields = appliedManaged ?? trackUpdate(undefined, obj, def.schema.root, this.registry.walker, this.manager(def, opts));
+    if (m.managedFields.length === 0) delete m.managedFields;
+    if (opts.dryRun) return { obj, warnings };
+    const stored = this.store.commit('ADDED', def.storage, this.storedOf(def, obj));
+    return { obj: this.view(def, stored), warnings };
+  }
+
+  update(def: ResourceDef, ns: string | undefined, name: string, body: Json, opts: WriteOptions): WriteResult {
+    if (!isPlainObject(body)) throw badRequest('Object is not a valid JSON object');
+    if (opts.subresource === 'scale') return this.updateScale(def, ns, name, body, opts);
+    const old = this.get(def, ns, name);
+    const warnings: string[] = [];
+    const obj = this.decode(def, body, opts.fieldValidation, warnings);
+    if (obj.metadata?.name && obj.metadata.name !== name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    return { obj: this.commitUpdate(def, old, obj, opts), warnings };
+  }
+
+  patch(def: ResourceDef, ns: string | undefined, name: string, contentType: string, raw: string, opts: WriteOptions & { force?: boolean }): WriteResult {
+    const type = contentType.split(';')[0]!.trim();
+    if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(PATCH_TYPES);
+    if (type === 'application/strategic-merge-patch+json' && !def.strategicMerge) throw unsupportedMediaType(PATCH_TYPES.filter((t) => !t.startsWith('application/strategic')));
+    let patch: Json;
+    try {
+      patch = type === 'application/apply-patch+yaml' ? parseYaml(raw) : JSON.parse(raw);
+    } catch (e) {
+      throw badRequest(`error decoding patch: ${(e as Error).message}`);
+    }
+    if (type === 'application/apply-patch+yaml') return this.apply(def, ns, name, patch, opts);
+    if (opts.subresource === 'scale') {
+      const scale = this.getScale(def, ns, name);
+      const patched = this.applyPatch(def, type, scale, patch, true);
+      return this.updateScale(def, ns, name, patched, opts);
+    }
+    const old = this.get(def, ns, name);
+    const warnings: string[] = [];
+    const patched = this.applyPatch(def, type, old, patch, false);
+    const obj = this.decode(def, patched, opts.fieldValidation, warnings);
+    if (obj.metadata?.name !== name) throw badRequest(`the name of the object (${obj.metadata?.name}) does not match the name on the URL (${name})`);
+    return { obj: this.commitUpdate(def, old, obj, opts), warnings };
+  }
+
+  private applyPatch(def: ResourceDef, type: string, target: Json, patch: Json, scale: boolean): Json {
+    if (type === 'application/json-patch+json') return jsonPatch(target, patch);
+    if (!isPlainObject(patch)) throw badRequest('json: cannot unmarshal into Go value of type map[string]interface {}');
+    if (type === 'application/merge-patch+json' || scale) return mergePatch(target, patch);
+    return strategicMergePatch(target, patch, def.schema.root, this.registry.walker);
+  }
+
+  private apply(def: ResourceDef, ns: string | undefined, name: string, cfg: Json, opts: WriteOptions & { force?: boolean }): WriteResult {
+    if (!isPlainObject(cfg)) throw badRequest('error decoding YAML: the applied configuration is not an object');
+    if (!opts.fieldManager) throw invalid('Patch', '', name, [{ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' }]);
+    if (cfg.apiVersion !== apiVersionOfDef(def) || cfg.kind !== def.kind) {
+      throw badRequest(`the API version in the data (${cfg.apiVersion ?? ''}) does not match the expected API version (${apiVersionOfDef(def)})`);
+    }
+    if (cfg.metadata?.name && cfg.metadata.name !== name) throw badRequest(`the name of the object (${cfg.metadata.name}) does not match the name on the URL (${name})`);
+    const warnings: string[] = [];
+    const unknown: string[] = [];
+    const clean = deepClone(cfg);
+    prune(clean, def.schema.root, [], unknown, (s) => this.registry.resolve(s));
+    this.reportUnknown(def, unknown, opts.fieldValidation, warnings);
+    const liveStored = this.getStored(def, ns, name);
+    const who = this.manager(def, opts);
+    const target = { group: def.group, kind: def.kind, name };
+    if (!liveStored) {
+      if (opts.subresource) throw notFound(gr(def), name);
+      const merged = applyConfig(undefined, clean, def.schema.root, this.registry.walker, who, !!opts.force, target);
+      merged.metadata.name = name;
+      const created = this.create(def, ns, merged, { ...opts, fieldValidation: 'Ignore' }, merged.metadata.managedFields);
+      return { obj: created.obj, warnings };
+    }
+    const live = this.view(def, liveStored);
+    if (cfg.metadata?.resourceVersion && cfg.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleConflict(gr(def), name);
+    const merged = applyConfig(live, clean, def.schema.root, this.registry.walker, who, !!opts.force, target);
+    return { obj: this.commitUpdate(def, live, merged, opts, merged.metadata.managedFields), warnings };
+  }
+
+  /** Shared tail of update/patch/apply: subresource scoping, metadata carry-over, defaults, generation, commit. */
+  private commitUpdate(def: ResourceDef, old: Json, candidate: Json, opts: WriteOptions, appliedManaged?: Json[]): Json {
+    let next: Json;
+    if (opts.subresource === 'status') {
+      next = { ...deepClone(old), status: candidate.status };
+      if (candidate.metadata?.resourceVersion) next.metadata.resourceVersion = candidate.metadata.resourceVersion;
+    } else {
+      next = deepClone(candidate);
+      if (def.status) {
+        if (old.status === undefined) delete next.status;
+        else next.status = deepClone(old.status);
+      }
+    }
+    const m = (next.metadata ??= {});
+    if (m.resourceVersion && m.resourceVersion !== old.metadata.resourceVersion) throw staleConflict(gr(def), old.metadata.name);
+    for (const k of ['uid', 'creationTimestamp', 'name', 'namespace', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds']) {
+      if (old.metadata[k] === undefined) delete m[k];
+      else m[k] = old.metadata[k];
+    }
+    delete m.selfLink;
+    if (old.metadata.deletionTimestamp) {
+      const added = (m.finalizers ?? []).filter((f: string) => !(old.metadata.finalizers ?? []).includes(f));
+      if (added.length) throw invalid(def.kind, def.group, old.metadata.name, [{ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f: string) => JSON.stringify(f)).join(', ')}}` }]);
+    }
+    this.defaultAndValidate(def, next, old);
+    if (def.generation && !deepEqual(specOf(def, next), specOf(def, old))) m.generation = (old.metadata.generation ?? 0) + 1;
+    if (appliedManaged) m.managedFields = appliedManaged;
+    else m.managedFields = trackUpdate(old, next, def.schema.root, this.registry.walker, this.manager(def, opts));
+    if (m.managedFields.length === 0) delete m.managedFields;
+    m.resourceVersion = old.metadata.resourceVersion;
+    if (deepEqual(comparable(next), comparable(old))) return old;
+    if (opts.dryRun) return next;
+    if (m.deletionTimestamp && (m.finalizers ?? []).length === 0) {
+      return this.view(def, this.store.commit('DELETED', def.storage, this.storedOf(def, next), this.storedOf(def, old)));
+    }
+    return this.view(def, this.store.commit('MODIFIED', def.storage, this.storedOf(def, next), this.storedOf(def, old)));
+  }
+
+  private manager(def: ResourceDef, opts: WriteOptions): ManagerInfo {
+    return { manager: opts.fieldManager, apiVersion: apiVersionOfDef(def), subresource: opts.subresource };
+  }
+
+  /** Fills apiVersion/kind from the endpoint, rejects mismatches, prunes unknown fields per fieldValidation. */
+  private decode(def: ResourceDef, body: Json, fv: FieldValidation | undefined, warnings: string[]): Json {
+    const obj = deepClone(body);
+    obj.apiVersion ??= apiVersionOfDef(def);
+    obj.kind ??= def.kind;
+    if (obj.apiVersion !== apiVersionOfDef(def)) throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOfDef(def)})`);
+    if (obj.kind !== def.kind) throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${def.kind})`);
+    if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: json: cannot unmarshal ${typeof obj.metadata} into Go struct field ${def.kind}.metadata of type v1.ObjectMeta`);
+    const unknown: string[] = [];
+    prune(obj, def.schema.root, [], unknown, (s) => this.registry.resolve(s));
+    this.reportUnknown(def, unknown, fv, warnings);
+    return obj;
+  }
+
+  private reportUnknown(def: ResourceDef, unknown: string[], fv: FieldValidation | undefined, warnings: string[]): void {
+    if (unknown.length === 0 || fv === 'Ignore') return;
+    if (fv === 'Strict') {
+      throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
+    }
+    for (const u of unknown) warnings.push(`unknown field "${u}"`);
+  }
+
+  private defaultAndValidate(def: ResourceDef, obj: Json, old: Json | undefined): void {
+    def.defaults?.(obj, old);
+    def.crd?.applyDefaults(obj);
+    const errs: FieldError[] = [...validateMeta(def, obj), ...(def.validate?.(obj, old) ?? []), ...(def.crd?.validate(obj, old) ?? [])];
+    if (def.group === 'apiextensions.k8s.io' && def.resource === 'customresourcedefinitions') errs.push(...validateCrdObject(obj, old));
+    if (errs.length) throw invalid(def.kind, def.group, obj.metadata?.name ?? '', errs);
+  }
+
+  private requireNamespace(def: ResourceDef, ns: string, name: string): void {
+    const nsObj = this.store.get('/namespaces', undefined, ns);
+    if (!nsObj) throw notFound({ group: '', resource: 'namespaces' }, ns);
+    if (nsObj.metadata.deletionTimestamp) {
+      throw new ApiError(403, 'Forbidden', `${def.group ? `${def.resource}.${def.group}` : def.resource} "${name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`, {
+        name,
+        ...(def.group ? { group: def.group } : {}),
+        kind: def.resource,
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
+      });
+    }
+  }
+
+  // ---------------- scale ----------------
+
+  getScale(def: ResourceDef, ns: string | undefined, name: string): Json {
+    if (!def.scale) throw notFound(gr(def), name);
+    const o = this.get(def, ns, name);
+    const sel = def.scale.labelSelectorPath ? getPath(o, def.scale.labelSelectorPath) : undefined;
+    return {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+      spec: { replicas: getPath(o, def.scale.specReplicasPath) ?? 0 },
+      status: { replicas: getPath(o, def.scale.statusReplicasPath) ?? 0, ...(sel !== undefined ? { selector: labelSelectorOrUndefined(sel) } : {}) },
+    };
+  }
+
+  private updateScale(def: ResourceDef, ns: string | undefined, name: string, scale: Json, opts: WriteOptions): WriteResult {
+    if (!def.scale) throw notFound(gr(def), name);
+    const old = this.get(def, ns, name);
+    const replicas = scale.spec?.replicas;
+    if (!Number.isInteger(replicas) || replicas < 0) throw invalid('Scale', 'autoscaling', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas ?? null, detail: 'must be greater than or equal to 0' }]);
+    if (scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== old.metadata.resourceVersion) throw staleConflict(gr(def), name);
+    const next = deepClone(old);
+    setPath(next, def.scale.specReplicasPath, replicas);
+    this.commitUpdate(def, old, next, { ...opts, subresource: undefined, fieldManager: opts.fieldManager });
+    return { obj: this.getScale(def, ns, name), warnings: [] };
+  }
+
+  // ---------------- delete ----------------
+
+  /** Returns the object as it is after the request and whether deletion is still pending on finalizers. */
+  delete(def: ResourceDef, ns: string | undefined, name: string, opts: DeleteOptions = {}): { obj: Json; pending: boolean } {
+    const old = this.get(def, ns, name);
+    const pre = opts.preconditions ?? {};
+    if (pre.uid && pre.uid !== old.metadata.uid) throw conflict(gr(def), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`);
+    if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) throw conflict(gr(def), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
+    const next = deepClone(old);
+    const fin: string[] = [...(next.metadata.finalizers ?? [])];
+    if (!old.metadata.deletionTimestamp) {
+      if (opts.propagationPolicy === 'Orphan' && !fin.includes('orphan')) fin.push('orphan');
+      if (opts.propagationPolicy === 'Foreground' && !fin.includes('foregroundDeletion')) fin.push('foregroundDeletion');
+    }
+    const isNamespace = def.group === '' && def.resource === 'namespaces';
+    if (fin.length === 0 && !isNamespace) {
+      if (opts.dryRun) return { obj: old, pending: false };
+      const gone = this.store.commit('DELETED', def.storage, this.storedOf(def, next), this.storedOf(def, old));
+      return { obj: this.view(def, gone), pending: false };
+    }
+    if (old.metadata.deletionTimestamp) return { obj: old, pending: true };
+    next.metadata.finalizers = fin.length ? fin : undefined;
+    next.metadata.deletionTimestamp = nowTime();
+    next.metadata.deletionGracePeriodSeconds = 0;
+    if (isNamespace) next.status = { ...(next.status ?? {}), phase: 'Terminating' };
+    if (def.generation) next.metadata.generation = (old.metadata.generation ?? 0) + 1;
+    if (opts.dryRun) return { obj: next, pending: true };
+    const stored = this.store.commit('MODIFIED', def.storage, this.storedOf(def, next), this.storedOf(def, old));
+    return { obj: this.view(def, stored), pending: true };
+  }
+
+  /** Deletes a fully finalized object (namespaces after their content is gone). */
+  finalize(def: ResourceDef, stored: Json): void {
+    if (this.store.get(def.storage, stored.metadata.namespace, stored.metadata.name)) this.store.commit('DELETED', def.storage, stored, stored);
+  }
+}
+
+/** CRD-specific checks: name = plural.group, one storage version, and compilable schemas (incl. CEL). */
+function validateCrdObject(crd: Json, old: Json | undefined): FieldError[] {
+  const errs: FieldError[] = [];
+  const s = crd.spec ?? {};
+  const names = s.names ?? {};
+  if (!s.group) errs.push({ type: 'FieldValueRequired', field: 'spec.group', detail: '' });
+  if (!names.plural) errs.push({ type: 'FieldValueRequired', field: 'spec.names.plural', detail: '' });
+  if (!names.kind) errs.push({ type: 'FieldValueRequired', field: 'spec.names.kind', detail: '' });
+  if (s.scope !== 'Namespaced' && s.scope !== 'Cluster') errs.push({ type: 'FieldValueNotSupported', field: 'spec.scope', value: s.scope ?? '', detail: 'supported values: "Cluster", "Namespaced"' });
+  if (names.plural && s.group && crd.metadata.name !== `${names.plural}.${s.group}`) {
+    errs.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: crd.metadata.name, detail: 'must be spec.names.plural+"."+spec.group' });
+  }
+  const versions: Json[] = s.versions ?? [];
+  if (versions.length === 0) errs.push({ type: 'FieldValueInvalid', field: 'spec.versions', value: versions, detail: 'must have exactly one version marked as storage version' });
+  else if (versions.filter((v) => v.storage).length !== 1) errs.push({ type: 'FieldValueInvalid', field: 'spec.versions', value: versions, detail: 'must have exactly one version marked as storage version' });
+  if (old && old.spec?.group !== s.group) errs.push({ type: 'FieldValueInvalid', field: 'spec.group', value: s.group, detail: 'field is immutable' });
+  errs.push(...checkCrdSchemas(crd));
+  return errs;
+}
+
+export { forbidden };

@@ -1,0 +1,480 @@
+import { type BuiltinSchemas, buildBuiltinSchemas } from './builtin-schemas.js';
+import type { FieldError } from './errors.js';
+import { age } from './humanize.js';
+import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
+import { type FieldGetter, labelSelectorString, labelSelectorFromObject, matchesLabels } from './selectors.js';
+import { type Json, isPlainObject, getPath } from './types.js';
+
+const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+const NAME_COL: TableColumn = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.' };
+const AGE_COL: TableColumn = { name: 'Age', type: 'string', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' };
+
+interface BuiltinSpec {
+  group: string;
+  version: string;
+  resource: string;
+  kind: string;
+  cls: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  categories?: string[];
+  status?: boolean;
+  scale?: ResourceDef['scale'];
+  generation?: boolean;
+  storage?: string;
+  storageVersion?: string;
+  fieldSelectors?: Record<string, FieldGetter>;
+  columns?: Array<{ col: TableColumn; cell: (o: Json) => Json }>;
+  defaults?: ResourceDef['defaults'];
+  validate?: ResourceDef['validate'];
+  fromStorage?: ResourceDef['fromStorage'];
+  toStorage?: ResourceDef['toStorage'];
+}
+
+// ---- defaulting (the subset of upstream SetDefaults_* that shows up in objects clients read back) ----
+
+function defaultProbe(p: Json): void {
+  if (!p) return;
+  p.timeoutSeconds ??= 1;
+  p.periodSeconds ??= 10;
+  p.successThreshold ??= 1;
+  p.failureThreshold ??= 3;
+  if (p.httpGet) p.httpGet.scheme ??= 'HTTP';
+}
+
+function defaultContainer(c: Json): void {
+  c.terminationMessagePath ??= '/dev/termination-log';
+  c.terminationMessagePolicy ??= 'File';
+  if (!c.imagePullPolicy && typeof c.image === 'string') {
+    const tag = /:([^/:@]+)$/.exec(c.image.split('@')[0] ?? '')?.[1];
+    c.imagePullPolicy = c.image.includes('@') || (tag && tag !== 'latest') ? 'IfNotPresent' : 'Always';
+  }
+  c.resources ??= {};
+  for (const p of c.ports ?? []) p.protocol ??= 'TCP';
+  for (const e of c.env ?? []) if (e.valueFrom?.fieldRef) e.valueFrom.fieldRef.apiVersion ??= 'v1';
+  defaultProbe(c.livenessProbe);
+  defaultProbe(c.readinessProbe);
+  defaultProbe(c.startupProbe);
+  // Upstream fills limits into empty requests.
+  if (c.resources.limits) {
+    c.resources.requests ??= {};
+    for (const [k, v] of Object.entries(c.resources.limits)) c.resources.requests[k] ??= v;
+  }
+}
+
+export function defaultPodSpec(s: Json): void {
+  if (!isPlainObject(s)) return;
+  s.restartPolicy ??= 'Always';
+  s.terminationGracePeriodSeconds ??= 30;
+  s.dnsPolicy ??= 'ClusterFirst';
+  s.securityContext ??= {};
+  s.schedulerName ??= 'default-scheduler';
+  for (const c of [...(s.containers ?? []), ...(s.initContainers ?? [])]) defaultContainer(c);
+  for (const v of s.volumes ?? []) {
+    if (v.secret) v.secret.defaultMode ??= 420;
+    if (v.configMap) v.configMap.defaultMode ??= 420;
+    if (v.projected) v.projected.defaultMode ??= 420;
+  }
+}
+
+function defaultDeployment(d: Json): void {
+  const s = (d.spec ??= {});
+  s.replicas ??= 1;
+  s.revisionHistoryLimit ??= 10;
+  s.progressDeadlineSeconds ??= 600;
+  s.strategy ??= {};
+  s.strategy.type ??= 'RollingUpdate';
+  if (s.strategy.type === 'RollingUpdate') {
+    s.strategy.rollingUpdate ??= {};
+    s.strategy.rollingUpdate.maxSurge ??= '25%';
+    s.strategy.rollingUpdate.maxUnavailable ??= '25%';
+  }
+  s.template ??= {};
+  s.template.metadata ??= {};
+  defaultPodSpec((s.template.spec ??= {}));
+}
+
+function defaultPod(p: Json): void {
+  const s = (p.spec ??= {});
+  defaultPodSpec(s);
+  s.serviceAccountName ??= s.serviceAccount ?? 'default';
+  s.serviceAccount ??= s.serviceAccountName;
+  s.enableServiceLinks ??= true;
+  s.priority ??= 0;
+  s.preemptionPolicy ??= 'PreemptLowerPriority';
+  s.tolerations ??= [
+    { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+  ];
+  p.status ??= {};
+  p.status.phase ??= 'Pending';
+  p.status.qosClass ??= qosClass(s);
+}
+
+function qosClass(spec: Json): string {
+  const cs: Json[] = spec.containers ?? [];
+  const has = (c: Json, k: 'requests' | 'limits') => Object.keys(c.resources?.[k] ?? {}).some((r) => r === 'cpu' || r === 'memory');
+  if (!cs.some((c) => has(c, 'requests') || has(c, 'limits'))) return 'BestEffort';
+  const guaranteed = cs.every((c) => ['cpu', 'memory'].every((r) => c.resources?.limits?.[r] !== undefined && String(c.resources?.requests?.[r] ?? c.resources.limits[r]) === String(c.resources.limits[r])));
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+function makeServiceDefaults(allocateIP: () => string): ResourceDef['defaults'] {
+  return (svc, old) => {
+    const s = (svc.spec ??= {});
+    s.type ??= 'ClusterIP';
+    s.sessionAffinity ??= 'None';
+    if (s.type !== 'ExternalName') {
+      s.clusterIP ??= old?.spec?.clusterIP ?? allocateIP();
+      s.clusterIPs ??= s.clusterIP === 'None' ? ['None'] : [s.clusterIP];
+      s.ipFamilies ??= ['IPv4'];
+      s.ipFamilyPolicy ??= 'SingleStack';
+      s.internalTrafficPolicy ??= 'Cluster';
+    }
+    for (const p of s.ports ?? []) {
+      p.protocol ??= 'TCP';
+      p.targetPort ??= p.port;
+    }
+    svc.status ??= { loadBalancer: {} };
+  };
+}
+
+function defaultSecret(s: Json, _old: Json): void {
+  s.type ??= 'Opaque';
+  if (isPlainObject(s.stringData)) {
+    s.data ??= {};
+    for (const [k, v] of Object.entries(s.stringData)) s.data[k] = Buffer.from(String(v)).toString('base64');
+  }
+  delete s.stringData;
+}
+
+function defaultNamespace(ns: Json): void {
+  ns.metadata.labels = { ...(ns.metadata.labels ?? {}), 'kubernetes.io/metadata.name': ns.metadata.name };
+  ns.spec ??= {};
+  ns.spec.finalizers ??= ['kubernetes'];
+  ns.status ??= {};
+  ns.status.phase ??= 'Active';
+}
+
+function defaultCrd(crd: Json): void {
+  crd.spec.conversion ??= { strategy: 'None' };
+  for (const v of crd.spec.versions ?? []) {
+    for (const c of v.additionalPrinterColumns ?? []) c.priority ??= undefined;
+  }
+}
+
+// ---- validation (what clients are likely to trip over) ----
+
+function validateDeployment(d: Json): FieldError[] {
+  const errs: FieldError[] = [];
+  const s = d.spec ?? {};
+  if (typeof s.replicas === 'number' && s.replicas < 0) errs.push({ type: 'FieldValueInvalid', field: 'spec.replicas', value: s.replicas, detail: 'must be greater than or equal to 0' });
+  const sel = labelSelectorFromObject(s.selector);
+  if (!s.selector || (sel && sel.length === 0)) errs.push({ type: 'FieldValueRequired', field: 'spec.selector', detail: '' });
+  else if (sel && !matchesLabels(sel, s.template?.metadata?.labels)) {
+    errs.push({ type: 'FieldValueInvalid', field: 'spec.template.metadata.labels', value: s.template?.metadata?.labels ?? {}, detail: '`selector` does not match template `labels`' });
+  }
+  errs.push(...validatePodSpec(s.template?.spec, 'spec.template.spec'));
+  return errs;
+}
+
+function validatePodSpec(spec: Json, path: string): FieldError[] {
+  const errs: FieldError[] = [];
+  const cs: Json[] = spec?.containers ?? [];
+  if (cs.length === 0) errs.push({ type: 'FieldValueRequired', field: `${path}.containers`, detail: '' });
+  const names = new Set<string>();
+  cs.forEach((c, i) => {
+    if (!c.name) errs.push({ type: 'FieldValueRequired', field: `${path}.containers[${i}].name`, detail: '' });
+    else if (names.has(c.name)) errs.push({ type: 'FieldValueDuplicate', field: `${path}.containers[${i}].name`, value: c.name });
+    names.add(c.name);
+    if (!c.image) errs.push({ type: 'FieldValueRequired', field: `${path}.containers[${i}].image`, detail: '' });
+  });
+  return errs;
+}
+
+function validateService(s: Json): FieldError[] {
+  const errs: FieldError[] = [];
+  const ports: Json[] = s.spec?.ports ?? [];
+  if (s.spec?.type !== 'ExternalName' && s.spec?.clusterIP !== 'None' && ports.length === 0) errs.push({ type: 'FieldValueRequired', field: 'spec.ports', detail: '' });
+  ports.forEach((p, i) => {
+    if (typeof p.port !== 'number' || p.port < 1 || p.port > 65535) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].port`, value: p.port, detail: 'must be between 1 and 65535, inclusive' });
+    if (ports.length > 1 && !p.name) errs.push({ type: 'FieldValueRequired', field: `spec.ports[${i}].name`, detail: '' });
+  });
+  return errs;
+}
+
+// ---- Events: events.k8s.io/v1 is a view of the core v1 Event objects ----
+
+const eventRenames: Array<[string, string]> = [
+  ['involvedObject', 'regarding'],
+  ['message', 'note'],
+  ['reportingComponent', 'reportingController'],
+  ['source', 'deprecatedSource'],
+  ['firstTimestamp', 'deprecatedFirstTimestamp'],
+  ['lastTimestamp', 'deprecatedLastTimestamp'],
+  ['count', 'deprecatedCount'],
+];
+
+function renameFields(o: Json, pairs: Array<[string, string]>, apiVersion: string): Json {
+  const out: Json = { ...o, apiVersion };
+  for (const [from, to] of pairs) {
+    delete out[from];
+    if (o[from] !== undefined) out[to] = o[from];
+  }
+  return out;
+}
+
+const coreToEventsV1 = (o: Json): Json => renameFields(o, eventRenames, 'events.k8s.io/v1');
+const eventsV1ToCore = (o: Json): Json => renameFields(o, eventRenames.map(([a, b]) => [b, a]), 'v1');
+
+// ---- tables ----
+
+const podReady = (p: Json): string => {
+  const st: Json[] = p.status?.containerStatuses ?? [];
+  return `${st.filter((c) => c.ready).length}/${(p.spec?.containers ?? []).length}`;
+};
+
+function podStatusReason(p: Json): string {
+  if (p.metadata?.deletionTimestamp) return 'Terminating';
+  for (const c of p.status?.containerStatuses ?? []) {
+    if (c.state?.waiting?.reason) return c.state.waiting.reason;
+    if (c.state?.terminated?.reason) return c.state.terminated.reason;
+  }
+  return p.status?.reason ?? p.status?.phase ?? 'Unknown';
+}
+
+const formatPorts = (ports: Json[] | undefined): string =>
+  (ports ?? []).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',') || '<none>';
+
+const str = (v: Json): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
+
+// ---- the resource list ----
+
+const podFields: Record<string, FieldGetter> = {
+  'spec.nodeName': (o) => o.spec?.nodeName ?? '',
+  'spec.restartPolicy': (o) => o.spec?.restartPolicy,
+  'spec.schedulerName': (o) => o.spec?.schedulerName,
+  'spec.serviceAccountName': (o) => o.spec?.serviceAccountName,
+  'spec.hostNetwork': (o) => String(!!o.spec?.hostNetwork),
+  'status.phase': (o) => o.status?.phase,
+  'status.podIP': (o) => o.status?.podIP ?? '',
+  'status.nominatedNodeName': (o) => o.status?.nominatedNodeName ?? '',
+};
+
+const involved = (k: string): FieldGetter => (o) => o.involvedObject?.[k] ?? '';
+const eventFields: Record<string, FieldGetter> = {
+  'involvedObject.kind': involved('kind'),
+  'involvedObject.namespace': involved('namespace'),
+  'involvedObject.name': involved('name'),
+  'involvedObject.uid': involved('uid'),
+  'involvedObject.apiVersion': involved('apiVersion'),
+  'involvedObject.resourceVersion': involved('resourceVersion'),
+  'involvedObject.fieldPath': involved('fieldPath'),
+  'regarding.kind': involved('kind'),
+  'regarding.namespace': involved('namespace'),
+  'regarding.name': involved('name'),
+  'regarding.uid': involved('uid'),
+  reason: (o) => o.reason ?? '',
+  reportingComponent: (o) => o.reportingComponent ?? '',
+  reportingController: (o) => o.reportingComponent ?? '',
+  source: (o) => o.source?.component ?? '',
+  type: (o) => o.type ?? '',
+};
+
+export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
+  return [
+    {
+      group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', cls: 'V1Namespace', namespaced: false, shortNames: ['ns'], status: true,
+      fieldSelectors: { 'status.phase': (o) => o.status?.phase },
+      columns: [{ col: { name: 'Status', type: 'string', description: 'The status of the namespace' }, cell: (o) => o.status?.phase }],
+      defaults: defaultNamespace,
+    },
+    {
+      group: '', version: 'v1', resource: 'nodes', kind: 'Node', cls: 'V1Node', namespaced: false, shortNames: ['no'], status: true,
+      fieldSelectors: { 'spec.unschedulable': (o) => String(!!o.spec?.unschedulable) },
+      columns: [
+        { col: { name: 'Status', type: 'string' }, cell: (o) => ((o.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady') },
+        { col: { name: 'Roles', type: 'string' }, cell: () => '<none>' },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+        { col: { name: 'Version', type: 'string' }, cell: (o) => o.status?.nodeInfo?.kubeletVersion ?? '' },
+      ],
+    },
+    {
+      group: '', version: 'v1', resource: 'pods', kind: 'Pod', cls: 'V1Pod', namespaced: true, shortNames: ['po'], categories: ['all'], status: true,
+      fieldSelectors: podFields,
+      columns: [
+        { col: { name: 'Ready', type: 'string', description: 'The aggregate readiness state of this pod for accepting traffic.' }, cell: podReady },
+        { col: { name: 'Status', type: 'string', description: 'The aggregate status of the containers in this pod.' }, cell: podStatusReason },
+        { col: { name: 'Restarts', type: 'string', description: 'The number of times the containers in this pod have been restarted.' }, cell: (o) => String((o.status?.containerStatuses ?? []).reduce((n: number, c: Json) => n + (c.restartCount ?? 0), 0)) },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+        { col: { name: 'IP', type: 'string', priority: 1 }, cell: (o) => str(o.status?.podIP) },
+        { col: { name: 'Node', type: 'string', priority: 1 }, cell: (o) => str(o.spec?.nodeName) },
+      ],
+      defaults: (o) => defaultPod(o),
+      validate: (o) => validatePodSpec(o.spec, 'spec'),
+    },
+    {
+      group: '', version: 'v1', resource: 'services', kind: 'Service', cls: 'V1Service', namespaced: true, shortNames: ['svc'], categories: ['all'], status: true,
+      columns: [
+        { col: { name: 'Type', type: 'string' }, cell: (o) => o.spec?.type },
+        { col: { name: 'Cluster-IP', type: 'string' }, cell: (o) => str(o.spec?.clusterIP) },
+        { col: { name: 'External-IP', type: 'string' }, cell: () => '<none>' },
+        { col: { name: 'Port(s)', type: 'string' }, cell: (o) => formatPorts(o.spec?.ports) },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+        { col: { name: 'Selector', type: 'string', priority: 1 }, cell: (o) => Object.entries(o.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>' },
+      ],
+      defaults: makeServiceDefaults(allocateIP),
+      validate: validateService,
+    },
+    { group: '', version: 'v1', resource: 'endpoints', kind: 'Endpoints', cls: 'V1Endpoints', namespaced: true, shortNames: ['ep'] },
+    {
+      group: '', version: 'v1', resource: 'secrets', kind: 'Secret', cls: 'V1Secret', namespaced: true,
+      fieldSelectors: { type: (o) => o.type },
+      columns: [
+        { col: { name: 'Type', type: 'string' }, cell: (o) => o.type },
+        { col: { name: 'Data', type: 'string' }, cell: (o) => Object.keys(o.data ?? {}).length },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+      ],
+      defaults: defaultSecret,
+    },
+    {
+      group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', cls: 'V1ConfigMap', namespaced: true, shortNames: ['cm'],
+      columns: [
+        { col: { name: 'Data', type: 'string' }, cell: (o) => Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+      ],
+    },
+    {
+      group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount', cls: 'V1ServiceAccount', namespaced: true, shortNames: ['sa'],
+      columns: [
+        { col: { name: 'Secrets', type: 'string' }, cell: (o) => (o.secrets ?? []).length },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+      ],
+    },
+    { group: '', version: 'v1', resource: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', cls: 'V1PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], status: true },
+    {
+      group: '', version: 'v1', resource: 'events', kind: 'Event', cls: 'CoreV1Event', namespaced: true, shortNames: ['ev'], storage: 'events', storageVersion: 'v1',
+      fieldSelectors: eventFields,
+      columns: [
+        { col: { name: 'Last Seen', type: 'string' }, cell: (o) => age(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp) },
+        { col: { name: 'Type', type: 'string' }, cell: (o) => o.type },
+        { col: { name: 'Reason', type: 'string' }, cell: (o) => o.reason },
+        { col: { name: 'Object', type: 'string' }, cell: (o) => `${String(o.involvedObject?.kind ?? '').toLowerCase()}/${o.involvedObject?.name ?? ''}` },
+        { col: { name: 'Message', type: 'string' }, cell: (o) => o.message },
+      ],
+    },
+    {
+      group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', cls: 'V1Deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'], status: true,
+      scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' }, generation: true,
+      columns: [
+        { col: { name: 'Ready', type: 'string', description: 'Number of the pod with ready state' }, cell: (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}` },
+        { col: { name: 'Up-to-date', type: 'integer' }, cell: (o) => o.status?.updatedReplicas ?? 0 },
+        { col: { name: 'Available', type: 'integer' }, cell: (o) => o.status?.availableReplicas ?? 0 },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+        { col: { name: 'Containers', type: 'string', priority: 1 }, cell: (o) => (o.spec?.template?.spec?.containers ?? []).map((c: Json) => c.name).join(',') },
+        { col: { name: 'Images', type: 'string', priority: 1 }, cell: (o) => (o.spec?.template?.spec?.containers ?? []).map((c: Json) => c.image).join(',') },
+        { col: { name: 'Selector', type: 'string', priority: 1 }, cell: (o) => labelSelectorString(o.spec?.selector) },
+      ],
+      defaults: defaultDeployment,
+      validate: validateDeployment,
+    },
+    {
+      group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet', cls: 'V1ReplicaSet', namespaced: true, shortNames: ['rs'], categories: ['all'], status: true,
+      scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' }, generation: true,
+    },
+    {
+      group: 'events.k8s.io', version: 'v1', resource: 'events', kind: 'Event', cls: 'EventsV1Event', namespaced: true, shortNames: ['ev'], storage: 'events', storageVersion: 'v1',
+      fieldSelectors: eventFields, fromStorage: coreToEventsV1, toStorage: eventsV1ToCore,
+    },
+    {
+      group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', cls: 'V1Lease', namespaced: true,
+      columns: [
+        { col: { name: 'Holder', type: 'string' }, cell: (o) => o.spec?.holderIdentity ?? '' },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+      ],
+    },
+    {
+      group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', cls: 'V1Ingress', namespaced: true, shortNames: ['ing'], status: true, generation: true,
+      columns: [
+        { col: { name: 'Class', type: 'string' }, cell: (o) => str(o.spec?.ingressClassName) },
+        { col: { name: 'Hosts', type: 'string' }, cell: (o) => (o.spec?.rules ?? []).map((r: Json) => r.host ?? '*').join(',') || '*' },
+        { col: { name: 'Address', type: 'string' }, cell: () => '' },
+        { col: { name: 'Ports', type: 'string' }, cell: (o) => (o.spec?.tls?.length ? '80, 443' : '80') },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+      ],
+    },
+    { group: 'networking.k8s.io', version: 'v1', resource: 'ingressclasses', kind: 'IngressClass', cls: 'V1IngressClass', namespaced: false },
+    { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', cls: 'V1Role', namespaced: true },
+    { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', kind: 'RoleBinding', cls: 'V1RoleBinding', namespaced: true },
+    { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', cls: 'V1ClusterRole', namespaced: false },
+    { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', kind: 'ClusterRoleBinding', cls: 'V1ClusterRoleBinding', namespaced: false },
+    {
+      group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', cls: 'V1PodDisruptionBudget', namespaced: true, shortNames: ['pdb'], status: true, generation: true,
+      columns: [
+        { col: { name: 'Min Available', type: 'string' }, cell: (o) => str(o.spec?.minAvailable ?? 'N/A') },
+        { col: { name: 'Max Unavailable', type: 'string' }, cell: (o) => str(o.spec?.maxUnavailable ?? 'N/A') },
+        { col: { name: 'Allowed Disruptions', type: 'integer' }, cell: (o) => o.status?.disruptionsAllowed ?? 0 },
+        { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
+      ],
+    },
+    {
+      group: 'autoscaling', version: 'v2', resource: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', cls: 'V2HorizontalPodAutoscaler', namespaced: true, shortNames: ['hpa'], categories: ['all'], status: true, generation: true,
+    },
+    {
+      group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions', kind: 'CustomResourceDefinition', cls: 'V1CustomResourceDefinition', namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], status: true, generation: true,
+      columns: [{ col: { name: 'Created At', type: 'date' }, cell: (o) => o.metadata.creationTimestamp }],
+      defaults: defaultCrd,
+    },
+  ];
+}
+
+/** The classes whose schemas every OpenAPI document carries (for Scale, Status, DeleteOptions...). */
+const EXTRA_ROOTS = [
+  { cls: 'V1Scale', group: 'autoscaling' },
+  { cls: 'V1Status', group: '' },
+  { cls: 'V1DeleteOptions', group: '' },
+];
+
+export function builtinDefs(allocateIP: () => string): { defs: ResourceDef[]; schemas: BuiltinSchemas } {
+  const specs = builtinSpecs(allocateIP);
+  const schemas = buildBuiltinSchemas([...specs.map((s) => ({ cls: s.cls, group: s.group })), ...EXTRA_ROOTS]);
+  const resolve = (s: Json): Json => {
+    let cur = s;
+    for (let i = 0; i < 10 && cur?.$ref; i++) cur = schemas.schemas[String(cur.$ref).replace('#/components/schemas/', '')];
+    return cur ?? {};
+  };
+  const defs = specs.map((s): ResourceDef => {
+    const extraCols = s.columns ?? [{ col: AGE_COL, cell: (o: Json) => age(o.metadata.creationTimestamp) }];
+    return {
+      group: s.group,
+      version: s.version,
+      resource: s.resource,
+      kind: s.kind,
+      listKind: `${s.kind}List`,
+      singular: s.kind.toLowerCase(),
+      namespaced: s.namespaced,
+      shortNames: s.shortNames ?? [],
+      categories: s.categories ?? [],
+      verbs: ALL_VERBS,
+      storage: s.storage ?? `${s.group}/${s.resource}`,
+      storageVersion: s.storageVersion ?? (s.group ? `${s.group}/${s.version}` : s.version),
+      status: !!s.status,
+      scale: s.scale,
+      generation: !!s.generation,
+      strategicMerge: true,
+      deleteReturnsObject: s.resource === 'pods' || s.resource === 'namespaces',
+      schemaName: schemas.nameOf[s.cls]!,
+      schema: { root: schemas.schemas[schemas.nameOf[s.cls]!], resolve },
+      fieldSelectors: { ...metaFieldSelectors(), ...(s.fieldSelectors ?? {}) },
+      columns: [NAME_COL, ...extraCols.map((c) => c.col)],
+      cells: (o) => [o.metadata.name, ...extraCols.map((c) => c.cell(o))],
+      fromStorage: s.fromStorage,
+      toStorage: s.toStorage,
+      defaults: s.defaults,
+      validate: s.validate,
+    };
+  });
+  return { defs, schemas };
+}
+
+export { getPath };

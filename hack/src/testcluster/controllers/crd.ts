@@ -1,0 +1,77 @@
+import type { ObjectApi } from '../api.js';
+import type { Store } from '../store.js';
+import { type Json, deepEqual, nowTime } from '../types.js';
+import { WorkQueue } from './queue.js';
+
+const CRD_STORAGE = 'apiextensions.k8s.io/customresourcedefinitions';
+const CLEANUP = 'customresourcecleanup.apiextensions.k8s.io';
+
+/**
+ * What apiextensions-apiserver does for a CRD: serve its resources, set NamesAccepted/Established, and on deletion
+ * remove every custom resource before letting the CRD go.
+ */
+export class CrdController {
+  private readonly queue: WorkQueue;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly api: ObjectApi,
+    store: Store,
+    onError: (key: string, e: unknown) => void,
+  ) {
+    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
+    this.unsubscribe = store.subscribe((ev) => {
+      if (ev.storage === CRD_STORAGE) this.queue.add(ev.obj.metadata.name);
+      else if (ev.type === 'DELETED') {
+        const crdName = ev.storage.replace(/^([^/]+)\/(.+)$/, '$2.$1');
+        if (api.registry.hasCrd(crdName)) this.queue.add(crdName);
+      }
+    });
+  }
+
+  private def() {
+    return this.api.registry.find('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+  }
+
+  reconcile(name: string): void {
+    const def = this.def();
+    const crd = this.api.getStored(def, undefined, name);
+    const reg = this.api.registry;
+    if (!crd) {
+      reg.removeCrd(name);
+      return;
+    }
+    if (crd.metadata.deletionTimestamp) {
+      const storage = `${crd.spec.group}/${crd.spec.names.plural}`;
+      const crDef = reg.byStorage(storage);
+      const remaining = crDef ? this.api.store.list(storage) : [];
+      for (const o of remaining) if (!o.metadata.deletionTimestamp) this.api.delete(crDef!, o.metadata.namespace, o.metadata.name, {});
+      if (remaining.length === 0 && (crd.metadata.finalizers ?? []).includes(CLEANUP)) {
+        reg.removeCrd(name);
+        const next = { ...crd, metadata: { ...crd.metadata, finalizers: crd.metadata.finalizers.filter((f: string) => f !== CLEANUP) } };
+        this.api.update(def, undefined, name, next, { fieldManager: 'kube-apiserver' });
+      }
+      return;
+    }
+    reg.setCrd(crd);
+    const now = nowTime();
+    const names = { ...crd.spec.names, singular: crd.spec.names.singular ?? crd.spec.names.kind.toLowerCase(), listKind: crd.spec.names.listKind ?? `${crd.spec.names.kind}List` };
+    const cond = (type: string, reason: string, message: string): Json => {
+      const prev = (crd.status?.conditions ?? []).find((c: Json) => c.type === type);
+      return { type, status: 'True', lastTransitionTime: prev?.status === 'True' ? prev.lastTransitionTime : now, reason, message };
+    };
+    const storageVersion = crd.spec.versions.find((v: Json) => v.storage)?.name;
+    const status = {
+      ...(crd.status ?? {}),
+      conditions: [cond('NamesAccepted', 'NoConflicts', 'no conflicts found'), cond('Established', 'InitialNamesAccepted', 'the initial names have been accepted')],
+      acceptedNames: names,
+      storedVersions: [...new Set([...(crd.status?.storedVersions ?? []), storageVersion])],
+    };
+    if (!deepEqual(status, crd.status)) this.api.update(def, undefined, name, { ...crd, status }, { fieldManager: 'kube-apiserver', subresource: 'status' });
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.queue.stop();
+  }
+}

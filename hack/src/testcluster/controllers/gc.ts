@@ -1,0 +1,106 @@
+import type { ObjectApi } from '../api.js';
+import { ApiError } from '../errors.js';
+import type { ResourceDef } from '../resource.js';
+import type { Store } from '../store.js';
+import type { Json } from '../types.js';
+import { WorkQueue } from './queue.js';
+
+/**
+ * The garbage collector: deletes dependents whose owners are gone (background), deletes dependents before their
+ * owner (foregroundDeletion finalizer) and strips owner references for orphaning (orphan finalizer).
+ */
+export class GarbageCollector {
+  private readonly queue: WorkQueue;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly api: ObjectApi,
+    private readonly store: Store,
+    onError: (key: string, e: unknown) => void,
+  ) {
+    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
+    this.unsubscribe = store.subscribe((ev) => {
+      const m = ev.obj.metadata;
+      if (ev.type === 'DELETED') this.queue.add(`owner|${m.uid}`);
+      else {
+        if (m.deletionTimestamp && (m.finalizers ?? []).some((f: string) => f === 'foregroundDeletion' || f === 'orphan')) this.queue.add(`owner|${m.uid}`);
+        if ((m.ownerReferences ?? []).length) this.queue.add(`dep|${ev.storage}|${m.namespace ?? ''}|${m.name}`);
+        if (m.deletionTimestamp === undefined && ev.prev?.metadata?.deletionTimestamp === undefined) return;
+      }
+      // A dependent going away may unblock a foreground owner.
+      for (const r of m.ownerReferences ?? []) this.queue.add(`owner|${r.uid}`);
+    });
+  }
+
+  private dependents(uid: string): Array<{ def: ResourceDef; obj: Json }> {
+    const out: Array<{ def: ResourceDef; obj: Json }> = [];
+    for (const storage of this.store.storages()) {
+      const def = this.api.registry.byStorage(storage);
+      if (!def) continue;
+      for (const o of this.store.list(storage)) if ((o.metadata.ownerReferences ?? []).some((r: Json) => r.uid === uid)) out.push({ def, obj: o });
+    }
+    return out;
+  }
+
+  private ignoreGone(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof ApiError && (e.code === 404 || e.code === 409))) throw e;
+    }
+  }
+
+  reconcile(key: string): void {
+    const [kind, a, b, c] = key.split('|');
+    if (kind === 'dep') return this.checkDependent(a!, b!, c!);
+    const uid = a!;
+    const owner = this.store.getByUid(uid);
+    const deps = this.dependents(uid);
+    if (!owner) {
+      for (const { def, obj } of deps) this.checkDependent(def.storage, obj.metadata.namespace ?? '', obj.metadata.name);
+      return;
+    }
+    const ownerDef = this.api.registry.byStorage(owner.storage);
+    if (!ownerDef || !owner.obj.metadata.deletionTimestamp) return;
+    const fin: string[] = owner.obj.metadata.finalizers ?? [];
+    if (fin.includes('orphan')) {
+      for (const { def, obj } of deps) {
+        const refs = (obj.metadata.ownerReferences ?? []).filter((r: Json) => r.uid !== uid);
+        this.ignoreGone(() => this.api.update(def, obj.metadata.namespace, obj.metadata.name, { ...obj, metadata: { ...obj.metadata, ownerReferences: refs.length ? refs : undefined } }, { fieldManager: 'generic-garbage-collector' }));
+      }
+      this.removeFinalizer(ownerDef, owner.obj, 'orphan');
+      return;
+    }
+    if (fin.includes('foregroundDeletion')) {
+      for (const { def, obj } of deps) if (!obj.metadata.deletionTimestamp) this.ignoreGone(() => this.api.delete(def, obj.metadata.namespace, obj.metadata.name, { propagationPolicy: 'Foreground' }));
+      if (this.dependents(uid).length === 0) this.removeFinalizer(ownerDef, owner.obj, 'foregroundDeletion');
+    }
+  }
+
+  private removeFinalizer(def: ResourceDef, obj: Json, f: string): void {
+    const cur = this.store.get(def.storage, obj.metadata.namespace, obj.metadata.name);
+    if (!cur) return;
+    const fins = (cur.metadata.finalizers ?? []).filter((x: string) => x !== f);
+    this.ignoreGone(() => this.api.update(def, cur.metadata.namespace, cur.metadata.name, { ...this.api.view(def, cur), metadata: { ...cur.metadata, finalizers: fins.length ? fins : undefined } }, { fieldManager: 'generic-garbage-collector' }));
+  }
+
+  /** Deletes a dependent whose owners all no longer exist (by uid, as the real collector verifies). */
+  private checkDependent(storage: string, ns: string, name: string): void {
+    const def = this.api.registry.byStorage(storage);
+    const obj = this.store.get(storage, ns || undefined, name);
+    if (!def || !obj || obj.metadata.deletionTimestamp) return;
+    const refs: Json[] = obj.metadata.ownerReferences ?? [];
+    if (refs.length === 0) return;
+    const alive = refs.filter((r) => this.store.getByUid(r.uid));
+    if (alive.length > 0) {
+      if (alive.length < refs.length) this.ignoreGone(() => this.api.update(def, ns || undefined, name, { ...this.api.view(def, obj), metadata: { ...obj.metadata, ownerReferences: alive } }, { fieldManager: 'generic-garbage-collector' }));
+      return;
+    }
+    this.ignoreGone(() => this.api.delete(def, ns || undefined, name, { propagationPolicy: 'Background' }));
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.queue.stop();
+  }
+}

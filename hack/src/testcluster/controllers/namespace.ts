@@ -1,0 +1,46 @@
+import type { ObjectApi } from '../api.js';
+import type { Store } from '../store.js';
+import { WorkQueue } from './queue.js';
+
+/** The namespace lifecycle controller: deleting a namespace deletes its content, then the namespace itself. */
+export class NamespaceController {
+  private readonly queue: WorkQueue;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly api: ObjectApi,
+    store: Store,
+    onError: (key: string, e: unknown) => void,
+  ) {
+    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
+    this.unsubscribe = store.subscribe((ev) => {
+      if (ev.storage === '/namespaces' && ev.type !== 'DELETED' && ev.obj.metadata.deletionTimestamp) this.queue.add(ev.obj.metadata.name);
+      else if (ev.type === 'DELETED' && ev.obj.metadata.namespace) {
+        const ns = store.get('/namespaces', undefined, ev.obj.metadata.namespace);
+        if (ns?.metadata.deletionTimestamp) this.queue.add(ns.metadata.name);
+      }
+    });
+  }
+
+  reconcile(name: string): void {
+    const reg = this.api.registry;
+    const nsDef = reg.find('', 'v1', 'namespaces')!;
+    const ns = this.api.getStored(nsDef, undefined, name);
+    if (!ns?.metadata.deletionTimestamp) return;
+    let remaining = 0;
+    for (const storage of this.api.store.storages()) {
+      const def = reg.byStorage(storage);
+      if (!def?.namespaced) continue;
+      for (const o of this.api.store.list(storage, name)) {
+        remaining++;
+        if (!o.metadata.deletionTimestamp) this.api.delete(def, name, o.metadata.name, { propagationPolicy: 'Background' });
+      }
+    }
+    if (remaining === 0 && (ns.metadata.finalizers ?? []).length === 0) this.api.finalize(nsDef, ns);
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.queue.stop();
+  }
+}

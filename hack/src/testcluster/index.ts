@@ -1,0 +1,3 @@
+export { startTestCluster, kubeconfigYaml, type TestCluster, type TestClusterOptions } from './cluster.js';
+export type { FaultRule, RequestRecord } from './hooks.js';
+export type { ObjectApi } from './api.js';

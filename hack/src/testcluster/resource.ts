@@ -1,0 +1,72 @@
+import type { FieldError } from './errors.js';
+import type { FieldGetter } from './selectors.js';
+import type { Json } from './types.js';
+
+export interface ScaleSpec {
+  specReplicasPath: string;
+  statusReplicasPath: string;
+  labelSelectorPath?: string;
+}
+
+export interface TableColumn {
+  name: string;
+  type: string;
+  format?: string;
+  description?: string;
+  priority?: number;
+}
+
+/** Schema knowledge a resource needs at request time (CRDs: the structural schema; built-ins: the OpenAPI one). */
+export interface SchemaInfo {
+  /** JSON schema of the whole object with $refs resolved lazily via `resolve` */
+  root: Json;
+  resolve(s: Json): Json;
+}
+
+/** One served group/version/resource with everything the API handlers need to know about it. */
+export interface ResourceDef {
+  group: string;
+  version: string;
+  resource: string;
+  kind: string;
+  listKind: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  verbs: string[];
+  /** Objects live under this key; several views (core and events.k8s.io Events, CRD versions) share one. */
+  storage: string;
+  /** apiVersion objects are stored with */
+  storageVersion: string;
+  status: boolean;
+  scale?: ScaleSpec;
+  /** metadata.generation counts changes outside metadata and status */
+  generation: boolean;
+  /** strategic merge patch accepted (built-in types only) */
+  strategicMerge: boolean;
+  /** DELETE returns the object (custom resources) rather than a Status */
+  deleteReturnsObject: boolean;
+  schemaName: string;
+  schema: SchemaInfo;
+  fieldSelectors: Record<string, FieldGetter>;
+  columns: TableColumn[];
+  cells(obj: Json): Json[];
+  /** storage form -> this view */
+  fromStorage?(obj: Json): Json;
+  /** this view -> storage form */
+  toStorage?(obj: Json): Json;
+  /** Fills server-side defaults (like the defaulting functions of the API types). Mutates obj. */
+  defaults?(obj: Json, old: Json | undefined): void;
+  /** Type-specific validation after defaulting; returns field errors for a 422. */
+  validate?(obj: Json, old: Json | undefined): FieldError[];
+  /** Custom resources: default and validate against the CRD's structural schema. */
+  crd?: {
+    applyDefaults(obj: Json): void;
+    validate(obj: Json, old: Json | undefined): FieldError[];
+  };
+}
+
+export const nameGetter: FieldGetter = (o) => o.metadata?.name;
+export const namespaceGetter: FieldGetter = (o) => o.metadata?.namespace ?? '';
+export const metaFieldSelectors = (): Record<string, FieldGetter> => ({ 'metadata.name': nameGetter, 'metadata.namespace': namespaceGetter });

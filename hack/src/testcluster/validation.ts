@@ -1,0 +1,51 @@
+import type { FieldError } from './errors.js';
+import type { ResourceDef } from './resource.js';
+import type { Json } from './types.js';
+
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const QUALIFIED = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+const SUBDOMAIN_MSG = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL_MSG = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const DNS1035_MSG = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+const LABEL_VALUE_MSG = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const QUALIFIED_MSG = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+function nameRule(def: ResourceDef): { re: RegExp; msg: string; max: number } | undefined {
+  if (def.group === 'rbac.authorization.k8s.io') return undefined;
+  if (def.resource === 'namespaces') return { re: LABEL, msg: LABEL_MSG, max: 63 };
+  if (def.resource === 'services') return { re: DNS1035, msg: DNS1035_MSG, max: 63 };
+  return { re: SUBDOMAIN, msg: SUBDOMAIN_MSG, max: 253 };
+}
+
+function qualifiedNameErrors(k: string, field: string): FieldError[] {
+  const parts = k.split('/');
+  const name = parts[parts.length - 1]!;
+  const errs: FieldError[] = [];
+  if (parts.length > 2 || (parts.length === 2 && !SUBDOMAIN.test(parts[0]!))) errs.push({ type: 'FieldValueInvalid', field, value: k, detail: `prefix part ${SUBDOMAIN_MSG}` });
+  if (!QUALIFIED.test(name) || name.length > 63) errs.push({ type: 'FieldValueInvalid', field, value: k, detail: QUALIFIED_MSG });
+  return errs;
+}
+
+/** ObjectMeta validation shared by every type (name, labels, annotation keys, finalizers). */
+export function validateMeta(def: ResourceDef, obj: Json): FieldError[] {
+  const m = obj.metadata ?? {};
+  const errs: FieldError[] = [];
+  const rule = nameRule(def);
+  if (!m.name) errs.push({ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' });
+  else if (rule && (!rule.re.test(m.name) || m.name.length > rule.max)) errs.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: m.name, detail: rule.msg });
+  for (const [k, v] of Object.entries<Json>(m.labels ?? {})) {
+    errs.push(...qualifiedNameErrors(k, 'metadata.labels'));
+    if (typeof v !== 'string' || (v !== '' && (!QUALIFIED.test(v) || v.length > 63))) errs.push({ type: 'FieldValueInvalid', field: 'metadata.labels', value: v, detail: LABEL_VALUE_MSG });
+  }
+  for (const k of Object.keys(m.annotations ?? {})) errs.push(...qualifiedNameErrors(k, 'metadata.annotations'));
+  (m.finalizers ?? []).forEach((f: Json, i: number) => {
+    if (typeof f !== 'string' || !f) errs.push({ type: 'FieldValueInvalid', field: `metadata.finalizers[${i}]`, value: f, detail: 'must be a qualified name' });
+  });
+  (m.ownerReferences ?? []).forEach((r: Json, i: number) => {
+    for (const f of ['apiVersion', 'kind', 'name', 'uid']) if (!r?.[f]) errs.push({ type: 'FieldValueRequired', field: `metadata.ownerReferences[${i}].${f}`, detail: '' });
+  });
+  return errs;
+}
