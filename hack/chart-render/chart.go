@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/Masterminds/semver"
 	"github.com/ghodss/yaml"
 )
 
@@ -118,4 +119,23 @@ func toAnySlice(s []string) []interface{} {
 		out[i] = x
 	}
 	return out
+}
+
+// checkKubeVersion refuses a Kubernetes version outside Chart.yaml's kubeVersion range, as helm install does.
+func checkKubeVersion(m Metadata, kube KubeVersion) error {
+	if m.KubeVersion == "" {
+		return nil
+	}
+	c, err := semver.NewConstraint(m.KubeVersion)
+	if err != nil {
+		return fmt.Errorf("Chart.yaml: invalid kubeVersion %q: %w", m.KubeVersion, err)
+	}
+	v, err := semver.NewVersion(kube.String())
+	if err != nil {
+		return err
+	}
+	if !c.Check(v) {
+		return fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", m.KubeVersion, kube.String())
+	}
+	return nil
 }

@@ -110,6 +110,9 @@ func run(o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKubeVersion(chart.Metadata, kube); err != nil {
+		return nil, err
+	}
 	top := map[string]interface{}{
 		"Values": values,
 		"Chart":  chart.Metadata.asMap(),

@@ -65,7 +65,7 @@ async function build(): Promise<string> {
   const files = readdirSync(sourceDir).filter((f) => f.endsWith('.go')).sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(f).update(readFileSync(join(sourceDir, f)));
-  const cache = join(tmpdir(), 'hypergen-chart-render');
+  const cache = process.env.HYPERGEN_CHART_RENDER_CACHE ?? join(tmpdir(), 'hypergen-chart-render');
   const binary = join(cache, `chart-render-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(binary)) return binary;
   mkdirSync(cache, { recursive: true });

@@ -175,6 +175,13 @@ describe('charts/hypergen value sets', () => {
     );
   });
 
+  it('refuses Kubernetes versions below Chart.yaml kubeVersion, as helm does', async () => {
+    await expect(renderChart({ kubeVersion: 'v1.24.9' })).rejects.toThrow(
+      'chart requires kubeVersion: >=1.25.0-0 which is incompatible with Kubernetes v1.24.9',
+    );
+    expect((await renderChart({ kubeVersion: 'v1.33.1-gke.100' })).manifests.length).toBeGreaterThan(0);
+  });
+
   it('an existing ServiceAccount must be named', async () => {
     await expect(renderChart({ set: ['serviceAccount.create=false'] })).rejects.toThrow(
       'serviceAccount.name is required when serviceAccount.create is false',

@@ -1,10 +1,12 @@
 // hack/chart-render against a fixture chart that uses each Helm engine feature the HyperGen chart relies on.
 import { describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RenderError, renderChart, toYamlStream, type RenderOptions } from '../../src/chart/render.js';
+import { promisify } from 'node:util';
+import { RenderError, renderChart, repoRoot, toYamlStream, type RenderOptions } from '../../src/chart/render.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/engine', import.meta.url));
 const render = (opts: RenderOptions = {}) => renderChart({ chart: fixture, release: 'r1', namespace: 'ns1', ...opts });
@@ -112,6 +114,21 @@ describe('chart-render engine', () => {
       await expect(renderChart({ chart: dir })).rejects.toThrow('apiVersion must be v2');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('building chart-render', () => {
+  it('fails with a clear message when Go is missing (nothing is skipped)', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'hg-chart-cache-'));
+    try {
+      const script = `import(${JSON.stringify(join(repoRoot, 'hack', 'dist', 'chart', 'render.js'))}).then((m) => m.buildRenderer())`;
+      const err = await promisify(execFile)(process.execPath, ['-e', script], {
+        env: { PATH: '/nonexistent', HYPERGEN_CHART_RENDER_CACHE: cache },
+      }).catch((e: unknown) => e as { stderr: string });
+      expect((err as { stderr: string }).stderr).toContain('chart-render needs Go to build: `go` is not on PATH');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
     }
   });
 });
