@@ -18,11 +18,13 @@ const configMapData = async (opts: RenderOptions = {}) => {
 
 describe('chart-render engine', () => {
   it('exposes .Release, .Chart (capitalised keys), .Capabilities, .Files and .Template like Helm', async () => {
-    const data = await configMapData({ apiVersions: ['monitoring.coreos.com/v1'], kubeVersion: 'v1.31.4' });
+    const data = await configMapData({ apiVersions: ['monitoring.coreos.com/v1'], kubeVersion: 'v1.31.4-eks.2' });
     expect(data.release).toBe('r1/ns1/Helm/true/false/1');
     expect(data.chart).toBe('engine/1.2.3/4.5.6/tools');
     expect(data.keywords).toBe('a,b');
-    expect(data.kube).toBe('v1.31.4/1/31');
+    expect(data.kube).toBe('v1.31.4-eks.2/1/31');
+    expect(data.kubeString).toBe('v1.31.4'); // String() is the normalised version, as in Helm
+    expect(data.kubeCompare).toBe('true');
     expect(data.hasApps).toBe('true');
     expect(data.hasMonitoring).toBe('true');
     expect(data.file).toBe('alpha\nbeta\n');
