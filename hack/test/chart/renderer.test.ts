@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { RenderError, renderChart, repoRoot, toYamlStream, type RenderOptions } from '../../src/chart/render.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/engine', import.meta.url));
@@ -30,6 +31,8 @@ describe('chart-render engine', () => {
     expect(data.file).toBe('alpha\nbeta\n');
     expect(data.glob).toBe('files/a.txt;');
     expect(data.lines).toBe('2');
+    expect(parse(data.asConfig!)).toEqual({ 'a.txt': 'alpha\nbeta\n', 'b.conf': 'gamma\n' });
+    expect(parse(data.asSecrets!)).toEqual({ 'b.conf': Buffer.from('gamma\n').toString('base64') });
     expect(data.templateName).toBe('engine/templates/configmap.yaml');
     expect(data.basePath).toBe('engine/templates');
     expect(data.missing).toBe(''); // missing keys render empty, never "<no value>"
