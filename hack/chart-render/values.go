@@ -78,7 +78,9 @@ func parseSet(expr string, vals map[string]interface{}, asString bool) error {
 			}
 			items := []interface{}{}
 			for _, it := range splitEscaped(raw, ',') {
-				items = append(items, typedVal(it, asString))
+				if raw != "" { // {} is an empty list
+					items = append(items, typedVal(it, asString))
+				}
 			}
 			val, i = items, end+1
 			if i < len(rs) && rs[i] != ',' {
@@ -86,8 +88,8 @@ func parseSet(expr string, vals map[string]interface{}, asString bool) error {
 			}
 			i++
 		} else {
-			raw, end := unescapeUntil(rs, i, ',')
-			val, i = typedVal(raw, asString), end+1
+			raw, end := rawUntil(rs, i, ',')
+			val, i = typedVal(unescape(raw), asString), end+1
 		}
 		if err := setPath(vals, key, val); err != nil {
 			return fmt.Errorf("--set %q: %w", expr, err)
@@ -110,31 +112,31 @@ func rawUntil(rs []rune, i int, stop rune) (string, int) {
 	return string(rs[start:i]), i
 }
 
-// unescapeUntil reads from i to the first unescaped stop; it returns the unescaped text and the stop's index.
-func unescapeUntil(rs []rune, i int, stop rune) (string, int) {
-	raw, end := rawUntil(rs, i, stop)
-	return strings.Join(splitEscaped(raw, 0), ""), end
-}
-
-// splitEscaped splits on unescaped sep and drops the escaping backslashes.
-func splitEscaped(s string, sep rune) []string {
-	var out []string
+// unescape drops the backslash of every escaped character.
+func unescape(s string) string {
 	var b strings.Builder
 	rs := []rune(s)
 	for i := 0; i < len(rs); i++ {
 		if rs[i] == '\\' && i+1 < len(rs) {
 			i++
-			b.WriteRune(rs[i])
-			continue
-		}
-		if rs[i] == sep {
-			out = append(out, b.String())
-			b.Reset()
-			continue
 		}
 		b.WriteRune(rs[i])
 	}
-	return append(out, b.String())
+	return b.String()
+}
+
+// splitEscaped splits on unescaped sep and unescapes the parts.
+func splitEscaped(s string, sep rune) []string {
+	var out []string
+	rs := []rune(s)
+	for i := 0; ; {
+		part, end := rawUntil(rs, i, sep)
+		out = append(out, unescape(part))
+		if end >= len(rs) {
+			return out
+		}
+		i = end + 1
+	}
 }
 
 func typedVal(s string, asString bool) interface{} {

@@ -59,7 +59,7 @@ describe('chart-render engine', () => {
   it('merges values.yaml, -f files in order and --set (typed, nested, lists, escaped dots, null deletes)', async () => {
     const out = await render({
       values: [{ nested: { added: 'one' }, list: ['from-file'] }, { nested: { added: 'two' } }],
-      set: ['replicas=3,nested.drop=null', 'list[2]=z', 'labels.app\\.kubernetes\\.io/name=x', 'flags={a,true}', 'str=007'],
+      set: ['replicas=3,nested.drop=null', 'list[2]=z', 'labels.app\\.kubernetes\\.io/name=x', 'flags={a,true}', 'str=007', 'esc=x\\,y', 'none={}'],
     });
     expect(out.values).toEqual({
       name: 'fixture',
@@ -70,6 +70,8 @@ describe('chart-render engine', () => {
       labels: { 'app.kubernetes.io/name': 'x' },
       flags: ['a', true],
       str: '007',
+      esc: 'x,y',
+      none: [],
     });
     expect(out.notes).toBe('Installed r1 with 3 replicas.\n');
   });
