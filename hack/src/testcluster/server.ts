@@ -383,7 +383,7 @@ export class KubeHttpServer {
       },
     };
     this.watches.add(watch);
-    req.on('close', () => watch.close(false));
+    // Not req 'close': since Node 16 it fires once the (empty) request body is read, which ended every watch at once.
     res.on('close', () => watch.close(false));
 
     const emit = (ev: StoredEvent): void => {
