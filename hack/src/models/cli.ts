@@ -2,15 +2,17 @@
 // Random-weight ONNX pipelines in the Optimum layout.
 //   tiny-models --out DIR [--force]                      DIR/tiny-sd, tiny-sd-v, tiny-sdxl, tiny-sdxl-turbo
 //   generate --preset NAME --out DIR [--seed N] [--force] any preset (sd15-shape and sdxl-shape are full size)
+//   params --preset NAME                                 parameter counts, without generating anything
 //   presets                                              list the presets
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SEED, ensurePipeline, folderBytes, type PipelineReport } from './pipeline.js';
+import { countParameters, DEFAULT_SEED, ensurePipeline, folderBytes, type PipelineReport } from './pipeline.js';
 import { PRESETS, preset, TINY_PRESETS } from './presets.js';
 
 const USAGE = `usage:
   cli.js tiny-models --out DIR [--force]
   cli.js generate --preset NAME --out DIR [--seed N] [--force]
+  cli.js params --preset NAME
   cli.js presets`;
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 0)} MB`;
@@ -44,6 +46,12 @@ function main(argv: string[]): number {
     case 'presets':
       for (const p of PRESETS.values()) console.log(`${p.name}${p.tiny ? ' (tiny)' : ''}`);
       return 0;
+    case 'params': {
+      if (values.preset === undefined) throw new UsageError('params needs --preset NAME');
+      const counts = Object.entries(countParameters(preset(values.preset)));
+      for (const [component, n] of counts) console.log(`${component.padEnd(15)} ${n} (${millions(n)}, ${mb(n * 4)} float32)`);
+      return 0;
+    }
     case 'tiny-models': {
       if (values.out === undefined) throw new UsageError('tiny-models needs --out DIR');
       for (const p of TINY_PRESETS) print(ensurePipeline(p, join(values.out, p.name), seed, values.force));

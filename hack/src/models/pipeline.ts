@@ -49,9 +49,42 @@ export function fingerprint(p: Preset, seed: number): string {
 
 const writeJson = (path: string, value: unknown): void => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 
-function writeComponent(dir: string, p: Preset, component: Component, seed: number, build: (g: Graph) => void): ComponentReport {
+interface ComponentSpec {
+  readonly component: Component;
+  readonly config: object;
+  readonly build: (g: Graph) => void;
+}
+
+/** The ONNX components of a preset, in the order they are written. */
+function componentSpecs(p: Preset): ComponentSpec[] {
+  const specs: ComponentSpec[] = [
+    { component: 'text_encoder', config: p.textEncoder, build: (g) => buildClip(g, p.textEncoder, p.clipExport) },
+  ];
+  const te2 = p.textEncoder2;
+  if (te2 !== undefined) specs.push({ component: 'text_encoder_2', config: te2, build: (g) => buildClip(g, te2, p.clipExport) });
+  specs.push(
+    { component: 'unet', config: p.unet, build: (g) => buildUNet(g, p.unet, p.timestep) },
+    { component: 'vae_decoder', config: p.vae, build: (g) => buildVaeDecoder(g, p.vae) },
+  );
+  return specs;
+}
+
+/** Parameter count per component, computed from the graphs without generating or writing any weight. */
+export function countParameters(p: Preset): Record<string, number> {
+  return Object.fromEntries(
+    componentSpecs(p).map((s) => {
+      const weights = new WeightStore({ seed: '', countOnly: true });
+      s.build(new Graph(s.component, weights));
+      return [s.component, weights.parameters];
+    }),
+  );
+}
+
+function writeComponent(dir: string, p: Preset, spec: ComponentSpec, seed: number): ComponentReport {
+  const { component } = spec;
   const folder = join(dir, component);
   mkdirSync(folder, { recursive: true });
+  writeJson(join(folder, 'config.json'), spec.config);
   const external = p.external.includes(component);
   const weights = new WeightStore({
     seed: `${seed}/${component}`,
@@ -59,7 +92,7 @@ function writeComponent(dir: string, p: Preset, component: Component, seed: numb
   });
   try {
     const g = new Graph(`${p.name}/${component}`, weights);
-    build(g);
+    spec.build(g);
     const onnxBytes = g.save(join(folder, 'model.onnx'), `${p.name}@${seed}`);
     return { component, parameters: weights.parameters, onnxBytes, externalBytes: weights.externalBytes };
   } finally {
@@ -113,21 +146,9 @@ function modelIndex(p: Preset): Record<string, unknown> {
 /** Writes every file of the pipeline into `dir` (which must be empty or absent). */
 function writeFolder(dir: string, p: Preset, seed: number): ComponentReport[] {
   mkdirSync(dir, { recursive: true });
-  const reports = [
-    writeComponent(dir, p, 'text_encoder', seed, (g) => buildClip(g, p.textEncoder, p.clipExport)),
-  ];
-  writeJson(join(dir, 'text_encoder', 'config.json'), p.textEncoder);
+  const reports = componentSpecs(p).map((spec) => writeComponent(dir, p, spec, seed));
   writeTokenizer(join(dir, 'tokenizer'), p.pad);
-  if (p.textEncoder2 !== undefined) {
-    const te2 = p.textEncoder2;
-    reports.push(writeComponent(dir, p, 'text_encoder_2', seed, (g) => buildClip(g, te2, p.clipExport)));
-    writeJson(join(dir, 'text_encoder_2', 'config.json'), te2);
-    writeTokenizer(join(dir, 'tokenizer_2'), p.pad2 ?? p.pad);
-  }
-  reports.push(writeComponent(dir, p, 'unet', seed, (g) => buildUNet(g, p.unet, p.timestep)));
-  writeJson(join(dir, 'unet', 'config.json'), p.unet);
-  reports.push(writeComponent(dir, p, 'vae_decoder', seed, (g) => buildVaeDecoder(g, p.vae)));
-  writeJson(join(dir, 'vae_decoder', 'config.json'), p.vae);
+  if (p.textEncoder2 !== undefined) writeTokenizer(join(dir, 'tokenizer_2'), p.pad2 ?? p.pad);
   mkdirSync(join(dir, 'scheduler'), { recursive: true });
   writeJson(join(dir, 'scheduler', 'scheduler_config.json'), p.scheduler);
   writeJson(join(dir, 'model_index.json'), modelIndex(p));
