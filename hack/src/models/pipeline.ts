@@ -204,6 +204,10 @@ export function ensurePipeline(p: Preset, dir: string, seed = DEFAULT_SEED, forc
   const existing = force ? undefined : current();
   if (existing !== undefined) return { preset: p.name, dir, generated: false, seconds: seconds(), components: existing.components };
 
+  // Only ever replace what this generator wrote (or nothing): never delete someone's real model folder.
+  if (existsSync(dir) && readStamp(dir) === undefined && readdirSync(dir).length > 0) {
+    throw new Error(`${dir} exists and is not a generated pipeline (no ${STAMP_FILE}); refusing to replace it`);
+  }
   const parent = dirname(resolve(dir));
   mkdirSync(parent, { recursive: true });
   removeAbandoned(resolve(dir));

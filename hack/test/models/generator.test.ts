@@ -156,11 +156,20 @@ describe('stamps and atomic replacement', () => {
     expect(ensurePipeline(p, dir, 0, true).generated).toBe(true);
     expect(ensurePipeline(p, dir, 1).generated).toBe(true); // another seed is another model
 
-    rmSync(join(dir, STAMP_FILE)); // what an interrupted copy would look like
     writeFileSync(join(dir, 'stray-file'), 'x');
-    expect(ensurePipeline(p, dir).generated).toBe(true);
-    expect(existsSync(join(dir, 'stray-file'))).toBe(false);
-    expect(existsSync(join(dir, STAMP_FILE))).toBe(true);
+    expect(ensurePipeline(p, dir, 2).generated).toBe(true);
+    expect(existsSync(join(dir, 'stray-file'))).toBe(false); // the folder is replaced whole, never patched
+  });
+
+  it('refuses to replace a folder it did not write, and fills an empty one', () => {
+    const foreign = join(root, 'foreign');
+    mkdirSync(join(foreign, 'unet'), { recursive: true });
+    writeFileSync(join(foreign, 'model_index.json'), '{}');
+    expect(() => ensurePipeline(preset('tiny-sd'), foreign)).toThrow(/is not a generated pipeline .*refusing to replace it/);
+    expect(readFileSync(join(foreign, 'model_index.json'), 'utf8')).toBe('{}');
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    expect(ensurePipeline(preset('tiny-sd'), empty).generated).toBe(true);
   });
 
   it('cleans temp folders that dead runs left behind, and leaves none of its own', () => {
