@@ -1,6 +1,6 @@
 // transformers CLIPTextModel / CLIPTextModelWithProjection as an ONNX graph (Optimum output names).
 import type { ClipTextConfig } from './configs.js';
-import type { ElemType, Graph } from './graph.js';
+import { elemCode, type ElemType, type Graph } from './graph.js';
 import { activation, attention, layerNorm, linear } from './layers.js';
 
 export interface ClipExport {
@@ -54,7 +54,7 @@ export function buildClip(g: Graph, c: ClipTextConfig, ex: ClipExport): void {
   const last = layerNorm(g, 'text_model.final_layer_norm', x, d, c.layer_norm_eps);
 
   // Pooled output: the token at argmax(input_ids), i.e. the first end-of-text token (id 49407, the largest).
-  const eot = g.op('ArgMax', [g.op('Cast', [ids], { to: 1 /* FLOAT: exact for ids < 2^24 */ })], { axis: -1, keepdims: 1 });
+  const eot = g.op('ArgMax', [g.op('Cast', [ids], { to: elemCode('float32') /* exact for ids < 2^24 */ })], { axis: -1, keepdims: 1 });
   const pooled = g.op('GatherND', [last, eot], { batch_dims: 1 });
 
   const seq = ['batch_size', 'sequence_length', d];

@@ -21,6 +21,9 @@ const ELEM: Record<ElemType, number> = {
   int64: onnx.TensorProto.DataType.INT64,
 };
 
+/** ONNX TensorProto.DataType code of an element type (for Cast's `to`). */
+export const elemCode = (elem: ElemType): number => ELEM[elem];
+
 /** A dimension: a fixed size or a symbolic name such as "batch_size". */
 export type Dim = number | string;
 
@@ -121,7 +124,7 @@ export class Graph {
   /** A large float32 constant (e.g. the causal mask); not counted as a parameter. */
   floats(dims: readonly number[], values: Float32Array): string {
     const name = `const_${this.constants.size}`;
-    this.constants.set(name, name);
+    this.constants.set(`float32:${dims.join('x')}:${name}`, name); // keeps the const_N numbering unique
     this.initializers.push({ name, dims: [...dims], dataType: ELEM.float32, rawData: new Uint8Array(values.buffer) });
     return name;
   }

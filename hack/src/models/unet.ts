@@ -1,7 +1,6 @@
 // diffusers UNet2DConditionModel (SD 1.x/2.x, and SDXL with "text_time" addition embeddings) as an ONNX graph.
-import onnxProto from 'onnx-proto';
 import { perBlock, type UNetConfig } from './configs.js';
-import type { ElemType, Graph } from './graph.js';
+import { elemCode, type ElemType, type Graph } from './graph.js';
 import {
   attention,
   conv,
@@ -16,8 +15,6 @@ import {
   toTokens,
   upsample,
 } from './layers.js';
-
-const FLOAT = onnxProto.onnx.TensorProto.DataType.FLOAT;
 
 /** How the exporter typed the timestep input (Optimum versions differ; the engine reads inputMetadata). */
 export interface TimestepInput {
@@ -118,7 +115,7 @@ export function buildUNet(g: Graph, c: UNetConfig, timestepInput: TimestepInput)
 
   // Time embedding; a scalar timestep is broadcast to the batch.
   const batch = g.op('Shape', [sample], { start: 0, end: 1 });
-  const t = g.op('Expand', [g.op('Cast', [timestep], { to: FLOAT }), batch]);
+  const t = g.op('Expand', [g.op('Cast', [timestep], { to: elemCode('float32') }), batch]);
   const tembDim = ch0 * 4;
   let emb = mlp(g, 'time_embedding', sinusoidal(g, t, ch0, c.flip_sin_to_cos, c.freq_shift), ch0, tembDim);
   if (c.addition_embed_type === 'text_time') {
