@@ -114,15 +114,17 @@ export function resnet(g: Graph, p: string, x: string, s: ResnetSpec): string {
   return g.op('Add', [shortcut, h]);
 }
 
-/** Nearest 2x upsampling (torch's F.interpolate(scale_factor=2.0, mode="nearest")) followed by a 3x3 conv. */
-export function upsample(g: Graph, p: string, x: string, channels: number): string {
-  const up = g.op('Resize', [x, '', g.constant('float32', [4], [1, 1, 2, 2])], {
+/** Nearest 2x upsampling of [B, C, H, W], as torch exports F.interpolate(scale_factor=2.0, mode="nearest"). */
+export const nearest2x = (g: Graph, x: string): string =>
+  g.op('Resize', [x, '', g.constant('float32', [4], [1, 1, 2, 2])], {
     mode: 'nearest',
     coordinate_transformation_mode: 'asymmetric',
     nearest_mode: 'floor',
   });
-  return conv(g, `${p}.conv`, up, channels, channels, 3);
-}
+
+/** diffusers Upsample2D: nearest 2x then a 3x3 conv. */
+export const upsample = (g: Graph, p: string, x: string, channels: number): string =>
+  conv(g, `${p}.conv`, nearest2x(g, x), channels, channels, 3);
 
 /** Stride-2 3x3 conv (diffusers Downsample2D with padding 1). */
 export const downsample = (g: Graph, p: string, x: string, channels: number): string =>

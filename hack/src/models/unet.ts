@@ -24,7 +24,7 @@ export interface TimestepInput {
 }
 
 /** diffusers get_timestep_embedding with max_period 10000 and scale 1: [N] float -> [N, dim]. */
-function sinusoidal(g: Graph, t: string, dim: number, flipSinToCos: boolean, shift: number): string {
+export function sinusoidal(g: Graph, t: string, dim: number, flipSinToCos: boolean, shift: number): string {
   if (dim % 2 !== 0) throw new Error(`timestep embedding width ${dim} must be even`);
   const half = dim / 2;
   const freqs = Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / (half - shift)));
