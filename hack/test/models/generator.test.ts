@@ -138,6 +138,31 @@ describe('architectures', () => {
   });
 });
 
+describe('exporter flavours', () => {
+  it('a scalar float32 timestep broadcasts to the batch exactly like an int64 [batch] one', async () => {
+    const scalar = preset('tiny-sdxl');
+    const perSample = { ...scalar, name: 'tiny-sdxl-batch-timestep', timestep: { elem: 'int64', scalar: false } } as const;
+    const outputs: Float32Array[] = [];
+    for (const p of [scalar, perSample]) {
+      const dir = ensurePipeline(p, join(root, p.name)).dir;
+      const session = await InferenceSession.create(join(dir, 'unet', 'model.onnx'));
+      const n = (k: number, f: (i: number) => number): Float32Array => Float32Array.from({ length: k }, (_, i) => f(i));
+      const out = await session.run({
+        sample: new Tensor('float32', n(2 * 4 * 8 * 8, Math.sin), [2, 4, 8, 8]),
+        timestep: p.timestep.scalar ? new Tensor('float32', Float32Array.from([481]), []) : new Tensor('int64', BigInt64Array.from([481n, 481n]), [2]),
+        encoder_hidden_states: new Tensor('float32', n(2 * 77 * 64, Math.cos), [2, 77, 64]),
+        text_embeds: new Tensor('float32', n(2 * 32, (i) => i / 64), [2, 32]),
+        time_ids: new Tensor('float32', Float32Array.from([256, 256, 0, 0, 256, 256, 512, 512, 0, 0, 512, 512]), [2, 6]),
+      });
+      await session.release();
+      outputs.push(out.out_sample?.data as Float32Array);
+    }
+    const [a, b] = outputs as [Float32Array, Float32Array];
+    expect(a.every(Number.isFinite)).toBe(true);
+    expect(Math.max(...a.map((v, i) => Math.abs(v - (b[i] as number))))).toBeLessThan(1e-5);
+  });
+});
+
 describe('stamps and atomic replacement', () => {
   it('leaves a current folder untouched and regenerates a stale, forced or half-written one', () => {
     const p = preset('tiny-sd');
