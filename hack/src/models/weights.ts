@@ -96,7 +96,8 @@ export class WeightStore {
     const fd = this.fd;
     const start = this.offset;
     generate(seedText, count, init, (chunk) => {
-      writeSync(fd, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      const bytesOf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      for (let done = 0; done < bytesOf.length; ) done += writeSync(fd, bytesOf, done);
     });
     this.offset += bytes;
     return {
