@@ -1,0 +1,59 @@
+// DPMSolverMultistepScheduler (diffusers) with algorithm_type dpmsolver++, solver_order 2, solver_type midpoint,
+// lower_order_final (the last step is first order since the final sigma is 0), final_sigmas_type zero.
+import type { SchedulerConfig } from './config.js';
+import { alphasCumprod, dpmTimesteps, interpolate, trainSigmas } from './schedule.js';
+import { combine, predictOriginal, type Scheduler, type StepResult } from './scheduler.js';
+
+/** alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t, lambda = log(alpha_t) - log(sigma_t). */
+function alphaSigma(sigma: number): { alpha: number; sigmaT: number; lambda: number } {
+  const alpha = 1 / Math.sqrt(sigma * sigma + 1);
+  const sigmaT = sigma * alpha;
+  return { alpha, sigmaT, lambda: Math.log(alpha) - Math.log(sigmaT) };
+}
+
+export class DpmSolverPlusPlus2MScheduler implements Scheduler {
+  readonly timesteps: number[];
+  readonly sigmas: number[];
+  readonly initNoiseSigma = 1;
+  /** x0 predictions of earlier steps (the multistep history). */
+  private previous: Float32Array | undefined;
+  private lastStepIndex = -1;
+
+  constructor(private readonly config: SchedulerConfig, steps: number) {
+    this.timesteps = dpmTimesteps(config, steps);
+    const table = trainSigmas(alphasCumprod(config));
+    this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), 0];
+  }
+
+  scaleModelInput(sample: Float32Array): Float32Array {
+    return sample;
+  }
+
+  needsNoise(): boolean {
+    return false;
+  }
+
+  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): StepResult {
+    if (stepIndex !== this.lastStepIndex + 1) throw new Error('dpmpp_2m steps must run in order');
+    this.lastStepIndex = stepIndex;
+    const s0 = alphaSigma(this.sigmas[stepIndex]!);
+    const t = alphaSigma(this.sigmas[stepIndex + 1]!);
+    const x0 = predictOriginal(this.config.predictionType, modelOutput, sample, s0.alpha, s0.sigmaT);
+    const h = t.lambda - s0.lambda;
+    const ratio = t.sigmaT / s0.sigmaT;
+    const coef = -t.alpha * Math.expm1(-h);
+    const lowerOrderFinal = stepIndex === this.timesteps.length - 1;
+    let prevSample: Float32Array;
+    if (this.previous === undefined || lowerOrderFinal) {
+      prevSample = combine(ratio, sample, coef, x0);
+    } else {
+      const s1 = alphaSigma(this.sigmas[stepIndex - 1]!);
+      const r0 = (s0.lambda - s1.lambda) / h;
+      // D0 = x0, D1 = (x0 - x0_prev) / r0; x_t = ratio * sample + coef * (D0 + D1 / 2)
+      const d = combine(1 + 0.5 / r0, x0, -0.5 / r0, this.previous);
+      prevSample = combine(ratio, sample, coef, d);
+    }
+    this.previous = x0;
+    return { prevSample, predOriginalSample: x0 };
+  }
+}

@@ -1,0 +1,76 @@
+// EulerDiscreteScheduler and EulerAncestralDiscreteScheduler (diffusers), s_churn = 0, final sigma 0.
+import type { SchedulerConfig } from './config.js';
+import { alphasCumprod, interpolate, spacedTimesteps, trainSigmas } from './schedule.js';
+import { assertNoise, combine, scale, type Scheduler, type StepResult } from './scheduler.js';
+
+abstract class EulerBase implements Scheduler {
+  readonly timesteps: number[];
+  readonly sigmas: number[];
+  readonly initNoiseSigma: number;
+
+  constructor(protected readonly config: SchedulerConfig, steps: number) {
+    this.timesteps = spacedTimesteps(config, steps, false);
+    const table = trainSigmas(alphasCumprod(config));
+    this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), 0];
+    const max = Math.max(...this.sigmas);
+    // diffusers: plain max sigma for linspace/trailing, sqrt(max^2 + 1) for leading.
+    this.initNoiseSigma = config.timestepSpacing === 'leading' ? Math.sqrt(max * max + 1) : max;
+  }
+
+  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
+    const sigma = this.sigmas[stepIndex]!;
+    return scale(1 / Math.sqrt(sigma * sigma + 1), sample);
+  }
+
+  protected predictOriginal(modelOutput: Float32Array, sample: Float32Array, sigma: number): Float32Array {
+    switch (this.config.predictionType) {
+      case 'epsilon':
+        return combine(1, sample, -sigma, modelOutput);
+      case 'v_prediction':
+        return combine(1 / (sigma * sigma + 1), sample, -sigma / Math.sqrt(sigma * sigma + 1), modelOutput);
+      case 'sample':
+        return Float32Array.from(modelOutput);
+    }
+  }
+
+  abstract needsNoise(stepIndex: number): boolean;
+  abstract step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: Float32Array): StepResult;
+}
+
+export class EulerScheduler extends EulerBase {
+  needsNoise(): boolean {
+    return false;
+  }
+
+  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): StepResult {
+    const sigma = this.sigmas[stepIndex]!;
+    const dt = this.sigmas[stepIndex + 1]! - sigma;
+    const predOriginalSample = this.predictOriginal(modelOutput, sample, sigma);
+    // derivative = (sample - x0) / sigma; prev = sample + derivative * dt
+    const prevSample = combine(1 + dt / sigma, sample, -dt / sigma, predOriginalSample);
+    return { prevSample, predOriginalSample };
+  }
+}
+
+export class EulerAncestralScheduler extends EulerBase {
+  constructor(config: SchedulerConfig, steps: number) {
+    if (config.predictionType === 'sample') throw new Error('euler_a does not support prediction_type "sample" (as in diffusers)');
+    super(config, steps);
+  }
+
+  needsNoise(): boolean {
+    return true;
+  }
+
+  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, noise?: Float32Array): StepResult {
+    const sigmaFrom = this.sigmas[stepIndex]!;
+    const sigmaTo = this.sigmas[stepIndex + 1]!;
+    const sigmaUp = Math.sqrt((sigmaTo ** 2 * (sigmaFrom ** 2 - sigmaTo ** 2)) / sigmaFrom ** 2);
+    const sigmaDown = Math.sqrt(sigmaTo ** 2 - sigmaUp ** 2);
+    const predOriginalSample = this.predictOriginal(modelOutput, sample, sigmaFrom);
+    const dt = sigmaDown - sigmaFrom;
+    const deterministic = combine(1 + dt / sigmaFrom, sample, -dt / sigmaFrom, predOriginalSample);
+    const prevSample = combine(1, deterministic, sigmaUp, assertNoise(noise, sample.length));
+    return { prevSample, predOriginalSample };
+  }
+}

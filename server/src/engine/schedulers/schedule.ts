@@ -1,0 +1,88 @@
+// Noise schedule and timestep spacing shared by the schedulers, following diffusers (float32 like torch: values
+// are rounded to float32 where diffusers holds float32 tensors, so tables match its published ones).
+import type { SchedulerConfig } from './config.js';
+
+const f32 = Math.fround;
+
+/** torch.linspace(start, end, n) in float32 (diffusers builds betas with it). */
+function linspace(start: number, end: number, n: number): number[] {
+  const step = (end - start) / (n - 1);
+  // torch fills the second half from the end so that both endpoints are exact.
+  return Array.from({ length: n }, (_, i) => f32(i < n / 2 ? start + step * i : end - step * (n - 1 - i)));
+}
+
+/** alphas_cumprod = cumprod(1 - betas) for the linear or scaled_linear beta schedule. */
+export function alphasCumprod(config: SchedulerConfig): Float64Array {
+  const n = config.numTrainTimesteps;
+  const betas =
+    config.betaSchedule === 'linear'
+      ? linspace(config.betaStart, config.betaEnd, n)
+      : linspace(Math.sqrt(config.betaStart), Math.sqrt(config.betaEnd), n).map((b) => f32(b * b));
+  const out = new Float64Array(n);
+  let product = 1;
+  for (let i = 0; i < n; i++) {
+    product = f32(product * f32(1 - betas[i]!));
+    out[i] = product;
+  }
+  return out;
+}
+
+/** sigma(t) = sqrt((1 - alpha_bar) / alpha_bar), the k-diffusion parameterisation used by Euler and DPM-Solver. */
+export function trainSigmas(alphas: Float64Array): Float64Array {
+  return alphas.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
+}
+
+/** np.interp(t, arange(len), table) for t within the table. */
+export function interpolate(table: Float64Array, t: number): number {
+  const low = Math.floor(t);
+  const high = Math.min(low + 1, table.length - 1);
+  const frac = t - low;
+  return table[low]! * (1 - frac) + table[high]! * frac;
+}
+
+/** Python's round(): half to even, as numpy's .round() does. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** numpy.arange(start, stop, step) for a negative step. */
+function arangeDown(start: number, stop: number, step: number): number[] {
+  const count = Math.ceil((stop - start) / step);
+  return Array.from({ length: count }, (_, i) => start + i * step);
+}
+
+/**
+ * Discrete-time schedulers' set_timesteps (DDIM, Euler, Euler ancestral), descending. `round` is false for Euler's
+ * linspace spacing, whose timesteps stay fractional (it interpolates sigmas between them).
+ */
+export function spacedTimesteps(config: SchedulerConfig, steps: number, round: boolean): number[] {
+  const n = config.numTrainTimesteps;
+  switch (config.timestepSpacing) {
+    case 'linspace': {
+      const values = Array.from({ length: steps }, (_, i) => (steps === 1 ? 0 : ((n - 1) * i) / (steps - 1)));
+      return values.map((t) => (round ? roundHalfEven(t) : f32(t))).reverse();
+    }
+    case 'leading': {
+      const ratio = Math.floor(n / steps);
+      return Array.from({ length: steps }, (_, i) => i * ratio + config.stepsOffset).reverse();
+    }
+    case 'trailing':
+      return arangeDown(n, 0, -n / steps).map((t) => roundHalfEven(t) - 1);
+  }
+}
+
+/** DPMSolverMultistepScheduler.set_timesteps: steps + 1 points with the last (t = 0) dropped. */
+export function dpmTimesteps(config: SchedulerConfig, steps: number): number[] {
+  const n = config.numTrainTimesteps;
+  switch (config.timestepSpacing) {
+    case 'linspace':
+      return Array.from({ length: steps + 1 }, (_, i) => roundHalfEven(((n - 1) * i) / steps)).reverse().slice(0, -1);
+    case 'leading': {
+      const ratio = Math.floor(n / (steps + 1));
+      return Array.from({ length: steps + 1 }, (_, i) => i * ratio).reverse().slice(0, -1).map((t) => t + config.stepsOffset);
+    }
+    case 'trailing':
+      return arangeDown(n, 0, -n / steps).map((t) => roundHalfEven(t) - 1);
+  }
+}
