@@ -46,6 +46,8 @@ export interface StageTimings {
 export interface GenerationResult {
   images: GeneratedImage[];
   timings: StageTimings;
+  /** Seconds of each denoising step (UNet call + scheduler), for benchmarks; timings.unet_step is their mean. */
+  unetStepSeconds?: number[];
 }
 
 export interface EngineInfo {

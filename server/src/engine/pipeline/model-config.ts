@@ -1,0 +1,104 @@
+// Reads an Optimum ONNX pipeline folder's JSON files (model_index.json, component configs, scheduler config) and
+// derives the family, the defaults and the size limits. Pure file reading: no ONNX sessions here.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIFFUSERS_SCHEDULER_CLASSES } from '../schedulers/index.js';
+import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/config.js';
+import type { EngineInfo, ModelFamily } from '../types.js';
+
+type Json = Record<string, unknown>;
+
+export interface ModelConfig {
+  dir: string;
+  family: ModelFamily;
+  /** SDXL: both text encoders' penultimate hidden states, pooled embeddings and time ids. */
+  sdxl: boolean;
+  scheduler: SchedulerConfig;
+  /** diffusers' VAE scale factor: 2 ** (len(vae block_out_channels) - 1). */
+  vaeScaleFactor: number;
+  vaeScalingFactor: number;
+  latentChannels: number;
+  /** Hidden layers per text encoder (SDXL reads hidden_states.{layers - 1}). */
+  textEncoderLayers: number[];
+  /** SDXL: an empty negative prompt becomes zero embeddings instead of encoding "". */
+  forceZerosForEmptyPrompt: boolean;
+  defaults: EngineInfo['defaults'];
+  limits: EngineInfo['limits'];
+}
+
+function readJson(path: string): Json {
+  if (!existsSync(path)) throw new Error(`model folder is missing ${path}`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Json;
+  } catch (error) {
+    throw new Error(`cannot parse ${path}: ${(error as Error).message}`);
+  }
+}
+
+function numberList(config: Json, key: string, path: string): number[] {
+  const value = config[key];
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'number')) {
+    throw new Error(`${path}: ${key} must be a non-empty list of numbers`);
+  }
+  return value as number[];
+}
+
+function positive(config: Json, key: string, path: string, fallback?: number): number {
+  const value = config[key] ?? fallback;
+  if (typeof value !== 'number' || !(value > 0)) throw new Error(`${path}: ${key} must be a positive number`);
+  return value;
+}
+
+export function readModelConfig(dir: string): ModelConfig {
+  const index = readJson(join(dir, 'model_index.json'));
+  const sdxl = 'text_encoder_2' in index || String(index._class_name ?? '').includes('XL');
+  const schedulerPath = join(dir, 'scheduler', 'scheduler_config.json');
+  const schedulerJson = readJson(schedulerPath);
+  const scheduler = parseSchedulerConfig(schedulerJson);
+  const unetPath = join(dir, 'unet', 'config.json');
+  const unet = readJson(unetPath);
+  const vaePath = join(dir, 'vae_decoder', 'config.json');
+  const vae = readJson(vaePath);
+
+  const vaeScaleFactor = 2 ** (numberList(vae, 'block_out_channels', vaePath).length - 1);
+  // The UNet halves the latents at each down block but the last; sizes must survive the round trip exactly.
+  const unetFactor = 2 ** (numberList(unet, 'block_out_channels', unetPath).length - 1);
+  const sizeMultiple = vaeScaleFactor * unetFactor;
+  const defaultSize = positive(unet, 'sample_size', unetPath) * vaeScaleFactor;
+  const encoders = sdxl ? ['text_encoder', 'text_encoder_2'] : ['text_encoder'];
+  const textEncoderLayers = encoders.map((name) => {
+    const path = join(dir, name, 'config.json');
+    return existsSync(path) ? positive(readJson(path), 'num_hidden_layers', path) : 0;
+  });
+  if (sdxl && textEncoderLayers.includes(0)) throw new Error('SDXL pipelines need text_encoder/config.json and text_encoder_2/config.json');
+
+  // SDXL Turbo is SDXL distilled onto the trailing schedule (its scheduler config), sampled in 1-4 steps.
+  const family: ModelFamily = sdxl ? (scheduler.timestepSpacing === 'trailing' ? 'sdxl-turbo' : 'sdxl') : 'sd';
+  const configured = DIFFUSERS_SCHEDULER_CLASSES[String(schedulerJson._class_name)];
+  const defaults: EngineInfo['defaults'] =
+    family === 'sdxl-turbo'
+      ? { width: defaultSize, height: defaultSize, steps: 1, guidanceScale: 0, scheduler: 'euler_a' }
+      : family === 'sdxl'
+        ? { width: defaultSize, height: defaultSize, steps: 30, guidanceScale: 5, scheduler: configured ?? 'euler' }
+        : // SD 1.x ships PNDM, which we do not implement; DPM++ 2M gives comparable images in 25 steps.
+          { width: defaultSize, height: defaultSize, steps: 25, guidanceScale: 7.5, scheduler: configured ?? 'dpmpp_2m' };
+
+  return {
+    dir,
+    family,
+    sdxl,
+    scheduler,
+    vaeScaleFactor,
+    vaeScalingFactor: positive(vae, 'scaling_factor', vaePath, 0.18215),
+    latentChannels: positive(unet, 'in_channels', unetPath, 4),
+    textEncoderLayers,
+    forceZerosForEmptyPrompt: sdxl && index.force_zeros_for_empty_prompt !== false,
+    defaults,
+    limits: {
+      sizeMultiple,
+      minSize: Math.max(sizeMultiple, 64),
+      maxSize: Math.max(2 * defaultSize, sizeMultiple),
+      maxSteps: 150,
+    },
+  };
+}

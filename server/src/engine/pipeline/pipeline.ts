@@ -1,0 +1,281 @@
+// The text-to-image loop: tokenize, encode text, denoise with classifier-free guidance in one UNet batch, decode
+// with the VAE, encode images. Runs inside the engine's worker thread (session.run blocks its thread).
+import ort from 'onnxruntime-node';
+import { NoiseGenerator } from '../noise.js';
+import { createScheduler } from '../schedulers/index.js';
+import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
+import type { EngineInfo, GenerationRequest, GenerationResult } from '../types.js';
+import { encodeImage, MIME_TYPES, toRgb } from './image.js';
+import { readModelConfig, type ModelConfig } from './model-config.js';
+import { loadSessions, type Component } from './sessions.js';
+import { join } from 'node:path';
+
+export interface PipelineOptions {
+  modelDir: string;
+  device: 'auto' | 'cuda' | 'cpu';
+  dtype: 'fp16' | 'fp32';
+}
+
+export class AbortedError extends Error {
+  override readonly name = 'AbortError';
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+function tensorMeta(session: ort.InferenceSession, name: string): ort.InferenceSession.TensorValueMetadata {
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  if (!meta || !meta.isTensor) throw new Error(`ONNX model has no tensor input "${name}"`);
+  return meta;
+}
+
+function seconds(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e9;
+}
+
+/** Repeats each of `parts` (one per request) once per image of that request. */
+function perImage(parts: Float32Array[], counts: number[]): Float32Array {
+  const size = parts[0]!.length;
+  const out = new Float32Array(size * counts.reduce((a, b) => a + b, 0));
+  let offset = 0;
+  parts.forEach((part, r) => {
+    for (let i = 0; i < counts[r]!; i++, offset += size) out.set(part, offset);
+  });
+  return out;
+}
+
+function concat(arrays: Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return out;
+}
+
+/** Row `index` of a [rows, ...] tensor's data. */
+function row(data: Float32Array, rows: number, index: number): Float32Array {
+  const size = data.length / rows;
+  return data.subarray(index * size, (index + 1) * size);
+}
+
+interface TextConditioning {
+  /** Per request: [77, hidden] embeddings for the prompt and the negative prompt. */
+  cond: Float32Array[];
+  uncond: Float32Array[];
+  /** SDXL: pooled text_embeds per request. */
+  pooledCond?: Float32Array[];
+  pooledUncond?: Float32Array[];
+}
+
+export class Pipeline {
+  private constructor(
+    readonly config: ModelConfig,
+    readonly info: EngineInfo,
+    private readonly tokenizers: ClipTokenizer[],
+    private readonly sessions: Partial<Record<Component, ort.InferenceSession>>,
+  ) {}
+
+  static async load(options: PipelineOptions): Promise<Pipeline> {
+    const config = readModelConfig(options.modelDir);
+    const components: Component[] = config.sdxl ? ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder'] : ['text_encoder', 'unet', 'vae_decoder'];
+    const tokenizers = (config.sdxl ? ['tokenizer', 'tokenizer_2'] : ['tokenizer']).map((name) => ClipTokenizer.fromDir(join(options.modelDir, name)));
+    const loaded = await loadSessions(options.modelDir, components, options.device);
+    const unet = loaded.sessions.unet!;
+    const sampleType = tensorMeta(unet, 'sample').type;
+    if (sampleType !== 'float32') throw new Error(`UNet input "sample" is ${sampleType}; only float32 ONNX exports are supported`);
+    // The export fixes the precision; an fp16 request on an fp32 export runs fp32 and says so.
+    const dtypeNote = options.dtype === 'fp16' ? '; fp16 requested but the model is an fp32 export: running fp32' : '';
+    const info: EngineInfo = {
+      family: config.family,
+      device: loaded.device,
+      deviceReason: loaded.deviceReason + dtypeNote,
+      dtype: 'fp32',
+      defaults: config.defaults,
+      limits: config.limits,
+    };
+    return new Pipeline(config, info, tokenizers, loaded.sessions);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.sessions).map((session) => session.release()));
+  }
+
+  /** input_ids as the export declares them: int32 or int64, [rows, 77]. */
+  private idsTensor(session: ort.InferenceSession, ids: number[][]): ort.Tensor {
+    const dims = [ids.length, ids[0]!.length];
+    const flat = ids.flat();
+    return tensorMeta(session, 'input_ids').type === 'int32'
+      ? new ort.Tensor('int32', Int32Array.from(flat), dims)
+      : new ort.Tensor('int64', BigInt64Array.from(flat, (v) => BigInt(v)), dims);
+  }
+
+  /** timestep as the export declares it: int64 or float32, scalar or one per batch row. */
+  private timestepTensor(t: number, batch: number): ort.Tensor {
+    const meta = tensorMeta(this.sessions.unet!, 'timestep');
+    const dims = meta.shape.length === 0 ? [] : [batch];
+    const count = dims.length === 0 ? 1 : batch;
+    if (meta.type === 'int64') return new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), dims);
+    if (meta.type === 'float32') return new ort.Tensor('float32', new Float32Array(count).fill(t), dims);
+    throw new Error(`unsupported UNet timestep type ${meta.type}`);
+  }
+
+  /** Encodes prompts and negative prompts of all requests in one text-encoder batch per encoder. */
+  private async encodeText(requests: GenerationRequest[], timings: Record<string, number>): Promise<TextConditioning> {
+    let start = process.hrtime.bigint();
+    const texts = [...requests.map((r) => r.prompt), ...requests.map((r) => r.negativePrompt ?? '')];
+    const ids = this.tokenizers.map((tokenizer) => texts.map((text) => tokenizer.encode(text)));
+    timings.tokenize = seconds(start);
+    start = process.hrtime.bigint();
+    const rows = texts.length;
+    const n = requests.length;
+    const hiddenParts: Float32Array[][] = [];
+    let pooled: Float32Array | undefined;
+    for (const [e, name] of (['text_encoder', 'text_encoder_2'] as const).entries()) {
+      const session = this.sessions[name];
+      if (!session) continue;
+      const out = await session.run({ input_ids: this.idsTensor(session, ids[e]!) });
+      // SD uses last_hidden_state; SDXL the penultimate layer of each encoder, concatenated on the hidden axis.
+      const key = this.config.sdxl ? `hidden_states.${this.config.textEncoderLayers[e]! - 1}` : 'last_hidden_state';
+      const hidden = out[key];
+      if (!hidden) throw new Error(`${name} has no output ${key}`);
+      hiddenParts.push(Array.from({ length: rows }, (_, r) => row(hidden.data as Float32Array, rows, r)));
+      if (name === 'text_encoder_2') {
+        const textEmbeds = out.text_embeds;
+        if (!textEmbeds) throw new Error('text_encoder_2 has no output text_embeds');
+        pooled = textEmbeds.data as Float32Array;
+      }
+    }
+    const embedding = (r: number): Float32Array => {
+      if (hiddenParts.length === 1) return Float32Array.from(hiddenParts[0]![r]!);
+      // [77, h1] ++ [77, h2] -> [77, h1 + h2]
+      const tokens = this.tokenizers[0]!.maxLength;
+      const widths = hiddenParts.map((parts) => parts[r]!.length / tokens);
+      const total = widths.reduce((a, b) => a + b, 0);
+      const out = new Float32Array(tokens * total);
+      for (let tk = 0; tk < tokens; tk++) {
+        let offset = tk * total;
+        hiddenParts.forEach((parts, e) => {
+          out.set(parts[r]!.subarray(tk * widths[e]!, (tk + 1) * widths[e]!), offset);
+          offset += widths[e]!;
+        });
+      }
+      return out;
+    };
+    const zerosForEmpty = (r: number) => this.config.forceZerosForEmptyPrompt && !requests[r]!.negativePrompt;
+    const result: TextConditioning = {
+      cond: requests.map((_, r) => embedding(r)),
+      uncond: requests.map((_, r) => (zerosForEmpty(r) ? new Float32Array(embedding(n + r).length) : embedding(n + r))),
+    };
+    if (pooled) {
+      const p = pooled;
+      result.pooledCond = requests.map((_, r) => Float32Array.from(row(p, rows, r)));
+      result.pooledUncond = requests.map((_, r) => (zerosForEmpty(r) ? new Float32Array(p.length / rows) : Float32Array.from(row(p, rows, n + r))));
+    }
+    timings.text_encoder = seconds(start);
+    return result;
+  }
+
+  /**
+   * Runs requests that share size, steps, scheduler and guidance on/off (batchKey) as one batch: one UNet call per
+   * step over all their images (twice that with guidance: unconditional rows first, as diffusers orders them).
+   */
+  async generate(requests: GenerationRequest[], aborted: () => boolean): Promise<{ results: GenerationResult[]; unetStepSeconds: number[] }> {
+    const first = requests[0]!;
+    const { width, height, steps } = first;
+    const guided = first.guidanceScale > 1;
+    const timings: Record<string, number> = {};
+    const total = process.hrtime.bigint();
+    const counts = requests.map((r) => r.n);
+    const images = counts.reduce((a, b) => a + b, 0);
+    const text = await this.encodeText(requests, timings);
+
+    const scheduler = createScheduler(first.scheduler, this.config.scheduler, steps);
+    const latentH = height / this.config.vaeScaleFactor;
+    const latentW = width / this.config.vaeScaleFactor;
+    const perImageSize = this.config.latentChannels * latentH * latentW;
+    const generators = requests.flatMap((r) => Array.from({ length: r.n }, (_, i) => new NoiseGenerator(r.seed + i)));
+    let latents: Float32Array = concat(generators.map((g) => g.normal(perImageSize)));
+    for (let i = 0; i < latents.length; i++) latents[i]! *= scheduler.initNoiseSigma;
+    const guidance = requests.flatMap((r) => Array<number>(r.n).fill(r.guidanceScale));
+
+    const unetBatch = guided ? 2 * images : images;
+    const hiddenStates = guided ? concat([perImage(text.uncond, counts), perImage(text.cond, counts)]) : perImage(text.cond, counts);
+    const tokens = this.tokenizers[0]!.maxLength;
+    const staticFeeds: Feeds = {
+      encoder_hidden_states: new ort.Tensor('float32', hiddenStates, [unetBatch, tokens, hiddenStates.length / unetBatch / tokens]),
+    };
+    if (this.config.sdxl) {
+      const pooled = guided ? concat([perImage(text.pooledUncond!, counts), perImage(text.pooledCond!, counts)]) : perImage(text.pooledCond!, counts);
+      staticFeeds.text_embeds = new ort.Tensor('float32', pooled, [unetBatch, pooled.length / unetBatch]);
+      // add_time_ids: original size, crop top-left (0, 0), target size, all (height, width).
+      const timeIds = new Float32Array(unetBatch * 6);
+      for (let b = 0; b < unetBatch; b++) timeIds.set([height, width, 0, 0, height, width], b * 6);
+      staticFeeds.time_ids = new ort.Tensor('float32', timeIds, [unetBatch, 6]);
+    }
+
+    const unet = this.sessions.unet!;
+    const unetStepSeconds: number[] = [];
+    for (let step = 0; step < scheduler.timesteps.length; step++) {
+      if (aborted()) throw new AbortedError(`generation aborted before step ${step + 1} of ${steps}`);
+      const started = process.hrtime.bigint();
+      const t = scheduler.timesteps[step]!;
+      const modelInput = scheduler.scaleModelInput(latents, step);
+      const sample = guided ? concat([modelInput, modelInput]) : modelInput;
+      const out = await unet.run({
+        ...staticFeeds,
+        sample: new ort.Tensor('float32', sample, [unetBatch, this.config.latentChannels, latentH, latentW]),
+        timestep: this.timestepTensor(t, unetBatch),
+      });
+      const prediction = out.out_sample?.data as Float32Array | undefined;
+      if (!prediction) throw new Error('UNet has no output out_sample');
+      let modelOutput = prediction;
+      if (guided) {
+        // noise_pred = uncond + g * (cond - uncond), with each image's own guidance scale.
+        modelOutput = new Float32Array(latents.length);
+        for (let b = 0; b < images; b++) {
+          const g = guidance[b]!;
+          for (let k = b * perImageSize, end = k + perImageSize; k < end; k++) {
+            const uncond = prediction[k]!;
+            modelOutput[k] = uncond + g * (prediction[k + latents.length]! - uncond);
+          }
+        }
+      }
+      const noise = scheduler.needsNoise(step) ? concat(generators.map((g) => g.normal(perImageSize))) : undefined;
+      latents = scheduler.step(modelOutput, step, latents, noise).prevSample;
+      unetStepSeconds.push(seconds(started));
+    }
+    timings.unet = unetStepSeconds.reduce((a, b) => a + b, 0);
+    timings.unet_step = timings.unet / Math.max(1, unetStepSeconds.length);
+    if (aborted()) throw new AbortedError('generation aborted before decoding');
+
+    let started = process.hrtime.bigint();
+    const scaled = latents.map((v) => v / this.config.vaeScalingFactor);
+    const decoded = await this.sessions.vae_decoder!.run({
+      latent_sample: new ort.Tensor('float32', scaled, [images, this.config.latentChannels, latentH, latentW]),
+    });
+    const pixels = decoded.sample?.data as Float32Array | undefined;
+    if (!pixels) throw new Error('VAE decoder has no output sample');
+    timings.vae = seconds(started);
+
+    started = process.hrtime.bigint();
+    let imageIndex = 0;
+    const results: GenerationResult[] = [];
+    for (const request of requests) {
+      const encoded = await Promise.all(
+        Array.from({ length: request.n }, (_, i) =>
+          encodeImage(toRgb(pixels, imageIndex + i, width, height), width, height, request.outputFormat, request.outputCompression).then((data) => ({
+            data,
+            mimeType: MIME_TYPES[request.outputFormat],
+            seed: request.seed + i,
+          })),
+        ),
+      );
+      imageIndex += request.n;
+      results.push({ images: encoded, timings });
+    }
+    timings.encode = seconds(started);
+    timings.total = seconds(total);
+    return { results, unetStepSeconds };
+  }
+}

@@ -1,0 +1,22 @@
+// Messages between the engine (main thread) and its worker thread.
+import type { EngineInfo, GenerationRequest, GenerationResult } from '../types.js';
+import type { PipelineOptions } from '../pipeline/pipeline.js';
+
+export type ToWorker =
+  | { type: 'load'; options: PipelineOptions }
+  /** abortFlag: an Int32Array over a SharedArrayBuffer; the main thread stores 1 to stop at the next step. */
+  | { type: 'generate'; id: number; requests: GenerationRequest[]; abortFlag: Int32Array }
+  | { type: 'close' };
+
+export interface WorkerError {
+  name: string;
+  message: string;
+}
+
+export type FromWorker =
+  | { type: 'loaded'; info: EngineInfo }
+  | { type: 'load-failed'; error: WorkerError }
+  | { type: 'generated'; id: number; results: GenerationResult[]; unetStepSeconds: number[] }
+  | { type: 'failed'; id: number; error: WorkerError }
+  | { type: 'closed' }
+  | { type: 'log'; level: 'info' | 'warn'; message: string; fields: Record<string, unknown> };

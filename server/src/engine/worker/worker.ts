@@ -1,0 +1,43 @@
+// Worker-thread entry: owns the ONNX sessions so that session.run never blocks the server's event loop.
+// The engine starts this file from server/dist (it must be compiled: run `tsc -b` first).
+import { parentPort } from 'node:worker_threads';
+import { Pipeline } from '../pipeline/pipeline.js';
+import type { FromWorker, ToWorker, WorkerError } from './protocol.js';
+
+if (!parentPort) throw new Error('engine worker must run in a worker thread');
+const port = parentPort;
+const send = (message: FromWorker) => port.postMessage(message);
+const asError = (error: unknown): WorkerError =>
+  error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
+
+let pipeline: Pipeline | undefined;
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'load':
+      Pipeline.load(message.options).then(
+        (loaded) => {
+          pipeline = loaded;
+          send({ type: 'log', level: loaded.info.device === 'cuda' ? 'info' : 'warn', message: 'engine device', fields: { device: loaded.info.device, reason: loaded.info.deviceReason } });
+          send({ type: 'loaded', info: loaded.info });
+        },
+        (error: unknown) => send({ type: 'load-failed', error: asError(error) }),
+      );
+      return;
+    case 'generate': {
+      const { id, requests, abortFlag } = message;
+      if (!pipeline) return send({ type: 'failed', id, error: { name: 'Error', message: 'engine is not loaded' } });
+      pipeline.generate(requests, () => Atomics.load(abortFlag, 0) !== 0).then(
+        ({ results, unetStepSeconds }) => send({ type: 'generated', id, results, unetStepSeconds }),
+        (error: unknown) => send({ type: 'failed', id, error: asError(error) }),
+      );
+      return;
+    }
+    case 'close':
+      void (pipeline?.close() ?? Promise.resolve()).finally(() => {
+        send({ type: 'closed' });
+        port.close();
+      });
+      return;
+  }
+});
