@@ -21,7 +21,7 @@ export interface EngineOptions {
 export const WORKER_PATH = fileURLToPath(new URL('../../dist/engine/worker/worker.js', import.meta.url));
 
 function abortReason(signal: AbortSignal): unknown {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('generation aborted', 'AbortError');
+  return signal.reason ?? new DOMException('generation aborted', 'AbortError');
 }
 
 function toError(error: WorkerError): Error {

@@ -1,0 +1,185 @@
+// The real engine (worker thread, onnxruntime-node on CPU) on the tiny random-weight pipelines that
+// `make tiny-models` writes into models/. Needs `tsc -b` (the worker runs from server/dist).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pino from 'pino';
+import sharp from 'sharp';
+import { createEngine } from '../../src/engine/index.js';
+import type { Engine, GenerationRequest, ModelFamily } from '../../src/engine/types.js';
+
+const MODELS = join(import.meta.dirname, '../../../models');
+const logger = pino({ level: 'silent' });
+
+async function pixels(png: Buffer): Promise<Buffer> {
+  return sharp(png).raw().toBuffer();
+}
+
+/** Largest per-channel difference between two decoded images. */
+async function maxDifference(a: Buffer, b: Buffer): Promise<number> {
+  const [x, y] = await Promise.all([pixels(a), pixels(b)]);
+  expect(x.length).toBe(y.length);
+  let max = 0;
+  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - y[i]!));
+  return max;
+}
+
+const CASES: [string, ModelFamily][] = [
+  ['tiny-sd', 'sd'],
+  ['tiny-sd-v', 'sd'],
+  ['tiny-sdxl', 'sdxl'],
+  ['tiny-sdxl-turbo', 'sdxl-turbo'],
+];
+
+describe.each(CASES)('engine on %s', (model, family) => {
+  let engine: Engine;
+  let base: GenerationRequest;
+
+  beforeAll(async () => {
+    const dir = join(MODELS, model);
+    if (!existsSync(dir)) throw new Error(`${dir} is missing: run \`make tiny-models\``);
+    engine = createEngine({ modelDir: dir, device: 'cpu', dtype: 'fp32', logger });
+    const info = await engine.load();
+    base = {
+      prompt: 'a photo of a cat',
+      n: 1,
+      width: 64,
+      height: 64,
+      steps: 3,
+      guidanceScale: 7.5,
+      seed: 1234,
+      scheduler: info.defaults.scheduler,
+      outputFormat: 'png',
+    };
+  });
+  afterAll(() => engine?.close());
+
+  it('reports the family, device and defaults from the model folder', () => {
+    const info = engine.info!;
+    expect(info.family).toBe(family);
+    expect(info.device).toBe('cpu');
+    expect(info.deviceReason).toBe('CPU requested');
+    expect(info.defaults.width).toBe(256); // unet sample_size 32 * VAE scale factor 8
+    expect(info.limits.sizeMultiple).toBe(16); // VAE 8 x one UNet downsampling
+    if (family === 'sdxl-turbo') expect(info.defaults).toMatchObject({ guidanceScale: 0, scheduler: 'euler_a', steps: 1 });
+  });
+
+  it.each(['png', 'jpeg', 'webp'] as const)('produces a decodable %s of the requested size', async (outputFormat) => {
+    const result = await engine.generate({ ...base, width: 96, height: 64, outputFormat, outputCompression: 80 });
+    expect(result.images).toHaveLength(1);
+    const image = result.images[0]!;
+    expect(image.mimeType).toBe(`image/${outputFormat}`);
+    const meta = await sharp(image.data).metadata();
+    expect(meta).toMatchObject({ format: outputFormat, width: 96, height: 64, channels: 3 });
+    for (const stage of ['tokenize', 'text_encoder', 'unet', 'unet_step', 'vae', 'encode']) expect(result.timings[stage]).toBeGreaterThan(0);
+    expect(result.unetStepSeconds).toHaveLength(base.steps);
+  });
+
+  it('gives byte-identical PNGs for the same seed and different ones for another seed', async () => {
+    const [a, b, c] = [await engine.generate(base), await engine.generate(base), await engine.generate({ ...base, seed: 1235 })];
+    expect(a.images[0]!.data.equals(b.images[0]!.data)).toBe(true);
+    expect(a.images[0]!.data.equals(c.images[0]!.data)).toBe(false);
+    // Not a flat image: random-weight models still map noise to varied pixels.
+    const stats = await sharp(a.images[0]!.data).stats();
+    expect(stats.channels.some((channel) => channel.stdev > 1)).toBe(true);
+  });
+
+  it('makes n images with seeds seed..seed+n-1, each equal to that seed generated alone', async () => {
+    const batch = await engine.generate({ ...base, n: 3, scheduler: 'euler_a' });
+    expect(batch.images.map((image) => image.seed)).toEqual([1234, 1235, 1236]);
+    for (const [i, image] of batch.images.entries()) {
+      const alone = await engine.generate({ ...base, scheduler: 'euler_a', seed: 1234 + i });
+      // A batch of 3 runs GEMMs of other shapes than a batch of 1: allow one 8-bit level of rounding.
+      expect(await maxDifference(image.data, alone.images[0]!.data)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('batches several requests (dynamic batching) with results equal to running each alone', async () => {
+    const requests: GenerationRequest[] = [
+      { ...base, n: 2, seed: 7 },
+      { ...base, prompt: 'a red car', negativePrompt: 'blurry', guidanceScale: 4, seed: 99 },
+    ];
+    const results = await engine.generateBatch(requests);
+    expect(results.map((r) => r.images.length)).toEqual([2, 1]);
+    for (const [r, request] of requests.entries()) {
+      const alone = await engine.generate(request);
+      for (const [i, image] of alone.images.entries()) {
+        expect(await maxDifference(results[r]!.images[i]!.data, image.data)).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('applies classifier-free guidance above 1 and skips it at or below 1', async () => {
+    const run = async (request: Partial<GenerationRequest>) => (await engine.generate({ ...base, ...request })).images[0]!.data;
+    // Skipped: the guidance value and the negative prompt cannot matter.
+    const off = await run({ guidanceScale: 1 });
+    expect(off.equals(await run({ guidanceScale: 0 }))).toBe(true);
+    expect(off.equals(await run({ guidanceScale: 0.5, negativePrompt: 'dark' }))).toBe(true);
+    // Applied: scale and negative prompt change the image.
+    const on = await run({ guidanceScale: 7.5 });
+    expect(on.equals(off)).toBe(false);
+    expect(on.equals(await run({ guidanceScale: 3 }))).toBe(false);
+    expect(on.equals(await run({ guidanceScale: 7.5, negativePrompt: 'dark' }))).toBe(false);
+  });
+
+  it('runs every scheduler', async () => {
+    for (const scheduler of ['euler', 'euler_a', 'ddim', 'lcm', 'dpmpp_2m'] as const) {
+      const result = await engine.generate({ ...base, scheduler, steps: 2 });
+      expect((await sharp(result.images[0]!.data).metadata()).width).toBe(64);
+    }
+  });
+});
+
+describe('engine control', () => {
+  let engine: Engine;
+  const request: GenerationRequest = {
+    prompt: 'a photo of a cat',
+    n: 1,
+    width: 64,
+    height: 64,
+    steps: 150,
+    guidanceScale: 7.5,
+    seed: 1,
+    scheduler: 'euler',
+    outputFormat: 'png',
+  };
+
+  beforeAll(async () => {
+    engine = createEngine({ modelDir: join(MODELS, 'tiny-sd'), device: 'auto', dtype: 'fp16', logger });
+    await engine.load();
+  });
+  afterAll(() => engine?.close());
+
+  it('falls back to CPU when CUDA cannot load and says why, and that an fp32 export runs fp32', () => {
+    // This machine has no CUDA provider libraries; a GPU machine loads CUDA instead.
+    const info = engine.info!;
+    if (info.device === 'cpu') expect(info.deviceReason).toMatch(/CUDA execution provider not available: .+; using CPU/);
+    expect(info.deviceReason).toMatch(/fp16 requested but the model is an fp32 export/);
+    expect(info.dtype).toBe('fp32');
+  });
+
+  it('stops at a step boundary when aborted and stays usable', async () => {
+    const controller = new AbortController();
+    const started = engine.generate(request, controller.signal);
+    setTimeout(() => controller.abort(new DOMException('client went away', 'AbortError')), 100);
+    // Had the 150 steps run to the end, the worker would have answered with images and this would resolve.
+    await expect(started).rejects.toMatchObject({ name: 'AbortError', message: 'client went away' });
+    const after = await engine.generate({ ...request, steps: 2 });
+    expect(after.images).toHaveLength(1);
+  });
+
+  it('rejects an already aborted signal without running', async () => {
+    await expect(engine.generate(request, AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('rejects sizes and batches the model cannot run', async () => {
+    await expect(engine.generate({ ...request, width: 72 })).rejects.toThrow(/multiple of 16/);
+    await expect(engine.generateBatch([request, { ...request, steps: 3 }])).rejects.toThrow(/share/);
+  });
+
+  it('fails to load a folder that is not a pipeline, with the reason', async () => {
+    const broken = createEngine({ modelDir: join(MODELS, 'does-not-exist'), device: 'cpu', dtype: 'fp32', logger });
+    await expect(broken.load()).rejects.toThrow(/model_index\.json/);
+    await broken.close();
+  });
+});
