@@ -31,7 +31,7 @@ function readJson(path: string): Json {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as Json;
   } catch (error) {
-    throw new Error(`cannot parse ${path}: ${(error as Error).message}`);
+    throw new Error(`cannot parse ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 
