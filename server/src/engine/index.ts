@@ -122,7 +122,13 @@ class WorkerEngine implements Engine {
   generateBatch(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]> {
     const run = this.tail.then(() => this.run(requests, signal));
     this.tail = run.catch(() => undefined);
-    return run;
+    if (!signal) return run;
+    // Callers hear of an abort at once, also while queued; the worker stops at its next step boundary.
+    return new Promise<GenerationResult[]>((resolve, reject) => {
+      const onAbort = () => reject(abortReason(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   private run(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]> {
@@ -136,11 +142,7 @@ class WorkerEngine implements Engine {
     signal?.addEventListener('abort', onAbort, { once: true });
     const worker = this.worker;
     return new Promise<GenerationResult[]>((resolve, reject) => {
-      this.pending.set(id, {
-        resolve,
-        // The worker reports its own AbortError; callers get the signal's reason, as fetch() does.
-        reject: (error) => reject(signal?.aborted && (error as Error).name === 'AbortError' ? abortReason(signal) : error),
-      });
+      this.pending.set(id, { resolve, reject });
       const message: ToWorker = { type: 'generate', id, requests, abortFlag };
       worker.postMessage(message);
     }).finally(() => signal?.removeEventListener('abort', onAbort));

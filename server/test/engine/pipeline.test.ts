@@ -144,8 +144,11 @@ describe('engine control', () => {
     outputFormat: 'png',
   };
 
+  const logLines: Record<string, unknown>[] = [];
+  const capturing = pino({ level: 'info' }, { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
+
   beforeAll(async () => {
-    engine = createEngine({ modelDir: join(MODELS, 'tiny-sd'), device: 'auto', dtype: 'fp16', logger });
+    engine = createEngine({ modelDir: join(MODELS, 'tiny-sd'), device: 'auto', dtype: 'fp16', logger: capturing });
     await engine.load();
   });
   afterAll(() => engine?.close());
@@ -162,10 +165,23 @@ describe('engine control', () => {
     const controller = new AbortController();
     const started = engine.generate(request, controller.signal);
     setTimeout(() => controller.abort(new DOMException('client went away', 'AbortError')), 100);
-    // Had the 150 steps run to the end, the worker would have answered with images and this would resolve.
     await expect(started).rejects.toMatchObject({ name: 'AbortError', message: 'client went away' });
+    // The next request runs after the aborted one has left the worker; the worker logged where it stopped.
     const after = await engine.generate({ ...request, steps: 2 });
     expect(after.images).toHaveLength(1);
+    const aborted = logLines.find((line) => line.msg === 'generation aborted');
+    const [, step, of] = /before step (\d+) of (\d+)/.exec(String(aborted?.detail)) ?? [];
+    expect(Number(of)).toBe(150);
+    expect(Number(step)).toBeLessThan(150);
+  });
+
+  it('rejects at once when aborted while queued behind another generation', async () => {
+    const controller = new AbortController();
+    const first = engine.generate({ ...request, steps: 20 });
+    const queued = engine.generate(request, controller.signal);
+    controller.abort();
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    expect((await first).images).toHaveLength(1);
   });
 
   it('rejects an already aborted signal without running', async () => {

@@ -1,7 +1,7 @@
 // Worker-thread entry: owns the ONNX sessions so that session.run never blocks the server's event loop.
 // The engine starts this file from server/dist (it must be compiled: run `tsc -b` first).
 import { parentPort } from 'node:worker_threads';
-import { Pipeline } from '../pipeline/pipeline.js';
+import { AbortedError, Pipeline } from '../pipeline/pipeline.js';
 import type { FromWorker, ToWorker, WorkerError } from './protocol.js';
 
 if (!parentPort) throw new Error('engine worker must run in a worker thread');
@@ -29,7 +29,10 @@ port.on('message', (message: ToWorker) => {
       if (!pipeline) return send({ type: 'failed', id, error: { name: 'Error', message: 'engine is not loaded' } });
       pipeline.generate(requests, () => Atomics.load(abortFlag, 0) !== 0).then(
         ({ results, unetStepSeconds }) => send({ type: 'generated', id, results, unetStepSeconds }),
-        (error: unknown) => send({ type: 'failed', id, error: asError(error) }),
+        (error: unknown) => {
+          if (error instanceof AbortedError) send({ type: 'log', level: 'info', message: 'generation aborted', fields: { detail: error.message } });
+          send({ type: 'failed', id, error: asError(error) });
+        },
       );
       return;
     }
