@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { batchKey, type Engine, type EngineInfo, type GenerationRequest, type GenerationResult } from './types.js';
+import { batchKey, GenerationRequestError, type Engine, type EngineInfo, type GenerationRequest, type GenerationResult } from './types.js';
 import type { FromWorker, ToWorker, WorkerError } from './worker/protocol.js';
 
 export interface EngineOptions {
@@ -25,6 +25,7 @@ function abortReason(signal: AbortSignal): unknown {
 }
 
 function toError(error: WorkerError): Error {
+  if (error.name === 'GenerationRequestError') return new GenerationRequestError(error.message, error.param as keyof GenerationRequest);
   return Object.assign(new Error(error.message), { name: error.name });
 }
 
@@ -37,13 +38,13 @@ export function validateBatch(info: EngineInfo, requests: GenerationRequest[]): 
     if (batchKey(r) !== key) throw new RangeError('requests in one batch must share size, steps, scheduler and guidance on/off');
     for (const [name, size] of [['width', r.width], ['height', r.height]] as const) {
       if (!Number.isInteger(size) || size % sizeMultiple !== 0 || size < minSize || size > maxSize) {
-        throw new RangeError(`${name} must be a multiple of ${sizeMultiple} in ${minSize}..${maxSize}`);
+        throw new GenerationRequestError(`${name} must be a multiple of ${sizeMultiple} in ${minSize}..${maxSize}`, name);
       }
     }
-    if (!Number.isInteger(r.steps) || r.steps < 1 || r.steps > maxSteps) throw new RangeError(`steps must be an integer in 1..${maxSteps}`);
-    if (!Number.isInteger(r.n) || r.n < 1) throw new RangeError('n must be a positive integer');
-    if (!Number.isSafeInteger(r.seed) || r.seed < 0) throw new RangeError('seed must be a non-negative safe integer');
-    if (!Number.isFinite(r.guidanceScale)) throw new RangeError('guidanceScale must be a finite number');
+    if (!Number.isInteger(r.steps) || r.steps < 1 || r.steps > maxSteps) throw new GenerationRequestError(`steps must be an integer in 1..${maxSteps}`, 'steps');
+    if (!Number.isInteger(r.n) || r.n < 1) throw new GenerationRequestError('n must be a positive integer', 'n');
+    if (!Number.isSafeInteger(r.seed) || r.seed < 0) throw new GenerationRequestError('seed must be a non-negative safe integer', 'seed');
+    if (!Number.isFinite(r.guidanceScale)) throw new GenerationRequestError('guidanceScale must be a finite number', 'guidanceScale');
   }
 }
 

@@ -32,6 +32,21 @@ export function batchKey(request: GenerationRequest): string {
   return `${request.width}x${request.height}:${request.steps}:${request.scheduler}:${guided ? 'cfg' : 'nocfg'}`;
 }
 
+/**
+ * The engine cannot run a request as asked (for the HTTP layer: a 400 naming `param`). Raised for what the
+ * EngineInfo limits cannot express, e.g. LCM with more steps than its distillation schedule has.
+ */
+export class GenerationRequestError extends RangeError {
+  override readonly name = 'GenerationRequestError';
+
+  constructor(
+    message: string,
+    readonly param: keyof GenerationRequest,
+  ) {
+    super(message);
+  }
+}
+
 export interface GeneratedImage {
   data: Buffer;
   mimeType: string;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pino from 'pino';
 import sharp from 'sharp';
 import { createEngine } from '../../src/engine/index.js';
-import type { Engine, GenerationRequest, ModelFamily } from '../../src/engine/types.js';
+import { GenerationRequestError, type Engine, type GenerationRequest, type ModelFamily } from '../../src/engine/types.js';
 
 const MODELS = join(import.meta.dirname, '../../../models');
 const logger = pino({ level: 'silent' });
@@ -189,7 +189,11 @@ describe('engine control', () => {
   });
 
   it('rejects sizes and batches the model cannot run', async () => {
-    await expect(engine.generate({ ...request, width: 72 })).rejects.toThrow(/multiple of 16/);
+    await expect(engine.generate({ ...request, width: 72 })).rejects.toMatchObject({ name: 'GenerationRequestError', param: 'width', message: expect.stringMatching(/multiple of 16/) });
+    // Only the worker knows the schedule: LCM cannot take more steps than its 50-step distillation schedule.
+    const lcm = engine.generate({ ...request, scheduler: 'lcm', steps: 60 });
+    await expect(lcm).rejects.toBeInstanceOf(GenerationRequestError);
+    await expect(lcm).rejects.toMatchObject({ param: 'steps', message: expect.stringMatching(/at most 50 steps/) });
     await expect(engine.generateBatch([request, { ...request, steps: 3 }])).rejects.toThrow(/share/);
   });
 

@@ -4,7 +4,7 @@ import ort from 'onnxruntime-node';
 import { NoiseGenerator } from '../noise.js';
 import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
-import type { EngineInfo, GenerationRequest, GenerationResult } from '../types.js';
+import { GenerationRequestError, type EngineInfo, type GenerationRequest, type GenerationResult } from '../types.js';
 import { encodeImage, MIME_TYPES, toRgb } from './image.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
 import { loadSessions, type Component } from './sessions.js';
@@ -190,7 +190,13 @@ export class Pipeline {
     const images = counts.reduce((a, b) => a + b, 0);
     const text = await this.encodeText(requests, timings);
 
-    const scheduler = createScheduler(first.scheduler, this.config.scheduler, steps);
+    const scheduler = (() => {
+      try {
+        return createScheduler(first.scheduler, this.config.scheduler, steps);
+      } catch (error) {
+        throw new GenerationRequestError(`${first.scheduler}: ${(error as Error).message}`, 'steps');
+      }
+    })();
     const latentH = height / this.config.vaeScaleFactor;
     const latentW = width / this.config.vaeScaleFactor;
     const perImageSize = this.config.latentChannels * latentH * latentW;

@@ -11,6 +11,8 @@ export type ToWorker =
 export interface WorkerError {
   name: string;
   message: string;
+  /** GenerationRequestError's param. */
+  param?: string;
 }
 
 export type FromWorker =

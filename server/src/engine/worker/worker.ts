@@ -2,13 +2,16 @@
 // The engine starts this file from server/dist (it must be compiled: run `tsc -b` first).
 import { parentPort } from 'node:worker_threads';
 import { AbortedError, Pipeline } from '../pipeline/pipeline.js';
+import { GenerationRequestError } from '../types.js';
 import type { FromWorker, ToWorker, WorkerError } from './protocol.js';
 
 if (!parentPort) throw new Error('engine worker must run in a worker thread');
 const port = parentPort;
 const send = (message: FromWorker) => port.postMessage(message);
-const asError = (error: unknown): WorkerError =>
-  error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
+const asError = (error: unknown): WorkerError => {
+  if (error instanceof GenerationRequestError) return { name: error.name, message: error.message, param: error.param };
+  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
+};
 
 let pipeline: Pipeline | undefined;
 
