@@ -91,9 +91,9 @@ export class Controller {
     return this.watchers.every((w) => w.synced);
   }
 
-  /** Nothing queued, in flight or waiting for a retry. */
+  /** Nothing queued or in flight (CRs waiting on a problem may still be retried later). */
   get idle(): boolean {
-    return this.queue.idle;
+    return this.queue.quiet;
   }
 
   async start(): Promise<void> {

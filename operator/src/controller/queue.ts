@@ -81,6 +81,11 @@ export class WorkQueue {
     if (this.dirty.delete(key)) this.add(key);
   }
 
+  /** True when nothing is queued or in flight (retries may be waiting on their backoff timers). */
+  get quiet(): boolean {
+    return this.queue.length === 0 && this.processing.size === 0;
+  }
+
   /** True when nothing is queued, in flight or waiting on a backoff timer. */
   get idle(): boolean {
     return this.queue.length === 0 && this.processing.size === 0 && this.timers.size === 0;

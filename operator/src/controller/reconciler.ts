@@ -145,8 +145,10 @@ export class Reconciler {
         this.deps.log.info({ namespace: ns, name: cr.metadata.name, kind }, 'created');
         return created;
       } catch (err) {
-        if (isAlreadyExists(err) && CREATE_ONLY.has(kind)) return undefined;
-        throw err;
+        if (!isAlreadyExists(err)) throw err;
+        if (CREATE_ONLY.has(kind)) return undefined;
+        // Not in our label-filtered cache but there: someone else's object, or our cache is behind.
+        live = await this.deps.client.request<KubeObject>('GET', resourcePath(type, ns, want.metadata.name));
       }
     }
     const meta = metaOf(live);

@@ -34,6 +34,7 @@ export class KubeClient {
   constructor(
     private readonly kc: KubeConfig,
     private readonly onWrite?: WriteObserver,
+    private readonly userAgent = 'hypergen-operator',
   ) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
@@ -57,7 +58,7 @@ export class KubeClient {
       : new http.Agent({ keepAlive: true });
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
     if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     let payload: string | undefined;

@@ -61,17 +61,27 @@ class NamespaceWatcher<T extends KubernetesObject> {
     this.failures += 1;
     this.log.warn({ kind: this.type.kind, err: String(err), delayMs: delay }, 'watch failed; restarting');
     this.events.onRestart?.(this.type, err);
-    this.timer = setTimeout(() => void this.informer.start(), delay);
+    this.timer = setTimeout(() => void this.begin(), delay);
+  }
+
+  /** The informer's start runs list then watch; a stop during the list must wait for it, or the watch outlives us. */
+  private starting?: Promise<void>;
+
+  private begin(): Promise<void> {
+    this.starting = this.informer.start().catch(() => {});
+    return this.starting;
   }
 
   async start(): Promise<void> {
     this.stopped = false;
-    await this.informer.start();
+    await this.begin();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.informer.stop();
+    await this.starting;
     await this.informer.stop();
   }
 }
