@@ -7,6 +7,7 @@ import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 import { GenerationRequestError, type EngineInfo, type GenerationRequest, type GenerationResult } from '../types.js';
 import { encodeImage, MIME_TYPES, toRgb } from './image.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
+import { float32Data, floatTensor, tensorMeta } from './tensors.js';
 import { loadSessions, type Component } from './sessions.js';
 import { join } from 'node:path';
 
@@ -21,12 +22,6 @@ export class AbortedError extends Error {
 }
 
 type Feeds = Record<string, ort.Tensor>;
-
-function tensorMeta(session: ort.InferenceSession, name: string): ort.InferenceSession.TensorValueMetadata {
-  const meta = session.inputMetadata.find((m) => m.name === name);
-  if (!meta || !meta.isTensor) throw new Error(`ONNX model has no tensor input "${name}"`);
-  return meta;
-}
 
 function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
@@ -82,15 +77,14 @@ export class Pipeline {
     const tokenizers = (config.sdxl ? ['tokenizer', 'tokenizer_2'] : ['tokenizer']).map((name) => ClipTokenizer.fromDir(join(options.modelDir, name)));
     const loaded = await loadSessions(options.modelDir, components, options.device);
     const unet = loaded.sessions.unet!;
-    const sampleType = tensorMeta(unet, 'sample').type;
-    if (sampleType !== 'float32') throw new Error(`UNet input "sample" is ${sampleType}; only float32 ONNX exports are supported`);
-    // The export fixes the precision; an fp16 request on an fp32 export runs fp32 and says so.
-    const dtypeNote = options.dtype === 'fp16' ? '; fp16 requested but the model is an fp32 export: running fp32' : '';
+    // The export fixes the precision (Optimum writes fp32 or, with --fp16, fp16 graphs); a mismatch is reported.
+    const dtype = tensorMeta(unet, 'sample').type === 'float16' ? 'fp16' : 'fp32';
+    const dtypeNote = options.dtype === dtype ? '' : `; ${options.dtype} requested but the model is an ${dtype} export: running ${dtype}`;
     const info: EngineInfo = {
       family: config.family,
       device: loaded.device,
       deviceReason: loaded.deviceReason + dtypeNote,
-      dtype: 'fp32',
+      dtype,
       defaults: config.defaults,
       limits: config.limits,
     };
@@ -116,8 +110,7 @@ export class Pipeline {
     const dims = meta.shape.length === 0 ? [] : [batch];
     const count = dims.length === 0 ? 1 : batch;
     if (meta.type === 'int64') return new ort.Tensor('int64', new BigInt64Array(count).fill(BigInt(Math.round(t))), dims);
-    if (meta.type === 'float32') return new ort.Tensor('float32', new Float32Array(count).fill(t), dims);
-    throw new Error(`unsupported UNet timestep type ${meta.type}`);
+    return floatTensor(this.sessions.unet!, 'timestep', new Float32Array(count).fill(t), dims);
   }
 
   /** Encodes prompts and negative prompts of all requests in one text-encoder batch per encoder. */
@@ -137,14 +130,9 @@ export class Pipeline {
       const out = await session.run({ input_ids: this.idsTensor(session, ids[e]!) });
       // SD uses last_hidden_state; SDXL the penultimate layer of each encoder, concatenated on the hidden axis.
       const key = this.config.sdxl ? `hidden_states.${this.config.textEncoderLayers[e]! - 1}` : 'last_hidden_state';
-      const hidden = out[key];
-      if (!hidden) throw new Error(`${name} has no output ${key}`);
-      hiddenParts.push(Array.from({ length: rows }, (_, r) => row(hidden.data as Float32Array, rows, r)));
-      if (name === 'text_encoder_2') {
-        const textEmbeds = out.text_embeds;
-        if (!textEmbeds) throw new Error('text_encoder_2 has no output text_embeds');
-        pooled = textEmbeds.data as Float32Array;
-      }
+      const hidden = float32Data(out[key], `${name}.${key}`);
+      hiddenParts.push(Array.from({ length: rows }, (_, r) => row(hidden, rows, r)));
+      if (name === 'text_encoder_2') pooled = float32Data(out.text_embeds, 'text_encoder_2.text_embeds');
     }
     const embedding = (r: number): Float32Array => {
       if (hiddenParts.length === 1) return Float32Array.from(hiddenParts[0]![r]!);
@@ -208,19 +196,19 @@ export class Pipeline {
     const unetBatch = guided ? 2 * images : images;
     const hiddenStates = guided ? concat([perImage(text.uncond, counts), perImage(text.cond, counts)]) : perImage(text.cond, counts);
     const tokens = this.tokenizers[0]!.maxLength;
+    const unet = this.sessions.unet!;
     const staticFeeds: Feeds = {
-      encoder_hidden_states: new ort.Tensor('float32', hiddenStates, [unetBatch, tokens, hiddenStates.length / unetBatch / tokens]),
+      encoder_hidden_states: floatTensor(unet, 'encoder_hidden_states', hiddenStates, [unetBatch, tokens, hiddenStates.length / unetBatch / tokens]),
     };
     if (this.config.sdxl) {
       const pooled = guided ? concat([perImage(text.pooledUncond!, counts), perImage(text.pooledCond!, counts)]) : perImage(text.pooledCond!, counts);
-      staticFeeds.text_embeds = new ort.Tensor('float32', pooled, [unetBatch, pooled.length / unetBatch]);
+      staticFeeds.text_embeds = floatTensor(unet, 'text_embeds', pooled, [unetBatch, pooled.length / unetBatch]);
       // add_time_ids: original size, crop top-left (0, 0), target size, all (height, width).
       const timeIds = new Float32Array(unetBatch * 6);
       for (let b = 0; b < unetBatch; b++) timeIds.set([height, width, 0, 0, height, width], b * 6);
-      staticFeeds.time_ids = new ort.Tensor('float32', timeIds, [unetBatch, 6]);
+      staticFeeds.time_ids = floatTensor(unet, 'time_ids', timeIds, [unetBatch, 6]);
     }
 
-    const unet = this.sessions.unet!;
     const unetStepSeconds: number[] = [];
     for (let step = 0; step < scheduler.timesteps.length; step++) {
       if (aborted()) throw new AbortedError(`generation aborted before step ${step + 1} of ${steps}`);
@@ -230,11 +218,10 @@ export class Pipeline {
       const sample = guided ? concat([modelInput, modelInput]) : modelInput;
       const out = await unet.run({
         ...staticFeeds,
-        sample: new ort.Tensor('float32', sample, [unetBatch, this.config.latentChannels, latentH, latentW]),
+        sample: floatTensor(unet, 'sample', sample, [unetBatch, this.config.latentChannels, latentH, latentW]),
         timestep: this.timestepTensor(t, unetBatch),
       });
-      const prediction = out.out_sample?.data as Float32Array | undefined;
-      if (!prediction) throw new Error('UNet has no output out_sample');
+      const prediction = float32Data(out.out_sample, 'unet.out_sample');
       let modelOutput = prediction;
       if (guided) {
         // noise_pred = uncond + g * (cond - uncond), with each image's own guidance scale.
@@ -257,11 +244,9 @@ export class Pipeline {
 
     let started = process.hrtime.bigint();
     const scaled = latents.map((v) => v / this.config.vaeScalingFactor);
-    const decoded = await this.sessions.vae_decoder!.run({
-      latent_sample: new ort.Tensor('float32', scaled, [images, this.config.latentChannels, latentH, latentW]),
-    });
-    const pixels = decoded.sample?.data as Float32Array | undefined;
-    if (!pixels) throw new Error('VAE decoder has no output sample');
+    const vae = this.sessions.vae_decoder!;
+    const decoded = await vae.run({ latent_sample: floatTensor(vae, 'latent_sample', scaled, [images, this.config.latentChannels, latentH, latentW]) });
+    const pixels = float32Data(decoded.sample, 'vae_decoder.sample');
     timings.vae = seconds(started);
 
     started = process.hrtime.bigint();
