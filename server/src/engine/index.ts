@@ -57,6 +57,7 @@ class WorkerEngine implements Engine {
   /** One generation at a time: the worker owns one set of sessions. */
   private tail: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
+  private exited = false;
 
   constructor(private readonly options: EngineOptions) {}
 
@@ -100,15 +101,18 @@ class WorkerEngine implements Engine {
         }
       });
       const fail = (error: Error) => {
-        this.failure = error;
-        this.options.logger.error({ err: error }, 'engine worker stopped');
+        if (!this.failure) {
+          this.failure = error;
+          this.options.logger.error({ err: error }, 'engine worker stopped');
+        }
         reject(error);
         for (const { reject: rejectPending } of this.pending.values()) rejectPending(error);
         this.pending.clear();
       };
       worker.on('error', fail);
       worker.on('exit', (code) => {
-        if (!this.failure) fail(new Error(`engine worker exited with code ${code}`));
+        this.exited = true;
+        fail(this.failure ?? new Error(`engine worker exited with code ${code}`));
       });
       const message: ToWorker = { type: 'load', options: { modelDir: this.options.modelDir, device: this.options.device, dtype: this.options.dtype } };
       worker.postMessage(message);
@@ -155,6 +159,7 @@ class WorkerEngine implements Engine {
     this.worker = undefined;
     this.failure ??= new Error('engine closed');
     await this.tail;
+    if (this.exited) return;
     await new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
       worker.postMessage({ type: 'close' } satisfies ToWorker);
