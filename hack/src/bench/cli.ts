@@ -1,13 +1,14 @@
 // `make bench`: runs the benchmark modules in order and prints their figures (no assertions).
 // Usage: node hack/dist/bench/cli.js [MODULE...] [--shape]   (default: every module)
 import * as engine from './engine.js';
+import * as operator from './operator.js';
 import * as serving from './serving.js';
 
 interface BenchModule {
   run(args: string[]): Promise<void>;
 }
 
-const MODULES: Record<string, BenchModule> = { engine, serving };
+const MODULES: Record<string, BenchModule> = { engine, serving, operator };
 
 async function main(argv: string[]): Promise<void> {
   const named = argv.filter((arg) => !arg.startsWith('--'));

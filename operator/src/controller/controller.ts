@@ -4,7 +4,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { KIND, type HyperGenModel } from '../api/types.js';
 import { Types, type KubeClient } from '../kube/client.js';
-import { Watcher, type BackoffOptions } from '../kube/watcher.js';
+import { dropManagedFields, Watcher, type BackoffOptions, type Transform } from '../kube/watcher.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { INSTANCE_LABEL, MANAGED_SELECTOR } from '../resources/meta.js';
 import { OWNED_KINDS, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
@@ -47,8 +47,18 @@ export class Controller {
   ) {
     this.queue = new WorkQueue(options.queueBackoff);
     const onRestart = (type: { kind: string }) => this.metrics.watchRestarts.inc({ kind: type.kind });
-    const watch = <T extends KubernetesObject>(type: (typeof Types)[keyof typeof Types], selector: string | undefined, onChange: (verb: string, obj: T) => void) =>
-      new Watcher<T>(kc, client, type, options.namespaces, selector, { onChange, onRestart }, options.watchBackoff, log);
+    const watch = <T extends KubernetesObject>(
+      type: (typeof Types)[keyof typeof Types],
+      selector: string | undefined,
+      onChange: (verb: string, obj: T) => void,
+      transform: Transform = dropManagedFields,
+    ) => new Watcher<T>(kc, client, type, options.namespaces, selector, { onChange, onRestart }, options.watchBackoff, log, transform);
+    // The generated keys are created once and never read back: keep them out of the operator's memory.
+    const dropSecretData: Transform = (obj) => {
+      dropManagedFields(obj);
+      delete (obj as { data?: unknown }).data;
+      delete (obj as { stringData?: unknown }).stringData;
+    };
 
     this.models = watch<HyperGenModel & KubernetesObject>(Types.HyperGenModel, undefined, (verb, cr) => {
       if (verb === 'delete') this.reconciler.forget(cr.metadata.namespace, cr.metadata.name);
@@ -57,10 +67,15 @@ export class Controller {
     this.owned = Object.fromEntries(
       OWNED_KINDS.map((kind) => [
         kind,
-        watch<AnyObject>(Types[kind], MANAGED_SELECTOR, (_verb, obj) => {
-          this.reconciler.observed(kind, obj.metadata.namespace ?? '', obj.metadata.name);
-          this.enqueueOwner(obj);
-        }),
+        watch<AnyObject>(
+          Types[kind],
+          MANAGED_SELECTOR,
+          (_verb, obj) => {
+            this.reconciler.observed(kind, obj.metadata.namespace ?? '', obj.metadata.name);
+            this.enqueueOwner(obj);
+          },
+          kind === 'Secret' ? dropSecretData : dropManagedFields,
+        ),
       ]),
     ) as Record<OwnedKind, Watcher<AnyObject>>;
     this.pods = watch<AnyObject>(Types.Pod, MANAGED_SELECTOR, (_verb, pod) => this.enqueueOwner(pod));

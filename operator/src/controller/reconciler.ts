@@ -159,7 +159,16 @@ export class Reconciler {
     if (!ours && meta.labels?.['app.kubernetes.io/managed-by'] !== MANAGED_BY) {
       return `${kind} ${want.metadata.name} exists and is not managed by this HyperGenModel`;
     }
-    if (CREATE_ONLY.has(kind) && ours) return live;
+    if (CREATE_ONLY.has(kind)) {
+      if (ours) return live;
+      // Adopt without rewriting content (the cached Secret carries no data): only metadata changes.
+      const adopted = await this.deps.client.request<KubeObject>('PATCH', resourcePath(type, ns, want.metadata.name), {
+        body: { metadata: { ownerReferences: want.metadata.ownerReferences, labels: want.metadata.labels, resourceVersion: meta.resourceVersion } },
+        contentType: 'application/merge-patch+json',
+      });
+      this.pendingWrites.set(objectKey, { rv: meta.resourceVersion ?? '', at: Date.now() });
+      return adopted;
+    }
     if (ours && isSubset(want, live)) return live;
 
     const body = this.updateBody(kind, want, live);
@@ -188,7 +197,6 @@ export class Reconciler {
     if (kind === 'Service') {
       for (const f of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) if (liveSpec[f] !== undefined) spec[f] = liveSpec[f];
     }
-    if (kind === 'Secret' || kind === 'PersistentVolumeClaim') return { ...live, metadata: body.metadata };
     body.spec = spec;
     return body;
   }

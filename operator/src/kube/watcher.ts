@@ -9,6 +9,15 @@ export interface WatchEvents<T> {
   onRestart?(type: ResourceType, error: unknown): void;
 }
 
+/**
+ * Trims an object before it is cached (in place: client-node caches the very object it hands to callbacks).
+ * managedFields alone are often half of an object; the operator never reads them.
+ */
+export type Transform = (obj: KubernetesObject) => void;
+export const dropManagedFields: Transform = (obj) => {
+  delete obj.metadata?.managedFields;
+};
+
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -31,6 +40,7 @@ class NamespaceWatcher<T extends KubernetesObject> {
     private readonly events: WatchEvents<T>,
     private readonly backoff: BackoffOptions,
     private readonly log: Logger,
+    transform: Transform,
   ) {
     const path = resourcePath(type, namespace || undefined);
     const list = async () => {
@@ -41,6 +51,7 @@ class NamespaceWatcher<T extends KubernetesObject> {
       for (const item of result.items) {
         item.apiVersion ??= type.group ? `${type.group}/${type.version}` : type.version;
         item.kind ??= type.kind;
+        transform(item);
       }
       this.synced = true;
       return result;
@@ -49,6 +60,7 @@ class NamespaceWatcher<T extends KubernetesObject> {
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.informer.on(verb, (obj) => {
         this.failures = 0;
+        transform(obj);
         this.events.onChange(verb, obj);
       });
     }
@@ -99,9 +111,10 @@ export class Watcher<T extends KubernetesObject> {
     events: WatchEvents<T>,
     backoff: BackoffOptions,
     log: Logger,
+    transform: Transform = dropManagedFields,
   ) {
     for (const ns of namespaces.length > 0 ? namespaces : ['']) {
-      this.byNamespace.set(ns, new NamespaceWatcher(kc, client, type, ns, labelSelector, events, backoff, log));
+      this.byNamespace.set(ns, new NamespaceWatcher(kc, client, type, ns, labelSelector, events, backoff, log, transform));
     }
   }
 
