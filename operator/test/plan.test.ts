@@ -146,9 +146,9 @@ describe('planning: Deployment', () => {
   it('serves a pvc:// source straight from the read-only claim, without an init container', () => {
     const p = planDeployment(cr({ source: { uri: 'pvc://models/tiny-sd' }, gpu: { count: 0 } }), config) as Obj;
     expect(podSpec(p).initContainers).toBeUndefined();
-    expect(server(p).args[1]).toBe('/models/source/tiny-sd');
+    expect(server(p).args[1]).toBe('/models/models/tiny-sd');
     expect(podSpec(p).volumes).toContainEqual({ name: 'model', persistentVolumeClaim: { claimName: 'models', readOnly: true } });
-    expect(server(p).volumeMounts).toContainEqual({ name: 'model', mountPath: '/models/source', readOnly: true });
+    expect(server(p).volumeMounts).toContainEqual({ name: 'model', mountPath: '/models/models', readOnly: true });
   });
 
   it('copies placement, pod metadata, env and pull secrets', () => {

@@ -53,14 +53,15 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
   const key = apiKeyRef(cr);
   const source = modelSource(cr);
 
-  const modelDir = source.kind === 'pvc' ? [MODEL_MOUNT, 'source', source.path].filter(Boolean).join('/') : `${MODEL_MOUNT}/model`;
+  // pvc://CLAIM/path lives at /models/CLAIM/path, the layout `hypergen pull` assumes for pvc:// (HYPERGEN_PVC_ROOT).
+  const modelMount = source.kind === 'pvc' ? `${MODEL_MOUNT}/${source.claimName}` : MODEL_MOUNT;
+  const modelDir = source.kind === 'pvc' ? [modelMount, source.path].filter(Boolean).join('/') : `${MODEL_MOUNT}/model`;
   const volumes: object[] = [
     source.kind === 'pvc' ? { name: 'model', persistentVolumeClaim: { claimName: source.claimName, readOnly: true } } : modelVolume(cr),
     { name: 'api-key', secret: { secretName: key.name, defaultMode: 0o440 } },
     { name: 'dshm', emptyDir: { medium: 'Memory' } },
     { name: 'tmp', emptyDir: {} },
   ];
-  const modelMount = source.kind === 'pvc' ? `${MODEL_MOUNT}/source` : MODEL_MOUNT;
 
   const initContainers =
     source.kind === 'pull'

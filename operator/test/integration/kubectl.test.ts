@@ -39,7 +39,7 @@ describe('kubectl', () => {
     await waitFor(() => tryGet(h.kube, 'Ingress', 'ml', 'sd15-public'), 'the example Ingress');
     await waitFor(() => tryGet(h.kube, 'Deployment', 'ml', 'tiny'), 'the tiny Deployment');
     const tiny = await get(h.kube, 'Deployment', 'ml', 'tiny');
-    expect(tiny.spec.template.spec.containers[0].args.slice(0, 4)).toEqual(['serve', '/models/source/tiny-sd', '--model-id', 'hypergen/tiny-sd']);
+    expect(tiny.spec.template.spec.containers[0].args.slice(0, 4)).toEqual(['serve', '/models/models/tiny-sd', '--model-id', 'hypergen/tiny-sd']);
     expect(tiny.spec.template.spec.containers[0].resources.limits).toEqual({ memory: '1Gi' });
   });
 
