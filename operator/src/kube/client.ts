@@ -58,6 +58,8 @@ export class KubeClient {
       : new http.Agent({ keepAlive: true });
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
     for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    // managedFields name the operator as the manager of what it writes.
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH') url.searchParams.set('fieldManager', this.userAgent);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
     if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;

@@ -39,6 +39,7 @@ describe('operator: owned objects', () => {
     }
     expect(Buffer.from(secret.data['api-key'], 'base64').toString()).toMatch(/^sk-hg-[A-Za-z0-9_-]{43}$/);
     expect(dep.spec.template.spec.containers[0].image).toBe('registry.test/hypergen:test');
+    expect(dep.metadata.managedFields.map((m: Obj) => m.manager)).toEqual(['hypergen-operator']);
     expect(svc.spec.ports[0]).toMatchObject({ name: 'http', port: 80, targetPort: 'http' });
     const cr = await waitFor(async () => {
       const c = await getModel('basic');
