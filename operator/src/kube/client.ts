@@ -67,6 +67,7 @@ export class KubeClient {
     if (options.body !== undefined) {
       payload = JSON.stringify(options.body);
       headers['Content-Type'] = options.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const { code, text } = await new Promise<{ code: number; text: string }>((resolve, reject) => {
       const req = (secure ? https : http).request(url, { method, headers, agent: this.agent, timeout: 30_000 }, (res) => {

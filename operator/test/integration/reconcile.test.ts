@@ -142,6 +142,22 @@ describe('operator: owned objects', () => {
   });
 });
 
+describe('operator: adoption', () => {
+  it('adopts the children orphaned by an earlier CR of the same name, keeping the generated key', async () => {
+    const first = await createModel(h.kube, model('phoenix'));
+    const secret = await waitFor(() => tryGet(h.kube, 'Secret', NS, 'phoenix-api-key'), 'the Secret');
+    await waitFor(() => tryGet(h.kube, 'Deployment', NS, 'phoenix'), 'the Deployment');
+    await h.kube.request('DELETE', resourcePath(Types.HyperGenModel, NS, 'phoenix'), { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' } });
+    await waitFor(async () => !(await getModel('phoenix')) && (await get(h.kube, 'Secret', NS, 'phoenix-api-key')).metadata.ownerReferences === undefined, 'the orphaning');
+    const second = await createModel(h.kube, model('phoenix'));
+    expect(second.metadata.uid).not.toBe(first.metadata.uid);
+    for (const [type, name] of [['Secret', 'phoenix-api-key'], ['Deployment', 'phoenix'], ['Service', 'phoenix']] as const) {
+      await waitFor(async () => (await get(h.kube, type, NS, name)).metadata.ownerReferences?.[0]?.uid === second.metadata.uid, `${type} adopted`);
+    }
+    expect((await get(h.kube, 'Secret', NS, 'phoenix-api-key')).data).toEqual(secret.data);
+  });
+});
+
 describe('operator: referenced Secrets', () => {
   it('is Degraded while a referenced Secret is missing, then proceeds once it exists', async () => {
     await createModel(h.kube, model('byo', { apiKey: { secretRef: { name: 'byo-key', key: 'k' } } }));
