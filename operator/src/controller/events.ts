@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type HyperGenModel } from '../api/types.js';
 import { resourcePath, Types, type KubeClient } from '../kube/client.js';
-import { FIELD_MANAGER } from '../resources/meta.js';
+import { FIELD_MANAGER, metaTime } from '../resources/meta.js';
 import type { EventRecord } from '../status/status.js';
 
 /** Records core/v1 Events on a HyperGenModel (what `kubectl describe hgm` shows). Best effort: never fails a reconcile. */
@@ -15,7 +15,7 @@ export class EventRecorder {
 
   async record(cr: HyperGenModel, event: EventRecord, now: Date): Promise<void> {
     const ns = cr.metadata.namespace;
-    const time = now.toISOString();
+    const time = metaTime(now);
     const body = {
       apiVersion: 'v1',
       kind: 'Event',

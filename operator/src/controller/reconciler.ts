@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Reason, type HyperGenModel, type HyperGenModelStatus } from '../api/types.js';
 import { isAlreadyExists, isNotFound, resourcePath, Types, type KubeClient, type ResourceType } from '../kube/client.js';
 import { isSubset } from '../kube/compare.js';
-import { canonicalJson, INSTANCE_LABEL, MANAGED_BY } from '../resources/meta.js';
+import { canonicalJson, INSTANCE_LABEL, MANAGED_BY, metaTime } from '../resources/meta.js';
 import { CREATE_ONLY, OWNED_KINDS, plan, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
 import { apiKeyRef } from '../resources/secret.js';
 import { modelSource } from '../resources/source.js';
@@ -97,7 +97,7 @@ export class Reconciler {
     const status = computeStatus(
       cr,
       { deployment: deployment as ObservedDeployment | undefined, pods: pods as unknown as ObservedPod[], problem: problem ?? conflict },
-      now.toISOString(),
+      metaTime(now),
     );
     await this.writeStatus(cr, status, now);
     return problem || conflict ? 'retry' : 'done';

@@ -70,3 +70,6 @@ export function nonEmpty<T extends object>(value: T | undefined): T | undefined 
   if (value === undefined) return undefined;
   return Object.keys(value).length > 0 ? value : undefined;
 }
+
+/** metav1.Time: RFC 3339 in whole seconds, as the API server writes it. */
+export const metaTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
