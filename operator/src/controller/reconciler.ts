@@ -74,12 +74,13 @@ export class Reconciler {
     const desired = plan(cr, this.deps.config, this.deps.randomBytes).objects;
     let conflict: Problem | undefined;
     let deployment: KubeObject | undefined;
+    let wrote = false;
 
     for (const kind of OWNED_KINDS) {
       const cache = this.deps.caches.owned[kind];
       const want = desired.get(kind);
       if (!want) {
-        await this.prune(cr, kind, cache);
+        wrote = (await this.prune(cr, kind, cache)) || wrote;
         continue;
       }
       const live = cache.get(want.metadata.name, namespace);
@@ -87,8 +88,14 @@ export class Reconciler {
       if (kind === 'Deployment' && problem && !live) continue;
       const result = await this.ensure(cr, kind, want, live);
       if (typeof result === 'string') conflict ??= { reason: Reason.ResourceConflict, message: result };
-      else if (kind === 'Deployment') deployment = result;
+      else {
+        wrote = result.wrote || wrote;
+        if (kind === 'Deployment') deployment = result.obj;
+      }
     }
+    // Our writes come back as watch events that reconcile this CR again, with the server's view of what we wrote:
+    // status is written then, once, instead of now and again then.
+    if (wrote) return 'done';
 
     const pods = this.deps.caches.pods
       .list(namespace)
@@ -128,13 +135,13 @@ export class Reconciler {
   }
 
   /** Creates or corrects one object; returns the object as it now is, or a conflict message. */
-  private async ensure(cr: HyperGenModel, kind: OwnedKind, want: KubeObject, live: KubeObject | undefined): Promise<KubeObject | string | undefined> {
+  private async ensure(cr: HyperGenModel, kind: OwnedKind, want: KubeObject, live: KubeObject | undefined): Promise<{ obj?: KubeObject; wrote: boolean } | string> {
     const ns = cr.metadata.namespace;
     const type: ResourceType = Types[kind];
     const objectKey = `${kind}/${ns}/${want.metadata.name}`;
     const pending = this.pendingWrites.get(objectKey);
     if (pending && pending.rv === (live ? (metaOf(live).resourceVersion ?? '') : '') && Date.now() - pending.at < PENDING_TTL_MS) {
-      return live; // our write is on its way to the cache; its watch event re-queues this CR
+      return { obj: live, wrote: true }; // our write is on its way to the cache; its watch event re-queues this CR
     }
     this.pendingWrites.delete(objectKey);
 
@@ -143,16 +150,16 @@ export class Reconciler {
         const created = await this.deps.client.request<KubeObject>('POST', resourcePath(type, ns), { body: want });
         this.pendingWrites.set(objectKey, { rv: '', at: Date.now() });
         this.deps.log.info({ namespace: ns, name: cr.metadata.name, kind }, 'created');
-        return created;
+        return { obj: created, wrote: true };
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
-        if (CREATE_ONLY.has(kind)) return undefined;
+        if (CREATE_ONLY.has(kind)) return { wrote: false };
         // Not in our label-filtered cache but there: someone else's object, or our cache is behind.
         live = await this.deps.client.request<KubeObject>('GET', resourcePath(type, ns, want.metadata.name));
       }
     }
     const meta = metaOf(live);
-    if (meta.deletionTimestamp) return live;
+    if (meta.deletionTimestamp) return { obj: live, wrote: false };
     const owner = meta.ownerReferences?.find((r) => r.controller);
     const ours = owner?.uid === cr.metadata.uid;
     // Adopt what we made for an earlier incarnation of this CR; never take over someone else's object.
@@ -160,22 +167,22 @@ export class Reconciler {
       return `${kind} ${want.metadata.name} exists and is not managed by this HyperGenModel`;
     }
     if (CREATE_ONLY.has(kind)) {
-      if (ours) return live;
+      if (ours) return { obj: live, wrote: false };
       // Adopt without rewriting content (the cached Secret carries no data): only metadata changes.
       const adopted = await this.deps.client.request<KubeObject>('PATCH', resourcePath(type, ns, want.metadata.name), {
         body: { metadata: { ownerReferences: want.metadata.ownerReferences, labels: want.metadata.labels, resourceVersion: meta.resourceVersion } },
         contentType: 'application/merge-patch+json',
       });
       this.pendingWrites.set(objectKey, { rv: meta.resourceVersion ?? '', at: Date.now() });
-      return adopted;
+      return { obj: adopted, wrote: true };
     }
-    if (ours && isSubset(want, live)) return live;
+    if (ours && isSubset(want, live)) return { obj: live, wrote: false };
 
     const body = this.updateBody(kind, want, live);
     const updated = await this.deps.client.request<KubeObject>('PUT', resourcePath(type, ns, want.metadata.name), { body });
     this.pendingWrites.set(objectKey, { rv: meta.resourceVersion ?? '', at: Date.now() });
     this.deps.log.info({ namespace: ns, name: cr.metadata.name, kind }, 'updated (drift or spec change)');
-    return updated;
+    return { obj: updated, wrote: true };
   }
 
   /** The full desired object for a PUT, keeping what others legitimately own on the live one. */
@@ -201,17 +208,21 @@ export class Reconciler {
     return body;
   }
 
-  private async prune(cr: HyperGenModel, kind: OwnedKind, cache: Cache<KubeObject>): Promise<void> {
+  /** Deletes owned objects of a kind the plan no longer has; true when it deleted any. */
+  private async prune(cr: HyperGenModel, kind: OwnedKind, cache: Cache<KubeObject>): Promise<boolean> {
+    let deleted = false;
     for (const obj of cache.list(cr.metadata.namespace)) {
       const meta = metaOf(obj);
       if (meta.deletionTimestamp || !meta.ownerReferences?.some((r) => r.controller && r.uid === cr.metadata.uid)) continue;
       try {
         await this.deps.client.request('DELETE', resourcePath(Types[kind], cr.metadata.namespace, obj.metadata.name));
+        deleted = true;
         this.deps.log.info({ namespace: cr.metadata.namespace, name: cr.metadata.name, kind, object: obj.metadata.name }, 'pruned');
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
     }
+    return deleted;
   }
 
   private async writeStatus(cr: HyperGenModel, status: HyperGenModelStatus, now: Date): Promise<void> {
