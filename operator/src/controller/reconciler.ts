@@ -2,7 +2,7 @@
 // informer caches (so an unchanged CR costs no writes), then write status only when it changed.
 import type { Logger } from 'pino';
 import { Reason, type HyperGenModel, type HyperGenModelStatus } from '../api/types.js';
-import { isAlreadyExists, isNotFound, resourcePath, Types, type KubeClient, type ResourceType } from '../kube/client.js';
+import { ApiError, isAlreadyExists, isNotFound, resourcePath, Types, type KubeClient, type ResourceType } from '../kube/client.js';
 import { isSubset } from '../kube/compare.js';
 import { canonicalJson, INSTANCE_LABEL, MANAGED_BY, metaTime } from '../resources/meta.js';
 import { CREATE_ONLY, OWNED_KINDS, plan, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
@@ -86,7 +86,15 @@ export class Reconciler {
       const live = cache.get(want.metadata.name, namespace);
       // A missing Secret would only give pods that cannot start: hold the first rollout until it exists.
       if (kind === 'Deployment' && problem && !live) continue;
-      const result = await this.ensure(cr, kind, want, live);
+      let result: Awaited<ReturnType<Reconciler['ensure']>>;
+      try {
+        result = await this.ensure(cr, kind, want, live);
+      } catch (err) {
+        // Rejections that retrying alone will not fix (invalid object, forbidden) belong in status; the rest retry.
+        if (!(err instanceof ApiError) || ![400, 403, 422].includes(err.code)) throw err;
+        conflict ??= { reason: Reason.ApplyFailed, message: `${kind} ${want.metadata.name} was rejected: ${err.message}` };
+        continue;
+      }
       if (typeof result === 'string') conflict ??= { reason: Reason.ResourceConflict, message: result };
       else {
         wrote = result.wrote || wrote;

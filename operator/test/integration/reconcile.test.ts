@@ -229,6 +229,20 @@ describe('operator: API faults', () => {
     h.cluster.clearFaults();
   });
 
+  it('reports an object the API server rejects as Degraded ApplyFailed, and recovers', async () => {
+    h.cluster.injectFault({ verb: 'create', resource: 'deployments', status: 422, times: Infinity, message: 'Deployment.apps "rejected" is invalid: spec.template.spec.affinity: Invalid value' });
+    await createModel(h.kube, model('rejected'));
+    const cr = await waitFor(async () => {
+      const c = await getModel('rejected');
+      return condition(c, 'Degraded')?.reason === 'ApplyFailed' && c;
+    }, 'ApplyFailed');
+    expect(condition(cr, 'Degraded')?.message).toContain('Deployment rejected was rejected');
+    expect(condition(cr, 'Ready')?.reason).toBe('ApplyFailed');
+    h.cluster.clearFaults();
+    await waitFor(() => tryGet(h.kube, 'Deployment', NS, 'rejected'), 'the Deployment once accepted');
+    await waitFor(async () => condition(await getModel('rejected'), 'Degraded')?.status === 'False', 'Degraded to clear');
+  });
+
   it('restarts watches that are cut (socket reset) and keeps reconciling', async () => {
     await settle(op);
     const restartsBefore = await total(op.metrics.watchRestarts);
