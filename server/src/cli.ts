@@ -39,9 +39,16 @@ export function buildProgram(): Command {
   serveCommand.action(async (model: string, options: Record<string, unknown>) => {
     checkModelArgument(model);
     const running = await serve(toServeConfig(model, options));
-    const stop = (signal: string) => void running.shutdown(signal).then(() => process.exit(0));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // A repeated SIGTERM (kubelet, supervisors) must not cut the drain short; a second Ctrl-C does.
+    let draining = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (draining && signal === 'SIGINT') process.exit(130);
+      if (draining) return;
+      draining = true;
+      void running.shutdown(signal).then(() => process.exit(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
 
   registerPullCommand(program);

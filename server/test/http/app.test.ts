@@ -246,3 +246,21 @@ describe('POST /v1/images/generations validation and mapping', () => {
     }
   });
 });
+
+describe('engine-raised request errors', () => {
+  it('become a 400 naming the API parameter', async () => {
+    const { GenerationRequestError } = await import('../../src/engine/types.js');
+    const srv = await startAppServer();
+    try {
+      await srv.load();
+      srv.engine.failWith = new GenerationRequestError('lcm supports at most 50 steps', 'steps');
+      const res = await fetch(`${srv.url}/v1/images/generations`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'p', scheduler: 'lcm' }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { param: 'num_inference_steps', message: 'lcm supports at most 50 steps' } });
+    } finally {
+      await srv.close();
+    }
+  });
+});

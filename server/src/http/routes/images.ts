@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { SCHEDULER_NAMES, type EngineInfo, type GenerationRequest } from '../../engine/types.js';
+import { GenerationRequestError, SCHEDULER_NAMES, type EngineInfo, type GenerationRequest } from '../../engine/types.js';
 import { GenerationTimeoutError, QueueFullError, ShuttingDownError, type GenerationQueue } from '../../serving/generation-queue.js';
 import type { ImageStore } from '../../serving/image-store.js';
 import { ApiError, invalidParam } from '../errors.js';
@@ -116,8 +116,15 @@ export function publicBaseUrl(req: Request): string {
   return `${scheme}://${safeHost}${SAFE_PREFIX.test(prefix) ? prefix : ''}`;
 }
 
-/** Maps admission outcomes onto HTTP; anything else stays unexpected (a 500). */
+/** The API's name for each engine request field, for errors the engine raises about a field. */
+const API_PARAM: Record<keyof GenerationRequest, string> = {
+  prompt: 'prompt', negativePrompt: 'negative_prompt', n: 'n', width: 'size', height: 'size', steps: 'num_inference_steps',
+  guidanceScale: 'guidance_scale', seed: 'seed', scheduler: 'scheduler', outputFormat: 'output_format', outputCompression: 'output_compression',
+};
+
+/** Maps admission and engine outcomes onto HTTP; anything else stays unexpected (a 500). */
 function asApiError(error: unknown): unknown {
+  if (error instanceof GenerationRequestError) return invalidParam(API_PARAM[error.param], error.message);
   if (error instanceof QueueFullError) {
     return new ApiError(429, error.message, 'rate_limit_error', null, 'queue_full', { 'Retry-After': String(error.retryAfterS) });
   }
