@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { FileKeys, StaticKeys, type KeySource } from './auth/api-keys.js';
 import type { ServeConfig } from './config.js';
 import { createEngine } from './engine/index.js';
-import { createApp } from './http/app.js';
+import { createHandler } from './http/app.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics/registry.js';
 import { resolveModel } from './pull/index.js';
@@ -47,7 +47,7 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
   );
   const store = new ImageStore(config.imageTtlS * 1000);
 
-  const app = createApp({
+  const handler = createHandler({
     logger,
     metrics,
     keys,
@@ -61,7 +61,7 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
     defaults: { steps: config.defaultSteps, guidanceScale: config.defaultGuidanceScale, scheduler: config.defaultScheduler },
   });
 
-  const server = app.listen(config.port, config.host);
+  const server = createServer(handler).listen(config.port, config.host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   logger.info({ host: config.host, port }, 'listening');

@@ -2,6 +2,7 @@
 //  a) GET /v1/models req/s and p99 at 64 connections: HyperGen vs FastAPI + uvicorn (the original Python stack);
 //  b) images/s at concurrency 1, 4, 8, 16 with dynamic batching vs --max-batch-size 1, same pipeline;
 //  c) GET /v1/models p99 while generation saturates the engine.
+// BENCH_SERVING=a,c picks parts; BENCH_SECONDS, BENCH_MODEL and BENCH_SIZE tune them.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,7 +61,7 @@ async function modelsVsFastApi(): Promise<void> {
     await server.ready();
     const ours = await measure(`${server.url}/v1/models`, 64);
     const theirs = await measure(`${fastApi.url}/v1/models`, 64);
-    console.log(`    hypergen (Express):  ${describe(ours)}`);
+    console.log(`    hypergen:            ${describe(ours)}`);
     console.log(`    FastAPI + uvicorn:   ${describe(theirs)}`);
     console.log(`    ratio: ${fmt(ours.perSecond / theirs.perSecond, 2)}x req/s, p99 ${fmt(theirs.p99Ms / ours.p99Ms, 2)}x lower`);
   } finally {
@@ -134,7 +135,8 @@ async function modelsWhileSaturated(): Promise<void> {
 
 export async function run(): Promise<void> {
   if (!existsSync(join(REPO_ROOT, MODEL, 'model_index.json'))) throw new Error(`${MODEL} is missing: run make tiny-models`);
-  await modelsVsFastApi();
-  await batchedVsUnbatched();
-  await modelsWhileSaturated();
+  const parts = (process.env.BENCH_SERVING ?? 'a,b,c').split(',');
+  if (parts.includes('a')) await modelsVsFastApi();
+  if (parts.includes('b')) await batchedVsUnbatched();
+  if (parts.includes('c')) await modelsWhileSaturated();
 }

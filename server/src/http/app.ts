@@ -1,10 +1,12 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { RequestListener } from 'node:http';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { KeySource } from '../auth/api-keys.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ApiError, sendApiError, sendInternalError } from './errors.js';
 import { requireApiKey } from './middleware/auth.js';
+import { modelsFastPath } from './models-fast-path.js';
 import { requestId } from './middleware/request-id.js';
 import { healthRouter, type HealthDeps } from './routes/health.js';
 import { imageFilesRouter, imagesRouter, type ImagesDeps } from './routes/images.js';
@@ -58,7 +60,16 @@ const errorHandler =
     sendInternalError(res);
   };
 
-export function createApp(deps: AppDeps): express.Express {
+/** The server's request handler: the /v1/models fast path, then the Express app. */
+export function createHandler(deps: AppDeps): RequestListener {
+  const fastPath = modelsFastPath(deps);
+  const app = createApp(deps);
+  return (req, res) => {
+    if (!fastPath(req, res)) app(req, res);
+  };
+}
+
+function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);

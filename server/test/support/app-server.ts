@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ApiKeys, type KeySource } from '../../src/auth/api-keys.js';
-import { createApp } from '../../src/http/app.js';
+import { createHandler } from '../../src/http/app.js';
 import { REDACTED_PATHS } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { GenerationQueue } from '../../src/serving/generation-queue.js';
@@ -33,12 +33,12 @@ export async function startAppServer(options: AppServerOptions = {}) {
   const store = new ImageStore(60_000);
   const keys: KeySource | undefined = options.keys ? { current: () => new ApiKeys(options.keys!) } : undefined;
   const modelId = options.modelId ?? 'org/tiny-model';
-  const app = createApp({
+  const handler = createHandler({
     logger, metrics, keys, state, modelId, requestedDevice: 'auto', queueSize: () => queue.size,
     engineInfo: () => engine.info, queue, store, defaults: {},
   });
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createServer(handler).listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -7,20 +7,21 @@ export interface ModelsDeps {
   created: () => number;
 }
 
-const modelObject = (deps: ModelsDeps) => ({ id: deps.modelId, object: 'model', created: deps.created(), owned_by: 'hypergen' });
+const modelObject = (id: string, created: number) => ({ id, object: 'model', created, owned_by: 'hypergen' });
 
+/** The /v1/models body: always exactly the one served model. */
+export const modelList = (id: string, created: number) => ({ object: 'list', data: [modelObject(id, created)] });
+
+/** GET /v1/models/{id}; the list itself is served by ../models-fast-path.ts. */
 export function modelsRouter(deps: ModelsDeps): Router {
   const router = Router();
-  router.get('/v1/models', (_req, res) => {
-    res.json({ object: 'list', data: [modelObject(deps)] });
-  });
   // Model ids may contain slashes (Hugging Face ids, local paths), hence the wildcard.
   router.get('/v1/models/*id', (req, res) => {
     const id = (req.params as { id: string[] }).id.join('/');
     if (id !== deps.modelId) {
       throw new ApiError(404, `The model '${id.slice(0, 200)}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
     }
-    res.json(modelObject(deps));
+    res.json(modelObject(id, deps.created()));
   });
   return router;
 }
