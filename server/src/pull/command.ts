@@ -1,0 +1,44 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createLogger } from '../logger.js';
+import { PullError } from './errors.js';
+import { pullModel } from './index.js';
+import { parseModelSource } from './uri.js';
+
+function modelArgument(value: string): string {
+  try {
+    parseModelSource(value);
+  } catch (error) {
+    if (error instanceof PullError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+  return value;
+}
+
+function concurrency(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 64) throw new InvalidArgumentError(`expected an integer from 1 to 64, got '${value}'.`);
+  return n;
+}
+
+/** `hypergen pull URI --dir DIR`: what the operator's init container runs, with HF_TOKEN from a Secret. */
+export function registerPullCommand(program: Command): void {
+  program
+    .command('pull')
+    .description(
+      'download a model into a folder: hf:// through the Hub API (HF_ENDPOINT, HF_TOKEN or HF_TOKEN_FILE, HF_HUB_OFFLINE), ' +
+        'https:// .tar/.tar.gz archives; pvc://CLAIM/path (mounted at $HYPERGEN_PVC_ROOT/CLAIM/path, default /models) and ' +
+        'folders are only verified in place',
+    )
+    .argument('<URI>', 'hf://org/name[@revision][/subfolder], https://host/model.tar.gz[#sha256=HEX], pvc://claim/path or a folder', modelArgument)
+    .requiredOption('--dir <dir>', 'folder to put the pipeline in (created if needed; a complete copy there is not downloaded again)')
+    .option('--token-file <path>', 'file holding a Hugging Face token (default: $HF_TOKEN, then the file $HF_TOKEN_FILE)')
+    .addOption(new Option('--concurrency <n>', 'files downloaded at the same time').default(4).argParser(concurrency))
+    .addOption(
+      new Option('--log-level <level>', 'log level').env('HYPERGEN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    )
+    .exitOverride()
+    .action(async (uri: string, options: { dir: string; tokenFile?: string; concurrency: number; logLevel: 'info' }) => {
+      const logger = createLogger(options.logLevel);
+      await pullModel(uri, options.dir, { logger, tokenFile: options.tokenFile, concurrency: options.concurrency });
+    });
+}

@@ -1,0 +1,70 @@
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { pullArchive } from './archive.js';
+import { statfsFreeBytes, type PullContext, type PullResult } from './context.js';
+import { pullHf } from './hf.js';
+import { verifyPipelineDir } from './pipeline.js';
+import { Progress } from './progress.js';
+import { DEFAULT_RETRY } from './retry.js';
+import { readToken } from './token.js';
+import { cacheKey, DEFAULT_PVC_ROOT, parseModelSource } from './uri.js';
+
+export { isModelUri } from './uri.js';
+export { PullError } from './errors.js';
+
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+
+export interface PullOptions {
+  logger: Logger;
+  signal?: AbortSignal;
+  /** --token-file; otherwise HF_TOKEN, then HF_TOKEN_FILE. */
+  tokenFile?: string;
+  concurrency?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides for tests: retry pacing, free-space probe. */
+  context?: Partial<Pick<PullContext, 'retry' | 'freeBytes'>>;
+}
+
+/**
+ * The environment a pull reads: HF_ENDPOINT (a mirror or test hub), HF_TOKEN / HF_TOKEN_FILE, HF_HUB_OFFLINE=1,
+ * and HYPERGEN_PVC_ROOT (where pvc://CLAIM/path claims are mounted, default /models).
+ */
+async function contextFrom(options: PullOptions): Promise<PullContext> {
+  const env = options.env ?? process.env;
+  return {
+    hub: { endpoint: (env.HF_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, ''), token: await readToken(options.tokenFile, env) },
+    logger: options.logger,
+    progress: new Progress(options.logger, process.stderr.isTTY ? process.stderr : undefined),
+    retry: options.context?.retry ?? DEFAULT_RETRY,
+    concurrency: options.concurrency ?? 4,
+    offline: ['1', 'true', 'yes', 'on'].includes((env.HF_HUB_OFFLINE ?? '').toLowerCase()),
+    signal: options.signal,
+    freeBytes: options.context?.freeBytes ?? statfsFreeBytes,
+  };
+}
+
+/**
+ * `hypergen pull`: hf:// and https:// archives are downloaded into dir (a complete copy is kept, not fetched
+ * again); pvc:// and plain folders are verified where they are and dir is not used.
+ */
+export async function pullModel(model: string, dir: string, options: PullOptions): Promise<PullResult> {
+  const env = options.env ?? process.env;
+  const source = parseModelSource(model, env.HYPERGEN_PVC_ROOT || DEFAULT_PVC_ROOT);
+  switch (source.kind) {
+    case 'hf':
+      return pullHf(source, resolve(dir), await contextFrom(options));
+    case 'archive':
+      return pullArchive(source, resolve(dir), await contextFrom(options));
+    default:
+      await verifyPipelineDir(source.path, model);
+      options.logger.info({ model, dir: source.path }, 'pipeline verified in place; nothing downloaded');
+      return { dir: resolve(source.path), downloaded: false };
+  }
+}
+
+/** The local pipeline folder for MODEL; model URIs are pulled into their own folder under cacheDir first. */
+export async function resolveModel(model: string, options: { cacheDir: string; logger: Logger; signal?: AbortSignal }): Promise<string> {
+  const source = parseModelSource(model, process.env.HYPERGEN_PVC_ROOT || DEFAULT_PVC_ROOT);
+  const dir = source.kind === 'hf' || source.kind === 'archive' ? join(resolve(options.cacheDir), cacheKey(source)) : '';
+  return (await pullModel(model, dir, options)).dir;
+}
