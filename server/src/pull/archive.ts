@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { isIntact, readMarker, removeMarker, writeMarker } from './cache.js';
+import { isIntact, MARKER_FILE, readMarker, removeMarker, writeMarker } from './cache.js';
 import { isDiskFull, type PullContext, type PullResult } from './context.js';
 import { downloadFile } from './download.js';
 import { PullError } from './errors.js';
@@ -17,6 +17,7 @@ type ArchiveSource = Extract<ModelSource, { kind: 'archive' }>;
 
 const STAGING = '.hypergen-staging';
 const DOWNLOAD = '.hypergen-archive';
+const RESERVED = [STAGING, DOWNLOAD, MARKER_FILE];
 
 async function isGzip(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
@@ -40,7 +41,7 @@ async function extract(archive: string, dest: string, where: string, ctx: PullCo
         continue;
       }
       if (!isSafeRelativePath(name)) throw new PullError(`${where}: the archive holds an unsafe path '${name}'; refusing to unpack it`);
-      if (name.startsWith('.hypergen-')) throw new PullError(`${where}: the archive holds '${name}', a name reserved for HyperGen's own files`);
+      if (RESERVED.includes(name.split('/')[0]!)) throw new PullError(`${where}: the archive holds '${name}', a name reserved for HyperGen's own files`);
       const target = join(dest, name);
       if (entry.header.type === 'directory') {
         await mkdir(target, { recursive: true });
@@ -101,6 +102,7 @@ export async function pullArchive(source: ArchiveSource, dir: string, ctx: PullC
     ctx.progress.fileDone(where, downloaded);
     ctx.progress.finish();
     await rm(staging, { recursive: true, force: true });
+    await mkdir(staging);
     unpacked = await extract(archive, staging, where, ctx);
     const root = await pipelineRoot(staging);
     await verifyPipelineDir(root, where);

@@ -2,8 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import { PullError } from './errors.js';
@@ -99,17 +100,20 @@ async function transfer(options: DownloadOptions, partial: string): Promise<{ ha
   const total = expected.size ?? announcedTotal(response);
   let written = start;
   options.onProgress?.(written);
-  const count = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash?.update(chunk);
-      written += chunk.length;
+  // Not stream.pipeline: on a dropped connection it would destroy the file stream and lose buffered bytes, and
+  // the next try resumes from what is on disk. Ending the file stream in `finally` flushes them.
+  const out = createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' });
+  try {
+    for await (const chunk of Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)) {
+      hash?.update(chunk as Buffer);
+      written += (chunk as Buffer).length;
+      if (!out.write(chunk)) await once(out, 'drain');
       options.onProgress?.(written);
-      done(null, chunk);
-    },
-  });
-  await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), count, createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' }), {
-    signal: options.signal,
-  });
+    }
+  } finally {
+    out.end();
+    await finished(out);
+  }
   if (total !== undefined && written !== total) {
     throw new ShortTransferError(`${options.name}: got ${written} of ${total} bytes`);
   }
