@@ -32,9 +32,16 @@ function parseHf(model: string, rest: string): ModelSource {
   if (!match || !NAME.test(match[1]!) || !NAME.test(match[2]!)) {
     throw new PullError(`'${model}' is not a valid Hub URI: expected hf://org/name[@revision][/subfolder]`);
   }
-  const subfolder = (match[4] ?? '').replace(/\/+$/, '');
+  let revision = match[3];
+  let subfolder = (match[4] ?? '').replace(/\/+$/, '');
+  // hf://org/name/subfolder@rev (a revision appended to a URI that has a subfolder) means the same.
+  const trailing = /^(.*)@([^/@]+)$/.exec(subfolder);
+  if (!revision && trailing) {
+    subfolder = trailing[1]!;
+    revision = trailing[2];
+  }
   if (subfolder !== '' && !isSafeRelativePath(subfolder)) throw new PullError(`'${model}': subfolder '${subfolder}' is not a plain relative path`);
-  return { kind: 'hf', repo: `${match[1]}/${match[2]}`, revision: match[3] ?? 'main', subfolder };
+  return { kind: 'hf', repo: `${match[1]}/${match[2]}`, revision: revision ?? 'main', subfolder };
 }
 
 export function parseModelSource(model: string, pvcRoot = DEFAULT_PVC_ROOT): ModelSource {
