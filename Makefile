@@ -30,6 +30,12 @@ test: build tiny-models
 bench: build tiny-models
 	node hack/dist/bench/cli.js
 
+# kubectl apply examples/tiny.yaml on the local test cluster (pods run as local processes), then one image through
+# the Service with the OpenAI SDK, saved to $(DEMO_OUT); everything is stopped afterwards.
+DEMO_OUT ?= demo.png
+demo: build tiny-models
+	node hack/dist/demo/cli.js $(DEMO_OUT)
+
 lint: install
 	npx eslint .
 	npx tsc -b

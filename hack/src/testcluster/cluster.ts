@@ -8,6 +8,9 @@ import { ObjectApi } from './api.js';
 import { CrdController } from './controllers/crd.js';
 import { GarbageCollector } from './controllers/gc.js';
 import { NamespaceController } from './controllers/namespace.js';
+import { DEFAULT_NODES, Scheduler, nodeObject } from './controllers/scheduler.js';
+import type { PodRunner } from './pods.js';
+import { DeploymentController, serviceProxy } from './podrunner/index.js';
 import { type FaultRule, type RequestRecord, RequestHooks, WRITE_VERBS } from './hooks.js';
 import { Registry } from './registry.js';
 import { KubeHttpServer } from './server.js';
@@ -30,6 +33,11 @@ export interface TestClusterOptions {
   historyLimit?: number;
   /** Called with controller errors (default: printed to stderr). */
   onControllerError?: (where: string, err: unknown) => void;
+  /**
+   * Runs workloads: Deployments get pods, the scheduler binds them to a node and this runner runs them (e.g.
+   * podrunner's ProcessPodRunner); Services answer on their proxy path. Default: no workload controllers.
+   */
+  podRunner?: (api: ObjectApi) => PodRunner;
 }
 
 export interface TestCluster {
@@ -90,14 +98,30 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   const hooks = new RequestHooks();
   const onError = opts.onControllerError ?? ((where: string, err: unknown) => process.stderr.write(`testcluster: ${where}: ${(err as Error)?.stack ?? String(err)}\n`));
   const errorIn = (name: string) => (key: string, e: unknown) => onError(`${name} ${key}`, e);
-  const controllers = [new CrdController(api, store, errorIn('crd')), new NamespaceController(api, store, errorIn('namespace')), new GarbageCollector(api, store, errorIn('gc'))];
+  const controllers: Array<{ stop(): void }> = [new CrdController(api, store, errorIn('crd')), new NamespaceController(api, store, errorIn('namespace')), new GarbageCollector(api, store, errorIn('gc'))];
 
   const nsDef = registry.find('', 'v1', 'namespaces')!;
   for (const ns of [...DEFAULT_NAMESPACES, ...(opts.namespaces ?? [])]) {
     if (!api.getStored(nsDef, undefined, ns)) api.create(nsDef, undefined, { metadata: { name: ns } }, { fieldManager: 'kube-apiserver' });
   }
 
-  const http = new KubeHttpServer(api, registry, hooks, { token, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 5000 });
+  const runner = opts.podRunner?.(api);
+  if (runner) {
+    const nodeDef = registry.find('', 'v1', 'nodes')!;
+    for (const n of DEFAULT_NODES) {
+      if (api.getStored(nodeDef, undefined, n.name)) continue;
+      // create drops status (a subresource): the kubelet reports capacity through nodes/status.
+      const created = api.create(nodeDef, undefined, nodeObject(n), { fieldManager: 'kubelet' });
+      api.update(nodeDef, undefined, n.name, { ...created.obj, status: nodeObject(n).status }, { fieldManager: 'kubelet', subresource: 'status' });
+    }
+    controllers.push(new DeploymentController(api, store, errorIn('deployment')), new Scheduler(api, store, runner, errorIn('scheduler')));
+  }
+
+  const http = new KubeHttpServer(api, registry, hooks, {
+    token,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 5000,
+    ...(runner ? { proxy: serviceProxy(api, runner), podLogs: (pod: Json, c: string | undefined) => runner.logs?.(pod, c) ?? '' } : {}),
+  });
   const server: Server = createServer({ key: SERVER_KEY, cert: SERVER_CERT }, http.handle);
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
@@ -132,6 +156,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     resourceVersion: () => store.currentRv(),
     stop: async () => {
       for (const c of controllers) c.stop();
+      await runner?.close?.();
       http.dropWatches(true);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

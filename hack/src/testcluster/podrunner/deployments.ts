@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import type { ObjectApi } from '../api.js';
+import { randomSuffix } from '../api.js';
+import { recordEvent } from '../controllers/events.js';
+import { WorkQueue } from '../controllers/queue.js';
+import { ApiError } from '../errors.js';
+import { labelSelectorFromObject, matchesLabels } from '../selectors.js';
+import type { Store } from '../store.js';
+import { type Json, deepEqual, nowTime } from '../types.js';
+
+const isReady = (p: Json) => (p.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
+
+/**
+ * Deployments -> Pods, for the pod runner. Pods are owned by the Deployment directly (no ReplicaSet layer) and carry
+ * `pod-template-hash`; a template change surges new pods and removes the old ones once the new ones are ready
+ * (RollingUpdate with maxUnavailable 0). Status: replicas, updatedReplicas, readyReplicas, availableReplicas,
+ * observedGeneration and the Available/Progressing conditions, as the operator reads them.
+ */
+export class DeploymentController {
+  private readonly queue: WorkQueue;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly api: ObjectApi,
+    store: Store,
+    onError: (key: string, e: unknown) => void,
+  ) {
+    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
+    this.unsubscribe = store.subscribe((ev) => {
+      const m = ev.obj.metadata;
+      if (ev.storage === 'apps/deployments') this.queue.add(`${m.namespace}/${m.name}`);
+      else if (ev.storage === '/pods') for (const r of m.ownerReferences ?? []) if (r.kind === 'Deployment') this.queue.add(`${m.namespace}/${r.name}`);
+    });
+    for (const d of store.list('apps/deployments')) this.queue.add(`${d.metadata.namespace}/${d.metadata.name}`);
+  }
+
+  private reconcile(key: string): void {
+    const [ns, name] = key.split('/') as [string, string];
+    const depDef = this.api.registry.find('apps', 'v1', 'deployments')!;
+    const podDef = this.api.registry.find('', 'v1', 'pods')!;
+    const dep = this.api.getStored(depDef, ns, name);
+    if (!dep || dep.metadata.deletionTimestamp) return;
+    const template = dep.spec.template ?? {};
+    const hash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
+    const selector = labelSelectorFromObject(dep.spec.selector) ?? [];
+    const owned = this.api.store
+      .list('/pods', ns)
+      .filter((p) => (p.metadata.ownerReferences ?? []).some((r: Json) => r.uid === dep.metadata.uid) && matchesLabels(selector, p.metadata.labels));
+    const live = owned.filter((p) => !p.metadata.deletionTimestamp);
+    const current = live.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
+    const old = live.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash);
+    const desired = dep.spec.replicas ?? 1;
+    const del = (p: Json) => {
+      try {
+        this.api.delete(podDef, ns, p.metadata.name, {});
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 404)) throw e;
+      }
+    };
+    for (let i = current.length; i < desired; i++) {
+      const podName = `${name}-${hash}-${randomSuffix(5)}`;
+      this.api.create(
+        podDef,
+        ns,
+        {
+          metadata: {
+            ...(template.metadata ?? {}),
+            name: podName,
+            namespace: ns,
+            labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash },
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: dep.metadata.uid, controller: true, blockOwnerDeletion: true }],
+          },
+          spec: structuredClone(template.spec),
+        },
+        { fieldManager: 'kube-controller-manager' },
+      );
+      recordEvent(this.api, { ...dep, apiVersion: 'apps/v1', kind: 'Deployment' }, 'Normal', 'SuccessfulCreate', `Created pod: ${podName}`, 'deployment-controller');
+    }
+    // Scale down: unready and newest first.
+    const surplus = [...current].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)));
+    surplus.slice(0, Math.max(0, current.length - desired)).forEach(del);
+    const readyCurrent = current.filter(isReady).length;
+    if (old.length && readyCurrent >= desired) old.forEach(del);
+
+    const after = this.api.store.list('/pods', ns).filter((p) => !p.metadata.deletionTimestamp && (p.metadata.ownerReferences ?? []).some((r: Json) => r.uid === dep.metadata.uid));
+    const ready = after.filter(isReady).length;
+    const updated = after.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length;
+    const prevConds: Json[] = dep.status?.conditions ?? [];
+    const condition = (type: string, ok: boolean, reason: string, message: string): Json => {
+      const prev = prevConds.find((c) => c.type === type);
+      const now = nowTime();
+      return { type, status: ok ? 'True' : 'False', lastUpdateTime: prev?.status === (ok ? 'True' : 'False') ? prev.lastUpdateTime : now, lastTransitionTime: prev?.status === (ok ? 'True' : 'False') ? prev.lastTransitionTime : now, reason, message };
+    };
+    const complete = updated === desired && ready >= desired && after.length === desired;
+    const status = {
+      observedGeneration: dep.metadata.generation,
+      replicas: after.length,
+      updatedReplicas: updated,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      ...(after.length - ready > 0 ? { unavailableReplicas: after.length - ready } : {}),
+      conditions: [
+        condition('Available', ready >= desired, ready >= desired ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', ready >= desired ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.'),
+        condition('Progressing', true, complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', complete ? `ReplicaSet "${name}-${hash}" has successfully progressed.` : `ReplicaSet "${name}-${hash}" is progressing.`),
+      ],
+    };
+    const strip = (s: Json) => ({ ...s, conditions: (s?.conditions ?? []).map((c: Json) => ({ ...c, lastUpdateTime: undefined, lastTransitionTime: undefined })) });
+    if (!deepEqual(strip(dep.status ?? {}), strip(status))) this.api.update(depDef, ns, name, { ...dep, status }, { fieldManager: 'kube-controller-manager', subresource: 'status' });
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.queue.stop();
+  }
+}

@@ -1,0 +1,3 @@
+export { DeploymentController } from './deployments.js';
+export { ProcessPodRunner, type ProcessRunnerOptions } from './process-runner.js';
+export { serviceProxy, startServiceProxy } from './proxy.js';

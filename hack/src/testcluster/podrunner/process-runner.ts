@@ -1,0 +1,350 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, freePort } from '../../server-process.js';
+import type { ObjectApi } from '../api.js';
+import { type KubeletApi, type PodRunner, crashLoopStatus, runningStatus } from '../pods.js';
+import { type Json, nowTime } from '../types.js';
+import { mapPath, projectedFiles, writeAtomic } from './volumes.js';
+
+export interface ProcessRunnerOptions {
+  /** Host folder standing in for each PersistentVolumeClaim (claim name -> folder), e.g. { models: 'REPO/models' }. */
+  claims?: Record<string, string>;
+  /** The image's entrypoint (default: `node server/dist/cli.js`, the `hypergen` of the server image). */
+  entrypoint?: string[];
+  /** Readiness probe period (default 500 ms; faster than the pod's own periodSeconds so tests converge quickly). */
+  probePeriodMs?: number;
+  /** First restart back-off, doubled per crash up to maxBackoffMs (the kubelet's 10 s -> 300 s, scaled down). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+interface Container {
+  spec: Json;
+  /** host port standing in for each container port */
+  ports: Map<number, number>;
+  child?: ChildProcess;
+  exited?: Promise<void>;
+  ready: boolean;
+  restarts: number;
+  log: string;
+}
+
+interface RunningPod {
+  ns: string;
+  name: string;
+  uid: string;
+  dir: string;
+  mounts: Map<string, string>; // volume name -> host folder
+  containers: Container[];
+  stopping: boolean;
+  timers: Set<NodeJS.Timeout>;
+  kubelet: KubeletApi;
+}
+
+const LOG_LIMIT = 2 * 1024 * 1024;
+
+/**
+ * A kubelet that runs each container as a local process of the server's entrypoint (the image's `hypergen`):
+ * env (incl. secretKeyRef/configMapKeyRef), Secret/ConfigMap/emptyDir/PVC volumes as host folders with container
+ * paths in args and env rewritten to them, init containers first, --host/--port forced to a free 127.0.0.1 port,
+ * readiness from the container's httpGet readinessProbe, restarts with back-off (CrashLoopBackOff), SIGTERM then
+ * SIGKILL after the grace period on delete. Secret and ConfigMap changes reach mounted files like the kubelet's
+ * atomic writer (`..data` symlink swap).
+ */
+export class ProcessPodRunner implements PodRunner {
+  private readonly pods = new Map<string, RunningPod>();
+  private readonly stopping = new Set<Promise<void>>();
+  private readonly unsubscribe: () => void;
+  private readonly entrypoint: string[];
+
+  constructor(
+    private readonly api: ObjectApi,
+    private readonly opts: ProcessRunnerOptions = {},
+  ) {
+    this.entrypoint = opts.entrypoint ?? [process.execPath, CLI];
+    this.unsubscribe = api.store.subscribe((ev) => {
+      if (ev.storage !== '/secrets' && ev.storage !== '/configmaps') return;
+      const kind = ev.storage === '/secrets' ? 'secret' : 'configMap';
+      const { namespace, name } = ev.obj.metadata;
+      setImmediate(() => this.refreshVolumes(kind, namespace, name));
+    });
+  }
+
+  private get(kind: 'secrets' | 'configmaps', ns: string, name: string): Json | undefined {
+    return this.api.getStored(this.api.registry.find('', 'v1', kind)!, ns, name);
+  }
+
+  start(pod: Json, kubelet: KubeletApi): void {
+    const { namespace: ns, name, uid } = pod.metadata;
+    if (this.pods.has(uid)) return;
+    const rp: RunningPod = { ns, name, uid, dir: mkdtempSync(join(tmpdir(), `pod-${name}-`)), mounts: new Map(), containers: [], stopping: false, timers: new Set(), kubelet };
+    this.pods.set(uid, rp);
+    void this.run(rp, pod).catch((e) => this.append(rp, undefined, `runner: ${(e as Error).message}\n`));
+  }
+
+  private after(rp: RunningPod, ms: number, f: () => void): void {
+    const t = setTimeout(() => {
+      rp.timers.delete(t);
+      if (!rp.stopping) f();
+    }, ms);
+    rp.timers.add(t);
+  }
+
+  private append(rp: RunningPod, c: Container | undefined, text: string): void {
+    const target = c ?? rp.containers[0];
+    if (!target) return;
+    target.log = (target.log + text).slice(-LOG_LIMIT);
+  }
+
+  private writeVolume(rp: RunningPod, vol: Json): void {
+    const dir = join(rp.dir, 'volumes', vol.name);
+    if (vol.secret) writeAtomic(dir, projectedFiles(vol.secret, this.get('secrets', rp.ns, vol.secret.secretName), 'secret'));
+    else if (vol.configMap) writeAtomic(dir, projectedFiles(vol.configMap, this.get('configmaps', rp.ns, vol.configMap.name), 'configMap'));
+    else if (vol.persistentVolumeClaim) {
+      const host = this.opts.claims?.[vol.persistentVolumeClaim.claimName];
+      if (!host) throw new Error(`persistentvolumeclaim "${vol.persistentVolumeClaim.claimName}" has no host folder in this test cluster`);
+      rp.mounts.set(vol.name, host);
+      return;
+    } else mkdirSync(dir, { recursive: true }); // emptyDir and anything else: a fresh folder
+    rp.mounts.set(vol.name, dir);
+  }
+
+  private refreshVolumes(kind: 'secret' | 'configMap', ns: string, name: string): void {
+    for (const rp of this.pods.values()) {
+      if (rp.ns !== ns || rp.stopping) continue;
+      const pod = this.api.store.get('/pods', ns, rp.name);
+      for (const vol of pod?.spec?.volumes ?? []) {
+        const ref = kind === 'secret' ? vol.secret?.secretName : vol.configMap?.name;
+        if (ref === name && rp.mounts.has(vol.name)) this.writeVolume(rp, vol);
+      }
+    }
+  }
+
+  private envOf(rp: RunningPod, pod: Json, c: Json, mounts: Array<{ mountPath: string; hostPath: string }>): Record<string, string> {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTNAME: rp.name };
+    const keyRef = (kind: 'secrets' | 'configmaps', ref: Json): string | undefined => {
+      const obj = this.get(kind, rp.ns, ref.name);
+      const raw = obj?.data?.[ref.key];
+      if (raw === undefined) {
+        if (ref.optional) return undefined;
+        throw new Error(`couldn't find key ${ref.key} in ${kind === 'secrets' ? 'Secret' : 'ConfigMap'} ${rp.ns}/${ref.name}`);
+      }
+      return kind === 'secrets' ? Buffer.from(raw, 'base64').toString() : String(raw);
+    };
+    for (const from of c.envFrom ?? []) {
+      const kind = from.secretRef ? 'secrets' : 'configmaps';
+      const ref = from.secretRef ?? from.configMapRef;
+      const obj = this.get(kind, rp.ns, ref.name);
+      if (!obj && !ref.optional) throw new Error(`${kind === 'secrets' ? 'secret' : 'configmap'} "${ref.name}" not found`);
+      for (const [k, v] of Object.entries(obj?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = kind === 'secrets' ? Buffer.from(String(v), 'base64').toString() : String(v);
+    }
+    const fields: Record<string, string> = { 'metadata.name': rp.name, 'metadata.namespace': rp.ns, 'metadata.uid': rp.uid, 'spec.nodeName': pod.spec.nodeName ?? '', 'status.podIP': '127.0.0.1', 'status.hostIP': '127.0.0.1' };
+    for (const e of c.env ?? []) {
+      let v: string | undefined;
+      if (e.valueFrom?.secretKeyRef) v = keyRef('secrets', e.valueFrom.secretKeyRef);
+      else if (e.valueFrom?.configMapKeyRef) v = keyRef('configmaps', e.valueFrom.configMapKeyRef);
+      else if (e.valueFrom?.fieldRef) v = fields[e.valueFrom.fieldRef.fieldPath] ?? '';
+      else v = String(e.value ?? '').replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m);
+      if (v !== undefined) env[e.name] = mapPath(v, mounts);
+    }
+    return env;
+  }
+
+  /** Command line of a container with container paths mapped and, for serving containers, the forced host/port. */
+  private commandOf(c: Json, mounts: Array<{ mountPath: string; hostPath: string }>, port: number | undefined): string[] {
+    const map = (a: string) => mapPath(a, mounts);
+    const cmd: string[] = c.command ?? [];
+    const argv = !cmd.length || cmd[0] === 'hypergen' ? [...this.entrypoint, ...[...cmd.slice(1), ...(c.args ?? [])].map(map)] : [...cmd, ...(c.args ?? [])].map(map);
+    if (port === undefined) return argv;
+    const out: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === '--port' || a === '--host') i++;
+      else if (!a.startsWith('--port=') && !a.startsWith('--host=')) out.push(a);
+    }
+    return [...out, '--host', '127.0.0.1', '--port', String(port)];
+  }
+
+  private async run(rp: RunningPod, pod: Json): Promise<void> {
+    const specs: Json[] = pod.spec.containers ?? [];
+    for (const spec of specs) {
+      const ports = new Map<number, number>();
+      for (const p of spec.ports ?? []) ports.set(p.containerPort, await freePort());
+      rp.containers.push({ spec, ports, ready: false, restarts: 0, log: '' });
+    }
+    rp.kubelet.updateStatus(rp.ns, rp.name, (p) => ({
+      ...p.status,
+      phase: 'Pending',
+      hostIP: '10.0.0.1',
+      startTime: p.status?.startTime ?? nowTime(),
+      containerStatuses: specs.map((s) => ({ name: s.name, image: s.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: pod.spec.initContainers?.length ? 'PodInitializing' : 'ContainerCreating' } } })),
+    }));
+    try {
+      for (const vol of pod.spec.volumes ?? []) this.writeVolume(rp, vol);
+    } catch (e) {
+      this.append(rp, undefined, `volumes: ${(e as Error).message}\n`);
+      this.failConfig(rp, (e as Error).message, pod);
+      return;
+    }
+    for (const init of pod.spec.initContainers ?? []) {
+      const c: Container = { spec: init, ports: new Map(), ready: false, restarts: 0, log: '' };
+      for (let attempt = 0; ; attempt++) {
+        if (rp.stopping) return;
+        const code = await this.spawnContainer(rp, pod, c, rp.containers[0]);
+        if (rp.stopping) return;
+        if (code === 0) break;
+        await new Promise((r) => this.after(rp, this.backoff(attempt + 1), () => r(undefined)));
+      }
+    }
+    for (const c of rp.containers) void this.keepRunning(rp, pod, c);
+    this.probeLoop(rp);
+  }
+
+  private failConfig(rp: RunningPod, message: string, pod: Json): void {
+    rp.kubelet.updateStatus(rp.ns, rp.name, (p) => ({
+      ...p.status,
+      containerStatuses: (p.status?.containerStatuses ?? []).map((s: Json) => ({ ...s, state: { waiting: { reason: 'CreateContainerConfigError', message } } })),
+    }));
+    // The kubelet retries; so do we, once the referenced objects may exist.
+    this.after(rp, 1000, () => {
+      rp.containers = [];
+      void this.run(rp, this.api.store.get('/pods', rp.ns, rp.name) ?? pod);
+    });
+  }
+
+  private backoff(restarts: number): number {
+    const base = this.opts.backoffMs ?? 1000;
+    return Math.min(this.opts.maxBackoffMs ?? 30_000, base * 2 ** Math.max(0, restarts - 1));
+  }
+
+  /** Runs a container to exit; resolves with its exit code (or -1 when it could not start). */
+  private async spawnContainer(rp: RunningPod, pod: Json, c: Container, logTo: Container | undefined): Promise<number> {
+    const mounts = (c.spec.volumeMounts ?? [])
+      .filter((m: Json) => rp.mounts.has(m.name))
+      .map((m: Json) => ({ mountPath: m.mountPath, hostPath: join(rp.mounts.get(m.name)!, m.subPath ?? '') }));
+    let env: Record<string, string>;
+    try {
+      env = this.envOf(rp, pod, c.spec, mounts);
+    } catch (e) {
+      this.append(rp, logTo ?? c, `env: ${(e as Error).message}\n`);
+      return -1;
+    }
+    const port = c.ports.values().next().value as number | undefined;
+    if (port !== undefined) Object.assign(env, { HYPERGEN_HOST: '127.0.0.1', HYPERGEN_PORT: String(port) });
+    const [file, ...args] = this.commandOf(c.spec, mounts, port);
+    const cwd = c.spec.workingDir ? mapPath(c.spec.workingDir, mounts) : rp.dir;
+    const child = spawn(file!, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    c.child = child;
+    const sink = logTo ?? c;
+    child.stdout!.on('data', (b: Buffer) => this.append(rp, sink, b.toString()));
+    child.stderr!.on('data', (b: Buffer) => this.append(rp, sink, b.toString()));
+    const exited = new Promise<number>((resolve) => {
+      child.once('error', (e) => {
+        this.append(rp, sink, `start: ${e.message}\n`);
+        resolve(-1);
+      });
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : -1)));
+    });
+    c.exited = exited.then(() => undefined);
+    return exited;
+  }
+
+  /** restartPolicy Always: a dying container is restarted after a growing back-off, reported as CrashLoopBackOff. */
+  private async keepRunning(rp: RunningPod, pod: Json, c: Container): Promise<void> {
+    while (!rp.stopping) {
+      rp.kubelet.updateStatus(rp.ns, rp.name, (p) => runningStatus(p, false));
+      const code = await this.spawnContainer(rp, pod, c, undefined);
+      c.ready = false;
+      if (rp.stopping) return;
+      c.restarts++;
+      rp.kubelet.updateStatus(rp.ns, rp.name, (p) => crashLoopStatus(p, { container: c.spec.name, restartCount: c.restarts, exitCode: code, message: c.log.slice(-512) }));
+      await new Promise((r) => this.after(rp, this.backoff(c.restarts), () => r(undefined)));
+    }
+  }
+
+  private probeLoop(rp: RunningPod): void {
+    const period = this.opts.probePeriodMs ?? 500;
+    const tick = async () => {
+      let changed = false;
+      for (const c of rp.containers) {
+        const alive = !!c.child && c.child.exitCode === null && c.child.signalCode === null;
+        const probe = c.spec.readinessProbe?.httpGet;
+        let ready = alive;
+        if (alive && probe) {
+          const containerPort = typeof probe.port === 'number' ? probe.port : (c.spec.ports ?? []).find((p: Json) => p.name === probe.port)?.containerPort;
+          const hostPort = c.ports.get(containerPort);
+          const res = hostPort ? await fetch(`http://127.0.0.1:${hostPort}${probe.path ?? '/'}`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined) : undefined;
+          await res?.body?.cancel();
+          ready = !!res && res.status >= 200 && res.status < 400;
+        }
+        if (ready !== c.ready) changed = true;
+        c.ready = ready;
+      }
+      if (rp.stopping) return;
+      const podReady = rp.containers.every((c) => c.ready);
+      if (changed && rp.containers.every((c) => c.child && c.child.exitCode === null)) rp.kubelet.updateStatus(rp.ns, rp.name, (p) => runningStatus(p, podReady));
+      this.after(rp, period, () => void tick());
+    };
+    this.after(rp, period, () => void tick());
+  }
+
+  stop(pod: Json): void {
+    const rp = this.pods.get(pod.metadata.uid);
+    if (!rp) return;
+    const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const done = this.terminate(rp, grace * 1000);
+    this.stopping.add(done);
+    void done.finally(() => this.stopping.delete(done));
+  }
+
+  /** SIGTERM, SIGKILL after graceMs, then the pod's folders go. */
+  private async terminate(rp: RunningPod, graceMs: number): Promise<void> {
+    rp.stopping = true;
+    for (const t of rp.timers) clearTimeout(t);
+    rp.timers.clear();
+    await Promise.all(
+      rp.containers.map(async (c) => {
+        const child = c.child;
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
+        const exit = once(child, 'exit');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exit;
+        clearTimeout(timer);
+      }),
+    );
+    this.pods.delete(rp.uid);
+    rmSync(rp.dir, { recursive: true, force: true });
+  }
+
+  endpoint(pod: Json, port: number): { host: string; port: number } | undefined {
+    const rp = this.pods.get(pod.metadata.uid);
+    for (const c of rp?.containers ?? []) {
+      const host = c.ports.get(port);
+      if (host && c.child && c.child.exitCode === null) return { host: '127.0.0.1', port: host };
+    }
+    return undefined;
+  }
+
+  logs(pod: Json, container?: string): string {
+    const rp = this.pods.get(pod.metadata.uid);
+    const c = rp?.containers.find((x) => !container || x.spec.name === container);
+    return c?.log ?? '';
+  }
+
+  /** Processes that are alive now, per pod name (for tests). */
+  processes(): Array<{ namespace: string; pod: string; pid: number }> {
+    return [...this.pods.values()].flatMap((rp) =>
+      rp.containers.filter((c) => c.child && c.child.exitCode === null && c.child.signalCode === null).map((c) => ({ namespace: rp.ns, pod: rp.name, pid: c.child!.pid! })),
+    );
+  }
+
+  /** Cluster stop: every process gets SIGTERM and, 2 s later, SIGKILL. */
+  async close(): Promise<void> {
+    this.unsubscribe();
+    await Promise.all([...[...this.pods.values()].map((rp) => this.terminate(rp, 2000)), ...this.stopping]);
+  }
+}
