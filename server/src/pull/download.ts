@@ -3,13 +3,13 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
-import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import { PullError } from './errors.js';
 import { httpGet, redact, statusError, type RequestOptions } from './http.js';
-import { withRetries, type RetryPolicy } from './retry.js';
+import { describeError, withRetries, type RetryPolicy } from './retry.js';
+import { isDiskFull } from './context.js';
 
 /** What a file must be; sha256 for LFS files, the git blob id (sha1 of "blob SIZE\0" + content) for the others. */
 export interface Expected {
@@ -104,9 +104,9 @@ async function transfer(options: DownloadOptions, partial: string): Promise<{ ha
   // the next try resumes from what is on disk. Ending the file stream in `finally` flushes them.
   const out = createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' });
   try {
-    for await (const chunk of Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)) {
-      hash?.update(chunk as Buffer);
-      written += (chunk as Buffer).length;
+    for await (const chunk of response.body as WebReadableStream<Uint8Array>) {
+      hash?.update(chunk);
+      written += chunk.length;
       if (!out.write(chunk)) await once(out, 'drain');
       options.onProgress?.(written);
     }
@@ -130,7 +130,13 @@ export async function downloadFile(options: DownloadOptions): Promise<void> {
   const { expected } = options;
   let restartedAfterMismatch = false;
   for (;;) {
-    const { hash, resumedFrom } = await withRetries(`download ${options.name}`, options.retry, options.logger, options.signal, () => transfer(options, partial));
+    const { hash, resumedFrom } = await withRetries(`download ${options.name}`, options.retry, options.logger, options.signal, () => transfer(options, partial)).catch(
+      (error: unknown) => {
+        // Network failures that outlived the retries get the file's name; disk errors keep their code for the caller.
+        if (error instanceof PullError || isDiskFull(error) || options.signal?.aborted) throw error;
+        throw new PullError(`${options.name}: download failed after ${options.retry.attempts} tries: ${describeError(error)}`, { cause: error });
+      },
+    );
     const actual = hash?.digest('hex');
     const wanted = expected.sha256 ?? expected.gitOid;
     if (actual === undefined || actual === wanted) break;

@@ -121,6 +121,25 @@ describe('hypergen pull hf://', () => {
     expect(existsSync(join(dir, `${file}.incomplete`))).toBe(false);
   });
 
+  it('resumes in a later run (a killed pod) from the .incomplete file, and only then marks the folder complete', async () => {
+    const dir = tempDir();
+    const file = 'unet/model.onnx_data';
+    const size = mock.repos.get(REPO)!.files.get(file)!.data.length;
+    const cut = Math.floor(size / 3);
+    mock.faults.push({ kind: 'cut', path: file, afterBytes: cut });
+    const { logger } = captureLogger();
+    const once = { logger, env: { HF_ENDPOINT: mock.url }, context: { retry: { ...FAST_RETRY, attempts: 1 } } };
+    await expect(pullModel(`hf://${REPO}`, dir, once)).rejects.toThrow(`${file}: download failed after 1 tries: terminated`);
+    expect(existsSync(join(dir, file))).toBe(false);
+    expect(existsSync(join(dir, MARKER_FILE))).toBe(false);
+    expect(readFileSync(join(dir, `${file}.incomplete`)).length).toBe(cut);
+    mock.requests.length = 0;
+    expect((await pull(`hf://${REPO}`, dir).promise).downloaded).toBe(true);
+    const transfers = mock.requests.filter((r) => r.path === file && r.server === 'cdn');
+    expect(transfers.map((r) => [r.range, r.bytes])).toEqual([[`bytes=${cut}-`, size - cut]]);
+    expect(readFileSync(join(dir, file)).equals(readFileSync(join(repoDir, file)))).toBe(true);
+  });
+
   it('retries a 5xx once on the listing and on a file', async () => {
     const dir = tempDir();
     mock.faults.push({ kind: 'status', on: 'listing', status: 503 }, { kind: 'status', on: 'file', path: 'scheduler/scheduler_config.json', status: 500 });
