@@ -178,6 +178,23 @@ describe('process pod runner', () => {
     await kubectl.ok(['delete', 'deployment', 'crash']);
   }, 60_000);
 
+  it('a missing Secret key is CreateContainerConfigError until the Secret exists, then the container starts', async () => {
+    await apply([
+      deployment('late', {
+        name: 'late', image: 'example/web:1', command: [process.execPath, '/app/server.cjs'], ports: [{ name: 'http', containerPort: 8080 }],
+        env: [{ name: 'FROM_SECRET', valueFrom: { secretKeyRef: { name: 'later', key: 'token' } } }],
+        volumeMounts: [{ name: 'app', mountPath: '/app' }],
+      }, { volumes: [appVolume] }),
+      service('late'),
+    ]);
+    const waiting = await until(async () => (await getJson(['pods', '-l', 'app=late'])).items[0]?.status?.containerStatuses?.[0]?.state?.waiting, 'a waiting container');
+    expect(waiting).toEqual({ reason: 'CreateContainerConfigError', message: "couldn't find key token in Secret default/later" });
+    await apply([{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'later' }, stringData: { token: 'arrived' } }]);
+    await kubectl.ok(['rollout', 'status', 'deployment/late', '--timeout=30s'], { timeoutMs: 40_000 });
+    expect((await raw('/api/v1/namespaces/default/services/late:http/proxy/info')).env.FROM_SECRET).toBe('arrived');
+    await kubectl.ok(['delete', 'deployment', 'late']);
+  }, 60_000);
+
   it('an unready pod gets no traffic; deleting a pod SIGTERMs it, then SIGKILLs after terminationGracePeriodSeconds', async () => {
     await apply([
       deployment(

@@ -175,6 +175,7 @@ export class ProcessPodRunner implements PodRunner {
       for (const p of spec.ports ?? []) ports.set(p.containerPort, await freePort());
       rp.containers.push({ spec, ports, ready: false, restarts: 0, log: '' });
     }
+    if (rp.stopping) return;
     rp.kubelet.updateStatus(rp.ns, rp.name, (p) => ({
       ...p.status,
       phase: 'Pending',
@@ -193,7 +194,7 @@ export class ProcessPodRunner implements PodRunner {
       const c: Container = { spec: init, ports: new Map(), ready: false, restarts: 0, log: '' };
       for (let attempt = 0; ; attempt++) {
         if (rp.stopping) return;
-        const code = await this.spawnContainer(rp, pod, c, rp.containers[0]);
+        const code = await this.spawnContainer(rp, pod, c, rp.containers[0]).catch((e: Error) => (this.configError(rp, e), -1));
         if (rp.stopping) return;
         if (code === 0) break;
         await new Promise((r) => this.after(rp, this.backoff(attempt + 1), () => r(undefined)));
@@ -203,11 +204,15 @@ export class ProcessPodRunner implements PodRunner {
     this.probeLoop(rp);
   }
 
-  private failConfig(rp: RunningPod, message: string, pod: Json): void {
+  private configError(rp: RunningPod, e: Error): void {
     rp.kubelet.updateStatus(rp.ns, rp.name, (p) => ({
       ...p.status,
-      containerStatuses: (p.status?.containerStatuses ?? []).map((s: Json) => ({ ...s, state: { waiting: { reason: 'CreateContainerConfigError', message } } })),
+      containerStatuses: (p.status?.containerStatuses ?? []).map((s: Json) => ({ ...s, ready: false, started: false, state: { waiting: { reason: 'CreateContainerConfigError', message: e.message } } })),
     }));
+  }
+
+  private failConfig(rp: RunningPod, message: string, pod: Json): void {
+    this.configError(rp, new Error(message));
     // The kubelet retries; so do we, once the referenced objects may exist.
     this.after(rp, 1000, () => {
       rp.containers = [];
@@ -225,19 +230,15 @@ export class ProcessPodRunner implements PodRunner {
     const mounts = (c.spec.volumeMounts ?? [])
       .filter((m: Json) => rp.mounts.has(m.name))
       .map((m: Json) => ({ mountPath: m.mountPath, hostPath: join(rp.mounts.get(m.name)!, m.subPath ?? '') }));
-    let env: Record<string, string>;
-    try {
-      env = this.envOf(rp, pod, c.spec, mounts);
-    } catch (e) {
-      this.append(rp, logTo ?? c, `env: ${(e as Error).message}\n`);
-      return -1;
-    }
+    // A missing Secret/ConfigMap key throws: the caller reports CreateContainerConfigError and retries.
+    const env = this.envOf(rp, pod, c.spec, mounts);
     const port = c.ports.values().next().value as number | undefined;
     if (port !== undefined) Object.assign(env, { HYPERGEN_HOST: '127.0.0.1', HYPERGEN_PORT: String(port) });
     const [file, ...args] = this.commandOf(c.spec, mounts, port);
     const cwd = c.spec.workingDir ? mapPath(c.spec.workingDir, mounts) : rp.dir;
     const child = spawn(file!, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     c.child = child;
+    if (logTo === undefined) rp.kubelet.updateStatus(rp.ns, rp.name, (p) => runningStatus(p, false));
     const sink = logTo ?? c;
     child.stdout!.on('data', (b: Buffer) => this.append(rp, sink, b.toString()));
     child.stderr!.on('data', (b: Buffer) => this.append(rp, sink, b.toString()));
@@ -255,8 +256,14 @@ export class ProcessPodRunner implements PodRunner {
   /** restartPolicy Always: a dying container is restarted after a growing back-off, reported as CrashLoopBackOff. */
   private async keepRunning(rp: RunningPod, pod: Json, c: Container): Promise<void> {
     while (!rp.stopping) {
-      rp.kubelet.updateStatus(rp.ns, rp.name, (p) => runningStatus(p, false));
-      const code = await this.spawnContainer(rp, pod, c, undefined);
+      let code: number;
+      try {
+        code = await this.spawnContainer(rp, pod, c, undefined);
+      } catch (e) {
+        this.configError(rp, e as Error);
+        await new Promise((r) => this.after(rp, 1000, () => r(undefined)));
+        continue;
+      }
       c.ready = false;
       if (rp.stopping) return;
       c.restarts++;
