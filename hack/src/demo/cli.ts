@@ -30,6 +30,8 @@ try {
   writeFileSync(out, Buffer.from(img.data![0]!.b64_json!, 'base64'));
   say(`image saved to ${out}`);
   say((await k.ok(['delete', 'hgm', 'tiny', '--wait=true'])).trim());
+  for (let i = 0; stack.runner.processes().length && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
+  say(`server processes left: ${stack.runner.processes().length}; objects left: ${(await k.ok(['get', 'hgm,deploy,pods,svc,secrets', '-o', 'name'])).trim().split('\n').filter((l) => l && l !== 'service/kubernetes').length}`);
 } catch (e) {
   failed = true;
   process.stderr.write(`demo failed: ${(e as Error).message}\n--- operator output (tail) ---\n${stack.operatorOutput().slice(-4000)}\n`);

@@ -99,11 +99,16 @@ describe('HyperGenModel end to end on the process-runner test cluster', () => {
       }
     })();
     const setKeys = (text: string) => stack.kubectl.ok(['patch', 'secret', name, '--type=merge', '-p', JSON.stringify({ data: { [key]: Buffer.from(text).toString('base64') } })]);
-    const accepted = async (k: string) => (await fetch(`${baseURL}/models`, { headers: { authorization: `Bearer ${k}` } })).status === 200;
+    // Each pod asked directly (the proxy's round robin is shared with the load, so it cannot promise to reach both).
     const everyPod = async (k: string, want: boolean) => {
-      // Two pods behind a round-robin proxy: 4 answers cover both.
-      const r = await Promise.all([0, 1, 2, 3].map(() => accepted(k)));
-      return r.every((x) => x === want);
+      const pods = stack.cluster.api.store.list('/pods', 'default').filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === NAME);
+      const answers = await Promise.all(
+        pods.map(async (p) => {
+          const ep = stack.runner.endpoint(p, 8000);
+          return ep ? (await fetch(`http://${ep.host}:${ep.port}/v1/models`, { headers: { authorization: `Bearer ${k}` } })).status === 200 : undefined;
+        }),
+      );
+      return answers.length === 2 && answers.every((x) => x === want);
     };
 
     await setKeys(`${oldKey}\n${newKey}\n`);
