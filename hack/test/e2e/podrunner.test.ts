@@ -19,7 +19,7 @@ http.createServer((req, res) => {
   if (req.url === '/echo') { res.setHeader('x-pod', process.env.POD_NAME); return req.pipe(res); }
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ pod: process.env.POD_NAME, host, argv: process.argv.slice(2), env: { FROM_SECRET: process.env.FROM_SECRET, FROM_CM: process.env.FROM_CM, PLAIN: process.env.PLAIN, NS: process.env.NS },
-    files: { key: read(process.env.KEY_FILE), conf: read(process.argv[2]), init: read(process.env.INIT_FILE) }, keyFile: process.env.KEY_FILE }));
+    files: { key: read(process.env.KEY_FILE), conf: read(process.argv[2]), init: read(process.env.INIT_FILE) }, keyFile: process.env.KEY_FILE, auth: req.headers.authorization ?? null }));
 }).listen(port, host);
 `;
 const INIT = `require('fs').writeFileSync(process.argv[2], 'init ran before ' + process.env.POD_NAME);`;
@@ -129,7 +129,7 @@ describe('process pod runner', () => {
       expect(p.status.phase).toBe('Running');
       expect(p.status.containerStatuses[0]).toMatchObject({ name: 'web', ready: true, restartCount: 0, state: { running: {} } });
     }
-    const seen = new Map<string, { host: string; argv: string[]; env: Record<string, string>; files: Record<string, string | null>; keyFile: string }>();
+    const seen = new Map<string, { host: string; argv: string[]; env: Record<string, string>; files: Record<string, string | null>; keyFile: string; auth: string | null }>();
     await until(async () => {
       const info = await raw('/api/v1/namespaces/default/services/web:http/proxy/info');
       seen.set(info.pod, info);
@@ -141,7 +141,12 @@ describe('process pod runner', () => {
       expect(info.env).toEqual({ FROM_SECRET: 'first', FROM_CM: 'mode=test', PLAIN: 'v-default-$(LATER)', NS: 'default' });
       expect(info.files).toEqual({ key: 'k1', conf: 'mode=test', init: `init ran before ${pod}` });
       expect(info.keyFile).not.toMatch(/^\/etc\/creds/);
+      // The API server path authenticates with the cluster token and never forwards it to pods.
+      expect(info.auth).toBeNull();
     }
+    // The kubectl-proxy-like listener passes the client's own credential through.
+    const viaPlain = await fetch(`${proxy.url}/api/v1/namespaces/default/services/web:http/proxy/info`, { headers: { authorization: 'Bearer app-key' } });
+    expect(((await viaPlain.json()) as { auth: string }).auth).toBe('Bearer app-key');
     // The server's streamed echo through the plain proxy listener (request and response bodies).
     const body = 'x'.repeat(256 * 1024);
     const echo = await fetch(`${proxy.url}/api/v1/namespaces/default/services/web:80/proxy/echo`, { method: 'POST', body });

@@ -6,7 +6,7 @@ import { labelSelectorFromObject, matchesLabels } from '../selectors.js';
 import type { Json } from '../types.js';
 import type { PodRunner } from '../pods.js';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'authorization-proxy']);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
 
 function status(res: ServerResponse, code: number, reason: string, message: string): void {
   res.writeHead(code, { 'Content-Type': 'application/json' });
@@ -18,7 +18,7 @@ function status(res: ServerResponse, code: number, reason: string, message: stri
  * or number) to its targetPort, picks the ready pods matching the Service selector round robin and relays the request
  * to the runner's endpoint for that container port, streaming the response back.
  */
-export function serviceProxy(api: ObjectApi, runner: PodRunner) {
+export function serviceProxy(api: ObjectApi, runner: PodRunner, opts: { passAuthorization?: boolean } = {}) {
   // body: the API server hands over the read body; the plain listener below streams the request instead.
   const next = new Map<string, number>();
   return (ns: string, service: string, rest: string, req: IncomingMessage, res: ServerResponse, body?: Buffer): void => {
@@ -51,6 +51,8 @@ export function serviceProxy(api: ObjectApi, runner: PodRunner) {
     const ep = candidates[i]!;
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && (!body || k !== 'content-length')) headers[k] = v;
+    // The API server consumes the credential it authenticated (never forwarded to pods), like kube-apiserver.
+    if (!opts.passAuthorization) delete headers.authorization;
     if (body) headers['content-length'] = String(body.length);
     else if (req.headers['transfer-encoding']) headers['transfer-encoding'] = req.headers['transfer-encoding'];
     const upstream = request({ host: ep.host, port: ep.port, method: req.method, path: rest, headers }, (up) => {
@@ -77,7 +79,7 @@ const PROXY_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/
  * the authenticated API server path cannot do because it consumes that header. Streams both bodies.
  */
 export async function startServiceProxy(api: ObjectApi, runner: PodRunner): Promise<{ url: string; close(): Promise<void> }> {
-  const proxy = serviceProxy(api, runner);
+  const proxy = serviceProxy(api, runner, { passAuthorization: true });
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const m = PROXY_PATH.exec(url.pathname);
