@@ -83,6 +83,29 @@ describe('HyperGenModel end to end on the process-runner test cluster', () => {
     }, 'request ids in both pods\' logs', 10_000);
   }, 120_000);
 
+  it('a spec change rolls the pods (new ones surge, old ones go once the new ones are Ready) with no failed request', async () => {
+    const { value: key } = await secretKeys();
+    const before = await podNames();
+    let stopLoad = false;
+    const failures: number[] = [];
+    const load = (async () => {
+      while (!stopLoad) {
+        const res = await fetch(`${baseURL}/models`, { headers: { authorization: `Bearer ${key}` } });
+        if (res.status !== 200) failures.push(res.status);
+        await res.body?.cancel();
+      }
+    })();
+    await stack.kubectl.ok(['patch', 'hgm', NAME, '--type=merge', '-p', JSON.stringify({ spec: { serving: { defaultSteps: 3 } } })]);
+    await until(async () => {
+      const now = await podNames();
+      return now.length === 2 && now.every((p) => !before.includes(p)) && stack.runner.processes().length === 2;
+    }, 'two new pods and the old processes gone');
+    await stack.kubectl.ok(['wait', '--for=condition=Ready', `hgm/${NAME}`, '--timeout=60s'], { timeoutMs: 70_000 });
+    stopLoad = true;
+    await load;
+    expect(failures).toEqual([]);
+  }, 120_000);
+
   it('key rotation: Secret with old+new keys, then only new: no failed request during the switch, old key refused at the end', async () => {
     const { name, key, value: oldKey } = await secretKeys();
     const newKey = `sk-hg-rotated-${Date.now()}`;
