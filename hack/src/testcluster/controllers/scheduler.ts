@@ -1,0 +1,152 @@
+import type { ObjectApi } from '../api.js';
+import { ApiError } from '../errors.js';
+import { type KubeletApi, type PodRunner } from '../pods.js';
+import { parseQuantity } from '../quantity.js';
+import type { Store } from '../store.js';
+import { type Json, deepEqual, nowTime } from '../types.js';
+import { recordEvent } from './events.js';
+import { WorkQueue } from './queue.js';
+
+const PODS = '/pods';
+const NODES = '/nodes';
+
+export interface NodeSpec {
+  name: string;
+  /** e.g. { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': '1', pods: '110' } */
+  capacity: Record<string, string>;
+  labels?: Record<string, string>;
+  taints?: Array<{ key: string; value?: string; effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' }>;
+}
+
+export const DEFAULT_NODES: NodeSpec[] = [{ name: 'node-1', capacity: { cpu: '16', memory: '64Gi', 'nvidia.com/gpu': '4', pods: '110' } }];
+
+export function nodeObject(n: NodeSpec): Json {
+  return {
+    metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...(n.labels ?? {}) } },
+    spec: { ...(n.taints?.length ? { taints: n.taints } : {}) },
+    status: {
+      capacity: n.capacity,
+      allocatable: n.capacity,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: nowTime(), lastTransitionTime: nowTime() }],
+      addresses: [{ type: 'InternalIP', address: '10.0.0.1' }, { type: 'Hostname', address: n.name }],
+      nodeInfo: { kubeletVersion: 'v1.32.4', containerRuntimeVersion: 'testcluster://1.0', operatingSystem: 'linux', architecture: 'amd64' },
+    },
+  };
+}
+
+/** Sum of container requests (init containers count by their maximum), as the scheduler computes them. */
+export function podRequests(pod: Json): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of pod.spec?.containers ?? []) {
+    const req = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
+    for (const [k, v] of Object.entries(req)) out[k] = (out[k] ?? 0) + parseQuantity(v as string);
+  }
+  for (const c of pod.spec?.initContainers ?? []) {
+    const req = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
+    for (const [k, v] of Object.entries(req)) out[k] = Math.max(out[k] ?? 0, parseQuantity(v as string));
+  }
+  return out;
+}
+
+const tolerates = (pod: Json, t: Json): boolean =>
+  (pod.spec?.tolerations ?? []).some((tol: Json) => (tol.operator === 'Exists' ? !tol.key || tol.key === t.key : tol.key === t.key && (tol.value ?? '') === (t.value ?? '')) && (!tol.effect || tol.effect === t.effect));
+
+/** The default scheduler: binds pending pods to nodes with room, or reports them Unschedulable with the usual message. */
+export class Scheduler {
+  private readonly queue: WorkQueue;
+  private readonly unsubscribe: () => void;
+  private readonly kubelet: KubeletApi;
+
+  constructor(
+    private readonly api: ObjectApi,
+    private readonly store: Store,
+    private readonly runner: PodRunner,
+    onError: (key: string, e: unknown) => void,
+  ) {
+    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
+    const podDef = api.registry.find('', 'v1', 'pods')!;
+    this.kubelet = {
+      updateStatus: (ns, name, mutate) => {
+        const cur = api.getStored(podDef, ns, name);
+        if (!cur || cur.metadata.deletionTimestamp) return;
+        const next = mutate(structuredClone(cur));
+        try {
+          api.update(podDef, ns, name, { ...cur, status: next }, { fieldManager: 'kubelet', subresource: 'status' });
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === 404)) throw e;
+        }
+      },
+    };
+    this.unsubscribe = store.subscribe((ev) => {
+      if (ev.storage === PODS) {
+        if (ev.type === 'DELETED') {
+          runner.stop(ev.obj);
+          this.requeuePending();
+        } else if (!ev.obj.spec?.nodeName) this.queue.add(`${ev.obj.metadata.namespace}/${ev.obj.metadata.name}`);
+      } else if (ev.storage === NODES) this.requeuePending();
+    });
+  }
+
+  kubeletApi(): KubeletApi {
+    return this.kubelet;
+  }
+
+  private requeuePending(): void {
+    for (const p of this.store.list(PODS)) if (!p.spec?.nodeName && !p.metadata.deletionTimestamp) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+  }
+
+  reconcile(key: string): void {
+    const [ns, name] = key.split('/') as [string, string];
+    const podDef = this.api.registry.find('', 'v1', 'pods')!;
+    const pod = this.api.getStored(podDef, ns, name);
+    if (!pod || pod.spec?.nodeName || pod.metadata.deletionTimestamp) return;
+    if (pod.spec?.schedulerName && pod.spec.schedulerName !== 'default-scheduler') return;
+    const nodes = this.store.list(NODES);
+    const allPods = this.store.list(PODS).filter((p) => p.spec?.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase));
+    const req = podRequests(pod);
+    const reasons = new Map<string, number>();
+    const add = (r: string) => reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    const fit = nodes.find((node) => {
+      const why: string[] = [];
+      if (node.spec?.unschedulable) why.push('node(s) were unschedulable');
+      const sel = pod.spec?.nodeSelector ?? {};
+      if (Object.entries(sel).some(([k, v]) => node.metadata.labels?.[k] !== v)) why.push("node(s) didn't match Pod's node affinity/selector");
+      const taint = (node.spec?.taints ?? []).find((t: Json) => t.effect !== 'PreferNoSchedule' && !tolerates(pod, t));
+      if (taint) why.push(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
+      const alloc: Record<string, string> = node.status?.allocatable ?? {};
+      const onNode = allPods.filter((p) => p.spec.nodeName === node.metadata.name);
+      if (onNode.length + 1 > parseQuantity(alloc.pods ?? '110')) why.push('Too many pods');
+      const used: Record<string, number> = {};
+      for (const p of onNode) for (const [k, v] of Object.entries(podRequests(p))) used[k] = (used[k] ?? 0) + v;
+      for (const [r, amount] of Object.entries(req).sort(([a], [b]) => a.localeCompare(b))) {
+        if (amount > 0 && (used[r] ?? 0) + amount > parseQuantity(alloc[r] ?? '0') + 1e-9) why.push(`Insufficient ${r}`);
+      }
+      why.forEach(add);
+      return why.length === 0;
+    });
+    if (fit) {
+      const bound = { ...pod, spec: { ...pod.spec, nodeName: fit.metadata.name } };
+      this.api.update(podDef, ns, name, bound, { fieldManager: 'kube-scheduler' });
+      this.kubelet.updateStatus(ns, name, (p) => ({
+        ...p.status,
+        conditions: [...(p.status?.conditions ?? []).filter((c: Json) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTime() }],
+      }));
+      const fresh = this.api.getStored(podDef, ns, name);
+      if (fresh) this.runner.start(fresh, this.kubelet);
+      return;
+    }
+    const detail = [...reasons.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${n} ${r}`).join(', ');
+    const message = `0/${nodes.length} nodes are available: ${detail}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} No preemption victims found for incoming pod.`;
+    const prev = (pod.status?.conditions ?? []).find((c: Json) => c.type === 'PodScheduled');
+    const condition = { type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : nowTime(), reason: 'Unschedulable', message };
+    if (!deepEqual(prev, condition)) {
+      this.kubelet.updateStatus(ns, name, (p) => ({ ...p.status, phase: 'Pending', conditions: [...(p.status?.conditions ?? []).filter((c: Json) => c.type !== 'PodScheduled'), condition] }));
+      recordEvent(this.api, { ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedScheduling', message, 'default-scheduler');
+    }
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.queue.stop();
+  }
+}
