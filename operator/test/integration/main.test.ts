@@ -42,8 +42,12 @@ describe('hypergen-operator binary', () => {
     await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 'readyz');
     await createModel(h.kube, model('from-binary'));
     await waitFor(() => tryGet(h.kube, 'Deployment', 'ml', 'from-binary'), 'the Deployment');
-    const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/hypergen_operator_reconcile_total\{result="success"\} [1-9]/);
+    // The Deployment is written inside the reconcile; the counter moves only once that reconcile returns.
+    const reconciled = /hypergen_operator_reconcile_total\{result="success"\} [1-9]/;
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return reconciled.test(text) ? text : undefined;
+    }, 'a successful reconcile in the metrics');
     expect(metrics).toMatch(/hypergen_operator_leader 1/);
     expect(metrics).toContain('hypergen_operator_reconcile_duration_seconds_bucket');
     expect(metrics).toContain('hypergen_operator_queue_depth');
