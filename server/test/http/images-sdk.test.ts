@@ -64,7 +64,7 @@ describe.each([
 describe('dynamic batching through the server', () => {
   let server: ServerProcess;
   beforeAll(async () => {
-    server = await startServerProcess(['serve', 'models/tiny-sd', '--device', 'cpu', '--max-batch-size', '4', '--batch-wait-ms', '300']);
+    server = await startServerProcess(['serve', 'models/tiny-sd', '--device', 'cpu', '--max-batch-size', '4', '--batch-wait-ms', '1000']);
     await server.ready();
   });
   afterAll(async () => {
