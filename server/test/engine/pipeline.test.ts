@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pino from 'pino';
 import sharp from 'sharp';
 import { createEngine } from '../../src/engine/index.js';
+import { cudaProviderPath } from '../../src/engine/pipeline/sessions.js';
 import { GenerationRequestError, type Engine, type GenerationRequest, type ModelFamily } from '../../src/engine/types.js';
 
 const MODELS = join(import.meta.dirname, '../../../models');
@@ -157,6 +158,8 @@ describe('engine control', () => {
     // This machine has no CUDA provider libraries; a GPU machine loads CUDA instead.
     const info = engine.info!;
     if (info.device === 'cpu') expect(info.deviceReason).toMatch(/CUDA execution provider not available: .+; using CPU/);
+    // Without the provider library, CUDA is not even tried (no native ERROR line on stderr).
+    if (!existsSync(cudaProviderPath())) expect(info.deviceReason).toContain(`${cudaProviderPath()} is missing`);
     expect(info.deviceReason).toMatch(/fp16 requested but the model is an fp32 export/);
     expect(info.dtype).toBe('fp32');
   });

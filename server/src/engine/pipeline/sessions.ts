@@ -1,6 +1,7 @@
 // ONNX Runtime sessions for the pipeline's components, on CUDA when asked for and loadable, else on CPU.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { DeviceKind } from '../types.js';
 
@@ -30,11 +31,25 @@ async function createAll(dir: string, components: Component[], device: DeviceKin
 }
 
 /**
+ * Where onnxruntime-node's install script puts the CUDA provider (it skips it with ONNXRUNTIME_NODE_INSTALL=skip).
+ * Checked first because a failed provider load also prints an unstructured ERROR line from native code.
+ */
+export function cudaProviderPath(): string {
+  const packageDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  return join(packageDir, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+}
+
+/**
  * 'auto' and 'cuda' try the CUDA execution provider first. onnxruntime-node throws (rather than falling back)
  * when the provider or its CUDA libraries are missing; we then load on CPU and say why.
  */
 export async function loadSessions(dir: string, components: Component[], requested: 'auto' | 'cuda' | 'cpu'): Promise<LoadedSessions> {
   if (requested === 'cpu') return { sessions: await createAll(dir, components, 'cpu'), device: 'cpu', deviceReason: 'CPU requested' };
+  const provider = cudaProviderPath();
+  if (!existsSync(provider)) {
+    const why = `the onnxruntime-node CUDA provider is not installed (${provider} is missing)`;
+    return { sessions: await createAll(dir, components, 'cpu'), device: 'cpu', deviceReason: `CUDA execution provider not available: ${why}; using CPU` };
+  }
   try {
     const sessions = await createAll(dir, components, 'cuda');
     return { sessions, device: 'cuda', deviceReason: `CUDA execution provider loaded (device ${requested} requested)` };
