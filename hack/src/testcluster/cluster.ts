@@ -8,7 +8,7 @@ import { ObjectApi } from './api.js';
 import { CrdController } from './controllers/crd.js';
 import { GarbageCollector } from './controllers/gc.js';
 import { NamespaceController } from './controllers/namespace.js';
-import { DEFAULT_NODES, Scheduler, nodeObject } from './controllers/scheduler.js';
+import { DEFAULT_NODES, type NodeSpec, Scheduler, nodeObject } from './controllers/scheduler.js';
 import type { PodRunner } from './pods.js';
 import { DeploymentController, serviceProxy } from './podrunner/index.js';
 import { type FaultRule, type RequestRecord, RequestHooks, WRITE_VERBS } from './hooks.js';
@@ -38,6 +38,8 @@ export interface TestClusterOptions {
    * podrunner's ProcessPodRunner); Services answer on their proxy path. Default: no workload controllers.
    */
   podRunner?: (api: ObjectApi) => PodRunner;
+  /** Nodes the scheduler binds pods to (with podRunner). Default: one node with 16 CPUs, 64Gi and 4 GPUs. */
+  nodes?: NodeSpec[];
 }
 
 export interface TestCluster {
@@ -108,7 +110,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   const runner = opts.podRunner?.(api);
   if (runner) {
     const nodeDef = registry.find('', 'v1', 'nodes')!;
-    for (const n of DEFAULT_NODES) {
+    for (const n of opts.nodes ?? DEFAULT_NODES) {
       if (api.getStored(nodeDef, undefined, n.name)) continue;
       // create drops status (a subresource): the kubelet reports capacity through nodes/status.
       const created = api.create(nodeDef, undefined, nodeObject(n), { fieldManager: 'kubelet' });

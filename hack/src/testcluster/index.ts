@@ -1,3 +1,5 @@
 export { startTestCluster, kubeconfigYaml, type TestCluster, type TestClusterOptions } from './cluster.js';
 export type { FaultRule, RequestRecord } from './hooks.js';
 export type { ObjectApi } from './api.js';
+export type { NodeSpec } from './controllers/scheduler.js';
+export { SimulatedPodRunner, crashLoopStatus } from './pods.js';
