@@ -1,29 +1,28 @@
-// Pod trouble surfaces in the CR's conditions and Events: Unschedulable (no GPU capacity), CrashLoopBackOff.
+// Pod trouble surfaces in the CR's conditions and Events: Unschedulable (the test cluster's scheduler finds no GPU on
+// its only node), CrashLoopBackOff (a kubelet reports a crashing container).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SimulatedPodRunner, crashLoopStatus } from '../../../hack/src/testcluster/index.js';
 import type { HyperGenModel } from '../../src/api/types.js';
 import { resourcePath, Types } from '../../src/kube/client.js';
-import { createModel, get, model, startHarness, tryGet, waitFor, type Harness } from '../support/harness.js';
+import { createModel, model, startHarness, tryGet, waitFor, type Harness } from '../support/harness.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 let h: Harness;
 const NS = 'ml';
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({
+    podRunner: () => new SimulatedPodRunner(true),
+    nodes: [{ name: 'cpu-only', capacity: { cpu: '16', memory: '64Gi', 'nvidia.com/gpu': '0', pods: '110' } }],
+  });
   await h.startOperator();
 });
 afterAll(async () => {
   await h?.stop();
 });
 
-/** A pod of the CR's Deployment with the status a scheduler/kubelet would report. */
-async function podWithStatus(cr: string, name: string, status: Obj): Promise<void> {
-  const dep = await get(h.kube, 'Deployment', NS, cr);
-  const pod = await h.kube.request<Obj>('POST', resourcePath(Types.Pod, NS), {
-    body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: dep.spec.template.metadata.labels }, spec: dep.spec.template.spec },
-  });
-  await h.kube.request('PUT', resourcePath(Types.Pod, NS, name, 'status'), { body: { ...pod, status } });
-}
+const podsOf = async (cr: string) =>
+  (await h.kube.request<{ items: Obj[] }>('GET', `${resourcePath(Types.Pod, NS)}?labelSelector=${encodeURIComponent(`app.kubernetes.io/instance=${cr}`)}`)).items;
 
 const cond = (cr: HyperGenModel | undefined, type: string) => cr?.status?.conditions?.find((c) => c.type === type);
 const eventsFor = async (name: string) =>
@@ -32,11 +31,8 @@ const eventsFor = async (name: string) =>
 describe('pod problems', () => {
   it('reports Unschedulable pods as Ready False with reason Unschedulable and a Warning Event', async () => {
     await createModel(h.kube, model('gpu-hungry', { gpu: { count: 1 }, replicas: 1 }));
-    await waitFor(() => tryGet(h.kube, 'Deployment', NS, 'gpu-hungry'), 'the Deployment');
-    await podWithStatus('gpu-hungry', 'gpu-hungry-abc12', {
-      phase: 'Pending',
-      conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient nvidia.com/gpu.' }],
-    });
+    const pod = await waitFor(async () => (await podsOf('gpu-hungry'))[0], 'the pod of the Deployment');
+    expect(pod.metadata.ownerReferences[0]).toMatchObject({ kind: 'Deployment', name: 'gpu-hungry', controller: true });
     const cr = await waitFor(async () => {
       const c = await tryGet<HyperGenModel>(h.kube, 'HyperGenModel', NS, 'gpu-hungry');
       return cond(c, 'Ready')?.reason === 'Unschedulable' && c;
@@ -53,12 +49,10 @@ describe('pod problems', () => {
 
   it('reports a crashing server as CrashLoopBackOff', async () => {
     await createModel(h.kube, model('crashy', { replicas: 1 }));
-    await waitFor(() => tryGet(h.kube, 'Deployment', NS, 'crashy'), 'the Deployment');
-    await podWithStatus('crashy', 'crashy-xyz34', {
-      phase: 'Running',
-      conditions: [{ type: 'PodScheduled', status: 'True' }],
-      containerStatuses: [{ name: 'server', ready: false, restartCount: 5, image: 'x', imageID: '', state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 5m0s' } } }],
-    });
+    await waitFor(async () => cond(await tryGet<HyperGenModel>(h.kube, 'HyperGenModel', NS, 'crashy'), 'Ready')?.status === 'True', 'Ready with the pod running');
+    // What the kubelet reports when the server exits non-zero over and over.
+    const [pod] = await podsOf('crashy');
+    await h.kube.request('PUT', resourcePath(Types.Pod, NS, pod!.metadata.name, 'status'), { body: { ...pod, status: crashLoopStatus(pod!, { restartCount: 5 }) } });
     await waitFor(async () => cond(await tryGet<HyperGenModel>(h.kube, 'HyperGenModel', NS, 'crashy'), 'Ready')?.reason === 'CrashLoopBackOff', 'CrashLoopBackOff');
     await waitFor(async () => (await eventsFor('crashy')).some((x) => x.reason === 'CrashLoopBackOff' && x.type === 'Warning'), 'the Event');
   });

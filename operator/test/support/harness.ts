@@ -78,13 +78,16 @@ export async function startHarness(options: TestClusterOptions = {}): Promise<Ha
 }
 
 /** Polls until `check` returns something truthy; fails with `what` after the timeout (a hang guard, not a speed test). */
-export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 30_000): Promise<NonNullable<T>> {
+/** What a truthy check result can be. */
+type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
+export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 30_000): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Truthy<T>;
     } catch (err) {
       last = err;
     }

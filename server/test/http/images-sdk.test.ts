@@ -22,7 +22,7 @@ describe.each([
   });
 
   const generate = (extra: Record<string, unknown> = {}) =>
-    client.images.generate({ prompt: 'a photo of a cat', size, num_inference_steps: 2, ...extra } as unknown as OpenAI.ImageGenerateParams);
+    client.images.generate({ prompt: 'a photo of a cat', size, num_inference_steps: 2, ...extra } as unknown as OpenAI.ImageGenerateParamsNonStreaming);
 
   it('returns b64_json PNGs of the requested size with revised_prompt and created', async () => {
     const res = await generate({ seed: 7 });
