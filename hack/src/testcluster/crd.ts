@@ -93,7 +93,7 @@ function ajvErrorToField(e: ErrorObject, obj: Json): FieldError | undefined {
     case 'minLength': return body(`should be at least ${p.limit} chars long`);
     case 'maxLength': return { type: 'FieldValueTooLong', field, detail: `may not be more than ${p.limit} bytes` };
     case 'pattern': return body(`should match '${p.pattern}'`);
-    case 'enum': return { type: 'FieldValueNotSupported', field, value, detail: `supported values: ${(e.schema as Json[]).map(goValue).join(', ')}` };
+    case 'enum': return { type: 'FieldValueNotSupported', field, value, detail: `supported values: ${(p.allowedValues as Json[]).map(goValue).join(', ')}` };
     case 'type': {
       const actual = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value === 'number' ? (Number.isInteger(value) ? 'integer' : 'number') : typeof value;
       return { type: 'FieldValueTypeInvalid', field, value: actual, detail: `${field} in body must be of type ${p.type}: "${actual}"` };
@@ -338,7 +338,10 @@ export function compileCrd(crd: Json, resolve: (s: Json) => Json): CrdCompileRes
             }
           }
           listMapDuplicates(body, raw, [], errs);
-          if (errs.length === 0) runRules(body, oldBody, !!old, raw, [], rules, errs);
+          // As apiextensions' hasBlockingErr: only these schema errors keep the CEL rules from running.
+          const blocking = new Set(['FieldValueNotSupported', 'FieldValueRequired', 'FieldValueTooLong', 'FieldValueTooMany', 'FieldValueTypeInvalid']);
+          if (errs.some((e) => blocking.has(e.type))) errs.push({ type: 'FieldValueInvalid', field: '<nil>', value: 'null', detail: 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation' });
+          else runRules(body, oldBody, !!old, raw, [], rules, errs);
           return errs;
         },
       },
