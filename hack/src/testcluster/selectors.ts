@@ -1,5 +1,6 @@
-import { badRequest } from './errors.js';
+import { badRequest, fieldErrorText } from './errors.js';
 import type { Json } from './types.js';
+import { labelValueErrors, qualifiedNameErrors } from './validation.js';
 
 type LabelReq =
   | { key: string; op: 'exists' | 'notexists' }
@@ -25,17 +26,27 @@ function splitTop(s: string): string[] {
   return out.map((x) => x.trim()).filter((x) => x !== '');
 }
 
+/** Keys must be qualified names and values label values, as labels.NewRequirement checks. */
+function checkRequirement(r: LabelReq): LabelReq {
+  const values = 'values' in r ? r.values : [];
+  const errs = [...qualifiedNameErrors(r.key, 'key'), ...values.flatMap((v, i) => labelValueErrors(v, `values[${i}][${r.key}]`))];
+  if (errs.length) throw badRequest(`unable to parse requirement: ${errs.map(fieldErrorText).join(', ')}`);
+  return r;
+}
+
 export function parseLabelSelector(s: string | null | undefined): LabelSelector {
   if (!s) return [];
-  return splitTop(s).map((term): LabelReq => {
-    let m = /^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(term);
-    if (m) return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter(Boolean) };
-    m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
-    if (m) return { key: m[1]!, op: m[2] === '!=' ? '!=' : '=', values: [m[3]!] };
-    m = /^(!?)([A-Za-z0-9][-A-Za-z0-9_./]*)$/.exec(term);
-    if (m) return { key: m[2]!, op: m[1] ? 'notexists' : 'exists' };
-    throw badRequest(`unable to parse requirement: found '${term}', expected: identifier`);
-  });
+  return splitTop(s).map((term) => checkRequirement(parseTerm(term)));
+}
+
+function parseTerm(term: string): LabelReq {
+  let m = /^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(term);
+  if (m) return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter(Boolean) };
+  m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
+  if (m) return { key: m[1]!, op: m[2] === '!=' ? '!=' : '=', values: [m[3]!] };
+  m = /^(!?)([A-Za-z0-9][-A-Za-z0-9_./]*)$/.exec(term);
+  if (m) return { key: m[2]!, op: m[1] ? 'notexists' : 'exists' };
+  throw badRequest(`unable to parse requirement: found '${term}', expected: identifier`);
 }
 
 export function matchesLabels(sel: LabelSelector, labels: Record<string, string> | undefined): boolean {

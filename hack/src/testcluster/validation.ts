@@ -20,13 +20,18 @@ function nameRule(def: ResourceDef): { re: RegExp; msg: string; max: number } | 
   return { re: SUBDOMAIN, msg: SUBDOMAIN_MSG, max: 253 };
 }
 
-function qualifiedNameErrors(k: string, field: string): FieldError[] {
+export function qualifiedNameErrors(k: string, field: string): FieldError[] {
   const parts = k.split('/');
   const name = parts[parts.length - 1]!;
   const errs: FieldError[] = [];
   if (parts.length > 2 || (parts.length === 2 && !SUBDOMAIN.test(parts[0]!))) errs.push({ type: 'FieldValueInvalid', field, value: k, detail: `prefix part ${SUBDOMAIN_MSG}` });
   if (!QUALIFIED.test(name) || name.length > 63) errs.push({ type: 'FieldValueInvalid', field, value: k, detail: QUALIFIED_MSG });
   return errs;
+}
+
+/** A label value: empty, or at most 63 alphanumerics, '-', '_' or '.' starting and ending alphanumeric. */
+export function labelValueErrors(v: Json, field: string): FieldError[] {
+  return typeof v !== 'string' || (v !== '' && (!QUALIFIED.test(v) || v.length > 63)) ? [{ type: 'FieldValueInvalid', field, value: v, detail: LABEL_VALUE_MSG }] : [];
 }
 
 /** ObjectMeta validation shared by every type (name, labels, annotation keys, finalizers). */
@@ -38,7 +43,7 @@ export function validateMeta(def: ResourceDef, obj: Json): FieldError[] {
   else if (rule && (!rule.re.test(m.name) || m.name.length > rule.max)) errs.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: m.name, detail: rule.msg });
   for (const [k, v] of Object.entries<Json>(m.labels ?? {})) {
     errs.push(...qualifiedNameErrors(k, 'metadata.labels'));
-    if (typeof v !== 'string' || (v !== '' && (!QUALIFIED.test(v) || v.length > 63))) errs.push({ type: 'FieldValueInvalid', field: 'metadata.labels', value: v, detail: LABEL_VALUE_MSG });
+    errs.push(...labelValueErrors(v, 'metadata.labels'));
   }
   for (const k of Object.keys(m.annotations ?? {})) errs.push(...qualifiedNameErrors(k, 'metadata.annotations'));
   (m.finalizers ?? []).forEach((f: Json, i: number) => {
