@@ -1,5 +1,5 @@
 import { type BuiltinSchemas, buildBuiltinSchemas } from './builtin-schemas.js';
-import type { FieldError } from './errors.js';
+import { type FieldError, badRequest } from './errors.js';
 import { age } from './humanize.js';
 import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
 import { type FieldGetter, labelSelectorString, labelSelectorFromObject, matchesLabels } from './selectors.js';
@@ -139,7 +139,14 @@ function makeServiceDefaults(allocateIP: () => string): ResourceDef['defaults'] 
   };
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 function defaultSecret(s: Json, _old: Json): void {
+  // data is []byte in Go: JSON decoding rejects values that are not standard base64.
+  for (const v of Object.values<Json>(isPlainObject(s.data) ? s.data : {})) {
+    const why = typeof v !== 'string' ? `json: cannot unmarshal ${typeof v} into Go struct field Secret.data of type []uint8` : BASE64.test(v) ? '' : `illegal base64 data at input byte ${v.search(/[^A-Za-z0-9+/=]/) < 0 ? v.length : v.search(/[^A-Za-z0-9+/=]/)}`;
+    if (why) throw badRequest(`Secret in version "v1" cannot be handled as a Secret: ${why}`);
+  }
   s.type ??= 'Opaque';
   if (isPlainObject(s.stringData)) {
     s.data ??= {};
