@@ -24,6 +24,8 @@ export interface WriteOptions {
 export interface WriteResult {
   obj: Json;
   warnings: string[];
+  /** an apply patch created the object (answered 201) */
+  created?: boolean;
 }
 
 export interface DeleteOptions {
@@ -222,7 +224,7 @@ export class ObjectApi {
       const merged = applyConfig(undefined, clean, def.schema.root, this.registry.walker, who, !!opts.force, target);
       merged.metadata.name = name;
       const created = this.create(def, ns, merged, { ...opts, fieldValidation: 'Ignore' }, merged.metadata.managedFields);
-      return { obj: created.obj, warnings };
+      return { obj: created.obj, warnings, created: true };
     }
     const live = this.view(def, liveStored);
     if (cfg.metadata?.resourceVersion && cfg.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleConflict(gr(def), name);

@@ -281,13 +281,14 @@ export class KubeHttpServer {
       case 'patch': {
         const force = q.get('force') === 'true';
         const r = this.api.patch(def, ns, route.name!, String(req.headers['content-type'] ?? ''), body.toString('utf8'), { ...wopts, force });
-        return send(res, 200, r.obj, warningHeader(r.warnings));
+        return send(res, r.created ? 201 : 200, r.obj, warningHeader(r.warnings));
       }
       case 'delete': {
         if (sub) throw methodNotAllowed();
         const opts = this.deleteOptions(body, q, dryRun);
         const r = this.api.delete(def, ns, route.name!, opts);
-        if (r.pending || def.deleteReturnsObject) return send(res, r.pending ? 202 : 200, r.obj);
+        // kube-apiserver answers 202 only for a pending deletion the client asked with orphanDependents=false.
+        if (r.pending || def.deleteReturnsObject) return send(res, r.pending && opts.orphanDependents === false ? 202 : 200, r.obj);
         return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: r.obj.metadata.name, ...(def.group ? { group: def.group } : {}), kind: def.resource, uid: r.obj.metadata.uid } });
       }
       case 'deletecollection': {
@@ -301,7 +302,7 @@ export class KubeHttpServer {
     }
   }
 
-  private deleteOptions(body: Buffer, q: URLSearchParams, dryRun: boolean): Parameters<ObjectApi['delete']>[3] {
+  private deleteOptions(body: Buffer, q: URLSearchParams, dryRun: boolean): Parameters<ObjectApi['delete']>[3] & { orphanDependents?: boolean } {
     let o: Json = {};
     if (body.length) {
       try {
@@ -312,7 +313,7 @@ export class KubeHttpServer {
     }
     const policy = q.get('propagationPolicy') ?? o.propagationPolicy ?? (o.orphanDependents === true ? 'Orphan' : undefined);
     if (policy && !['Background', 'Foreground', 'Orphan'].includes(policy)) throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Background", "Foreground", "Orphan"`);
-    return { propagationPolicy: policy, preconditions: o.preconditions, dryRun: dryRun || (o.dryRun ?? []).includes('All') };
+    return { propagationPolicy: policy, preconditions: o.preconditions, dryRun: dryRun || (o.dryRun ?? []).includes('All'), orphanDependents: o.orphanDependents };
   }
 
   private listOptions(def: ResourceDef, q: URLSearchParams): ListOptions {
