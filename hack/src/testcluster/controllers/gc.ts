@@ -73,7 +73,9 @@ export class GarbageCollector {
     }
     if (fin.includes('foregroundDeletion')) {
       for (const { def, obj } of deps) if (!obj.metadata.deletionTimestamp) this.ignoreGone(() => this.api.delete(def, obj.metadata.namespace, obj.metadata.name, { propagationPolicy: 'Foreground' }));
-      if (this.dependents(uid).length === 0) this.removeFinalizer(ownerDef, owner.obj, 'foregroundDeletion');
+      // Only blocking dependents (blockOwnerDeletion=true) hold the owner, as the collector's blockingDependents().
+      const blocking = this.dependents(uid).filter(({ obj }) => obj.metadata.ownerReferences.some((r: Json) => r.uid === uid && r.blockOwnerDeletion === true));
+      if (blocking.length === 0) this.removeFinalizer(ownerDef, owner.obj, 'foregroundDeletion');
     }
   }
 
