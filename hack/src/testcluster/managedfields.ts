@@ -248,14 +248,15 @@ export function applyConfig(live: Json | undefined, cfg: Json, schema: Json, w: 
   if (conflicts.length && !force) {
     const byMgr = new Map<Entry, string[]>();
     for (const c of conflicts) byMgr.set(c.e, [...(byMgr.get(c.e) ?? []), renderField(unkey(c.p))]);
-    const parts = [...byMgr.entries()].map(([e, fields]) =>
-      fields.length === 1 ? `conflict with "${e.manager}"${e.apiVersion ? ` using ${e.apiVersion}` : ''}: ${fields[0]}` : `conflicts with "${e.manager}"${e.apiVersion ? ` using ${e.apiVersion}` : ''}:\n- ${fields.join('\n- ')}`,
-    );
+    // As fieldmanager's printManager: apply managers by name; update managers with their apiVersion.
+    const printed = (e: Entry) => `"${e.manager}"${e.subresource ? ` with subresource "${e.subresource}"` : ''}${e.operation === 'Update' ? ` using ${e.apiVersion}` : ''}`;
+    const byKey = (a: Entry, b: Entry) => `${a.manager}\0${a.operation}`.localeCompare(`${b.manager}\0${b.operation}`);
+    const parts = [...byMgr.entries()].sort(([a], [b]) => byKey(a, b)).map(([e, fields]) => (conflicts.length === 1 ? `conflict with ${printed(e)}: ${fields[0]}` : `conflicts with ${printed(e)}:\n- ${fields.join('\n- ')}`));
     throw new ApiError(409, 'Conflict', `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? 's' : ''}: ${parts.join('\n')}`, {
       name: target.name,
       ...(target.group ? { group: target.group } : {}),
       kind: target.kind,
-      causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.e.manager}"${c.e.apiVersion ? ` using ${c.e.apiVersion}` : ''}`, field: renderField(unkey(c.p)) })),
+      causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printed(c.e)}`, field: renderField(unkey(c.p)) })),
     });
   }
   for (const c of conflicts) c.e.set.delete(c.p);
