@@ -1,0 +1,768 @@
+// The test API server's object semantics, checked through real client-node (and raw HTTPS where a header or content
+// type matters) against what kube-apiserver v1.32 does. One `it` per behaviour; watches live in watch.test.ts and
+// kubectl in kubectl.test.ts.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { PatchStrategy, Watch, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { SimulatedPodRunner, crashLoopStatus, startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
+import {
+  WIDGETS_PATH,
+  WIDGET_API_VERSION,
+  WIDGET_GROUP,
+  WIDGET_PLURAL,
+  WIDGET_VERSION,
+  type Clients,
+  clients,
+  installWidgetCrd,
+  raw,
+  rejection,
+  waitFor,
+  widget,
+} from './support.js';
+
+const NS = 'objs';
+const W = { group: WIDGET_GROUP, version: WIDGET_VERSION, plural: WIDGET_PLURAL, namespace: NS };
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const names = (list: { items: Array<{ metadata?: { name?: string } }> }) => list.items.map((i) => i.metadata!.name!).sort();
+
+function deployment(name: string, extra: Record<string, unknown> = {}, containers?: unknown[]): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: (containers ?? [{ name: 'app', image: 'registry.test/app:1' }]) as never } },
+      ...extra,
+    },
+  };
+}
+
+/** Expects a metav1.Status failure with this code and reason (and returns it for more checks). */
+function expectStatus(body: any, code: number, reason: string): any {
+  expect(body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason });
+  expect(typeof body.message).toBe('string');
+  return body;
+}
+
+describe('test API server: objects', () => {
+  let c: TestCluster;
+  let k: Clients;
+
+  beforeAll(async () => {
+    c = await startTestCluster({ namespaces: [NS, 'sel'] });
+    k = clients(c);
+    await installWidgetCrd(c);
+  });
+  afterAll(async () => c.stop());
+
+  const getWidget = async (name: string): Promise<any> => k.custom.getNamespacedCustomObject({ ...W, name });
+  const createWidget = async (body: Record<string, unknown>): Promise<any> => k.custom.createNamespacedCustomObject({ ...W, body });
+
+  it('CRUD on ConfigMaps, Secrets, Services, Deployments and Widgets, with Status errors and a Content-Type on every response', async () => {
+    // ConfigMap
+    const cm = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'crud' }, data: { a: '1' } } });
+    expect(cm).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'crud', namespace: NS }, data: { a: '1' } });
+    expect(cm.metadata!.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(cm.metadata!.creationTimestamp).toBeInstanceOf(Date);
+    expect((await k.core.readNamespacedConfigMap({ name: 'crud', namespace: NS })).data).toEqual({ a: '1' });
+    const replaced = await k.core.replaceNamespacedConfigMap({ name: 'crud', namespace: NS, body: { ...cm, data: { a: '2' } } });
+    expect(replaced.data).toEqual({ a: '2' });
+    expect(names(await k.core.listNamespacedConfigMap({ namespace: NS }))).toContain('crud');
+    const dup = await rejection(k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'crud' } } }));
+    expect(dup.code).toBe(409);
+    expect(expectStatus(dup.body, 409, 'AlreadyExists')).toMatchObject({ message: 'configmaps "crud" already exists', details: { name: 'crud', kind: 'configmaps' } });
+    const deleted: any = await k.core.deleteNamespacedConfigMap({ name: 'crud', namespace: NS });
+    expect(deleted).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'crud', kind: 'configmaps', uid: cm.metadata!.uid } });
+    const gone = await rejection(k.core.readNamespacedConfigMap({ name: 'crud', namespace: NS }));
+    expect(gone.code).toBe(404);
+    expect(expectStatus(gone.body, 404, 'NotFound')).toMatchObject({ message: 'configmaps "crud" not found', details: { name: 'crud', kind: 'configmaps' } });
+
+    // Secret: data is base64; stringData is merged into data (winning over data) and never stored.
+    const secret = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'crud' }, data: { a: b64('from-data'), b: b64('kept') }, stringData: { a: 'from-stringData', c: 'plain' } } });
+    expect(secret.type).toBe('Opaque');
+    expect(secret.data).toEqual({ a: b64('from-stringData'), b: b64('kept'), c: b64('plain') });
+    expect(secret.stringData).toBeUndefined();
+    expect((await k.core.readNamespacedSecret({ name: 'crud', namespace: NS })).data).toEqual(secret.data);
+    const badB64 = await raw(c, 'POST', `/api/v1/namespaces/${NS}/secrets`, { body: { metadata: { name: 'bad' }, data: { a: 'not base64!' } } });
+    expect(badB64.status).toBe(400);
+    expectStatus(badB64.body, 400, 'BadRequest');
+
+    // Service: a cluster IP is allocated and the usual defaults filled in.
+    const svc = await k.core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'crud' }, spec: { selector: { app: 'x' }, ports: [{ name: 'http', port: 80 }] } } });
+    expect(svc.spec).toMatchObject({ type: 'ClusterIP', sessionAffinity: 'None', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 80 }] });
+    expect(svc.spec!.clusterIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(svc.spec!.clusterIPs).toEqual([svc.spec!.clusterIP]);
+    const noPorts = await rejection(k.core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'noports' }, spec: { selector: { app: 'x' } } } }));
+    expect(noPorts.code).toBe(422);
+    expect(expectStatus(noPorts.body, 422, 'Invalid')).toMatchObject({
+      message: 'Service "noports" is invalid: spec.ports: Required value',
+      details: { name: 'noports', kind: 'Service', causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.ports' }] },
+    });
+    await k.core.deleteNamespacedService({ name: 'crud', namespace: NS });
+
+    // Deployment: defaults, replace, delete.
+    const dep = await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('crud') });
+    expect(dep.metadata!.generation).toBe(1);
+    expect(dep.spec).toMatchObject({ revisionHistoryLimit: 10, progressDeadlineSeconds: 600, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } } });
+    expect(dep.spec!.template.spec!.containers[0]).toMatchObject({ imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log' });
+    const dep2 = await k.apps.replaceNamespacedDeployment({ name: 'crud', namespace: NS, body: { ...dep, spec: { ...dep.spec!, replicas: 3 } } });
+    expect(dep2.spec!.replicas).toBe(3);
+    const badDep = await rejection(k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('bad', { selector: { matchLabels: { app: 'other' } } }) }));
+    expect(badDep.code).toBe(422);
+    expect(expectStatus(badDep.body, 422, 'Invalid').details.causes).toContainEqual(expect.objectContaining({ field: 'spec.template.metadata.labels' }));
+    await k.apps.deleteNamespacedDeployment({ name: 'crud', namespace: NS });
+    expect((await rejection(k.apps.readNamespacedDeployment({ name: 'crud', namespace: NS }))).code).toBe(404);
+
+    // Custom resource: DELETE returns the object (not a Status).
+    const w = await createWidget(widget('crud', { size: 2 }));
+    expect(w).toMatchObject({ apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'crud', namespace: NS, generation: 1 }, spec: { size: 2 } });
+    expect((await getWidget('crud')).spec.size).toBe(2);
+    const w2: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'crud', body: { ...w, spec: { size: 5 } } });
+    expect(w2.spec.size).toBe(5);
+    expect((await k.custom.listNamespacedCustomObject(W)).items.map((i: any) => i.metadata.name)).toContain('crud');
+    const wdel: any = await k.custom.deleteNamespacedCustomObject({ ...W, name: 'crud' });
+    expect(wdel).toMatchObject({ kind: 'Widget', metadata: { name: 'crud', uid: w.metadata.uid } });
+    const wgone = await rejection(getWidget('crud'));
+    expect(expectStatus(wgone.body, 404, 'NotFound')).toMatchObject({ message: 'widgets.example.test "crud" not found', details: { name: 'crud', group: WIDGET_GROUP, kind: 'widgets' } });
+
+    // Every response carries a Content-Type, errors and unknown paths included.
+    const checks: Array<[string, string, unknown?]> = [
+      ['GET', `/api/v1/namespaces/${NS}/configmaps`],
+      ['GET', `/api/v1/namespaces/${NS}/configmaps/missing`],
+      ['GET', '/api/v1/nosuchresource'],
+      ['GET', '/apis/nosuch.group/v1/things'],
+      ['GET', '/no/such/path'],
+      ['POST', `/api/v1/namespaces/${NS}/configmaps`, '{not json'],
+      ['PUT', `/api/v1/namespaces/${NS}/configmaps`, {}],
+      ['GET', '/api'],
+      ['GET', '/apis'],
+      ['GET', '/version'],
+    ];
+    for (const [method, path, body] of checks) {
+      const r = await raw(c, method, path, body === undefined ? {} : { body });
+      expect([path, String(r.headers['content-type'] ?? '')]).toEqual([path, expect.stringMatching(/^application\/json/)]);
+      expect(r.body).toBeDefined();
+      if (r.status >= 400) expect(r.body).toMatchObject({ kind: 'Status', status: 'Failure', code: r.status });
+    }
+    const unknown = await raw(c, 'GET', '/no/such/path');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ reason: 'NotFound', message: 'the server could not find the requested resource' });
+    const unauth = await raw(c, 'GET', '/api/v1/namespaces', { headers: { authorization: 'Bearer wrong' } });
+    expect(unauth.status).toBe(401);
+    expect(unauth.headers['content-type']).toMatch(/^application\/json/);
+    expectStatus(unauth.body, 401, 'Unauthorized');
+    const health = await raw(c, 'GET', '/healthz');
+    expect([health.status, health.text, health.headers['content-type']]).toEqual([200, 'ok', expect.stringMatching(/^text\/plain/)]);
+  });
+
+  it('one global resourceVersion increases across types; a stale resourceVersion gets 409 Conflict', async () => {
+    const start = c.resourceVersion();
+    const cm = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'rv' }, data: { a: '1' } } });
+    const w = await createWidget(widget('rv'));
+    const s = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'rv' }, stringData: { a: '1' } } });
+    const rvs = [cm.metadata!.resourceVersion, w.metadata.resourceVersion, s.metadata!.resourceVersion].map(Number);
+    expect(rvs[0]).toBeGreaterThan(start);
+    expect(rvs[1]).toBeGreaterThan(rvs[0]!);
+    expect(rvs[2]).toBeGreaterThan(rvs[1]!);
+    expect(c.resourceVersion()).toBe(rvs[2]);
+    const list = await k.core.listNamespacedConfigMap({ namespace: NS });
+    expect(Number(list.metadata!.resourceVersion)).toBe(rvs[2]);
+
+    const updated = await k.core.replaceNamespacedConfigMap({ name: 'rv', namespace: NS, body: { ...cm, data: { a: '2' } } });
+    expect(Number(updated.metadata!.resourceVersion)).toBeGreaterThan(rvs[2]!);
+    const stale = await rejection(k.core.replaceNamespacedConfigMap({ name: 'rv', namespace: NS, body: { ...cm, data: { a: '3' } } }));
+    expect(stale.code).toBe(409);
+    expect(expectStatus(stale.body, 409, 'Conflict')).toMatchObject({
+      message: 'Operation cannot be fulfilled on configmaps "rv": the object has been modified; please apply your changes to the latest version and try again',
+      details: { name: 'rv', kind: 'configmaps' },
+    });
+    const staleW = await rejection(k.custom.replaceNamespacedCustomObject({ ...W, name: 'rv', body: { ...w, spec: { size: 9 } } }).then(() => k.custom.replaceNamespacedCustomObject({ ...W, name: 'rv', body: { ...w, spec: { size: 8 } } })));
+    expect(expectStatus(staleW.body, 409, 'Conflict').message).toBe('Operation cannot be fulfilled on widgets.example.test "rv": the object has been modified; please apply your changes to the latest version and try again');
+    // A merge patch carrying a stale resourceVersion conflicts too.
+    const stalePatch = await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/configmaps/rv`, { contentType: PatchStrategy.MergePatch, body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data: { a: '4' } } });
+    expect(stalePatch.status).toBe(409);
+    // An update without a resourceVersion is unconditional.
+    const { resourceVersion: _rv, ...metaNoRv } = updated.metadata!;
+    expect((await k.core.replaceNamespacedConfigMap({ name: 'rv', namespace: NS, body: { ...updated, metadata: metaNoRv, data: { a: '5' } } })).data).toEqual({ a: '5' });
+  });
+
+  it('a no-op update or patch bumps nothing and emits no watch event', async () => {
+    const cm = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'noop', labels: { x: 'y' } }, data: { a: '1' } } });
+    const w = await createWidget(widget('noop', { size: 3 }));
+    const rv = c.resourceVersion();
+    const events: Array<[string, string]> = [];
+    const ac = await new Watch(k.kc).watch(`/api/v1/namespaces/${NS}/configmaps`, { resourceVersion: cm.metadata!.resourceVersion, fieldSelector: 'metadata.name=noop' }, (type, obj) => events.push([type, obj.metadata.resourceVersion]), () => {});
+    try {
+      const same = await k.core.replaceNamespacedConfigMap({ name: 'noop', namespace: NS, body: cm });
+      expect(same.metadata!.resourceVersion).toBe(cm.metadata!.resourceVersion);
+      const patched = await k.objects.patch<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'noop', namespace: NS, labels: { x: 'y' } }, data: { a: '1' } }, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch);
+      expect(patched.metadata!.resourceVersion).toBe(cm.metadata!.resourceVersion);
+      const sameW: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'noop', body: w });
+      expect([sameW.metadata.resourceVersion, sameW.metadata.generation]).toEqual([w.metadata.resourceVersion, 1]);
+      const sameStatus: any = await k.custom.replaceNamespacedCustomObjectStatus({ ...W, name: 'noop', body: w });
+      expect(sameStatus.metadata.resourceVersion).toBe(w.metadata.resourceVersion);
+      expect(c.resourceVersion()).toBe(rv);
+      // A real change now: it must be the first event the watch sees.
+      const changed = await k.core.replaceNamespacedConfigMap({ name: 'noop', namespace: NS, body: { ...cm, data: { a: '2' } } });
+      await waitFor(() => events.length > 0, 'the MODIFIED event');
+      expect(events[0]).toEqual(['MODIFIED', changed.metadata!.resourceVersion]);
+    } finally {
+      ac.abort();
+    }
+  });
+
+  it('generation moves only on spec changes (custom resources and Deployments)', async () => {
+    const w = await createWidget(widget('gen', { size: 1 }));
+    expect(w.metadata.generation).toBe(1);
+    const merge = (path: string, body: unknown) => raw(c, 'PATCH', path, { contentType: PatchStrategy.MergePatch, body });
+    const wpath = `${WIDGETS_PATH(NS)}/gen`;
+    let r = await merge(wpath, { metadata: { labels: { a: 'b' }, annotations: { c: 'd' } } });
+    expect([r.status, r.body.metadata.generation]).toEqual([200, 1]);
+    r = await merge(`${wpath}/status`, { status: { phase: 'Ready' } });
+    expect([r.status, r.body.metadata.generation, r.body.status.phase]).toEqual([200, 1, 'Ready']);
+    r = await merge(wpath, { spec: { size: 2 } });
+    expect(r.body.metadata.generation).toBe(2);
+    r = await merge(wpath, { spec: { size: 3 } });
+    expect(r.body.metadata.generation).toBe(3);
+
+    const dpath = `/apis/apps/v1/namespaces/${NS}/deployments/gen`;
+    await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('gen') });
+    r = await merge(dpath, { metadata: { labels: { a: 'b' } } });
+    expect(r.body.metadata.generation).toBe(1);
+    r = await merge(`${dpath}/status`, { status: { observedGeneration: 1, replicas: 0 } });
+    expect(r.body.metadata.generation).toBe(1);
+    r = await merge(dpath, { spec: { replicas: 2 } });
+    expect(r.body.metadata.generation).toBe(2);
+    // Deployments (apps strategy) also count annotation changes.
+    r = await merge(dpath, { metadata: { annotations: { note: 'x' } } });
+    expect(r.body.metadata.generation).toBe(3);
+    // Objects without generation (ConfigMaps) never get one.
+    const cm = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'gen', generation: 7 } as never } });
+    expect(cm.metadata!.generation).toBeUndefined();
+  });
+
+  it('status and scale subresources', async () => {
+    const created = await createWidget(widget('sub', { size: 2, replicas: 1 }, { status: { phase: 'Made-up' } }));
+    expect(created.status).toBeUndefined();
+    // The main endpoint ignores status.
+    const main: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'sub', body: { ...created, spec: { size: 4, replicas: 1 }, status: { phase: 'Ignored' } } });
+    expect([main.spec.size, main.status]).toEqual([4, undefined]);
+    // /status ignores spec and metadata for custom resources.
+    const st: any = await k.custom.replaceNamespacedCustomObjectStatus({
+      ...W,
+      name: 'sub',
+      body: { ...main, metadata: { ...main.metadata, labels: { via: 'status' }, finalizers: ['example.test/x'] }, spec: { size: 99, replicas: 1 }, status: { phase: 'Ready', replicas: 1, selector: 'app=sub' } },
+    });
+    expect(st.status).toEqual({ phase: 'Ready', replicas: 1, selector: 'app=sub' });
+    expect(st.spec.size).toBe(4);
+    expect(st.metadata.labels).toBeUndefined();
+    expect(st.metadata.finalizers).toBeUndefined();
+    expect(st.metadata.generation).toBe(main.metadata.generation);
+    // ... and status survives later main-endpoint writes.
+    const later: any = await k.custom.patchNamespacedCustomObject({ ...W, name: 'sub', body: [{ op: 'replace', path: '/spec/size', value: 5 }] });
+    expect(later.status.phase).toBe('Ready');
+
+    // scale: autoscaling/v1 Scale from specReplicasPath/statusReplicasPath/labelSelectorPath.
+    const scale: any = await k.custom.getNamespacedCustomObjectScale({ ...W, name: 'sub' });
+    expect(scale).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'sub', namespace: NS, resourceVersion: later.metadata.resourceVersion }, spec: { replicas: 1 }, status: { replicas: 1, selector: 'app=sub' } });
+    const scaled: any = await k.custom.replaceNamespacedCustomObjectScale({ ...W, name: 'sub', body: { ...scale, spec: { replicas: 4 } } });
+    expect(scaled).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 4 } });
+    const after = await getWidget('sub');
+    expect(after.spec.replicas).toBe(4);
+    expect(after.metadata.generation).toBe(later.metadata.generation + 1);
+    expect(scaled.metadata.resourceVersion).toBe(after.metadata.resourceVersion);
+    const staleScale = await rejection(k.custom.replaceNamespacedCustomObjectScale({ ...W, name: 'sub', body: { ...scale, spec: { replicas: 2 } } }));
+    expect(expectStatus(staleScale.body, 409, 'Conflict').code).toBe(409);
+    const negative = await raw(c, 'PATCH', `${WIDGETS_PATH(NS)}/sub/scale`, { contentType: PatchStrategy.MergePatch, body: { spec: { replicas: -1 } } });
+    expect(negative.status).toBe(422);
+    expectStatus(negative.body, 422, 'Invalid');
+
+    // Deployments: scale through apps/v1 deployments/scale; /status ignores spec and labels.
+    await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('sub') });
+    const dscale = await k.apps.readNamespacedDeploymentScale({ name: 'sub', namespace: NS });
+    expect(dscale).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 1 }, status: { replicas: 0, selector: 'app=sub' } });
+    await k.apps.replaceNamespacedDeploymentScale({ name: 'sub', namespace: NS, body: { ...dscale, spec: { replicas: 3 } } });
+    const dep = await k.apps.readNamespacedDeployment({ name: 'sub', namespace: NS });
+    expect([dep.spec!.replicas, dep.metadata!.generation]).toEqual([3, 2]);
+    const dst = await k.apps.replaceNamespacedDeploymentStatus({ name: 'sub', namespace: NS, body: { ...dep, metadata: { ...dep.metadata, labels: { via: 'status' } }, spec: { ...dep.spec!, replicas: 9 }, status: { replicas: 3, observedGeneration: 2 } } });
+    expect([dst.spec!.replicas, dst.metadata!.labels, dst.status!.replicas]).toEqual([3, undefined, 3]);
+    // No status/scale subresource on ConfigMaps.
+    expect((await raw(c, 'GET', `/api/v1/namespaces/${NS}/configmaps/rv/scale`)).status).toBe(404);
+  });
+
+  it('finalizers: delete sets deletionTimestamp, removing the last finalizer deletes, no new finalizers while deleting', async () => {
+    const w = await createWidget(widget('fin', { size: 1 }, { metadata: { name: 'fin', finalizers: ['example.test/hold'] } }));
+    const del = await raw(c, 'DELETE', `${WIDGETS_PATH(NS)}/fin`);
+    expect(del.status).toBe(200);
+    expect(del.body.metadata.deletionTimestamp).toEqual(expect.any(String));
+    expect(del.body.metadata.deletionGracePeriodSeconds).toBe(0);
+    const deleting = await getWidget('fin');
+    expect(deleting.metadata).toMatchObject({ finalizers: ['example.test/hold'], generation: w.metadata.generation + 1, deletionTimestamp: del.body.metadata.deletionTimestamp });
+    // Deleting again changes nothing.
+    const again = await raw(c, 'DELETE', `${WIDGETS_PATH(NS)}/fin`);
+    expect(again.body.metadata.resourceVersion).toBe(deleting.metadata.resourceVersion);
+    // Spec can still change, but no finalizer may be added.
+    const added = await rejection(k.custom.patchNamespacedCustomObject({ ...W, name: 'fin', body: [{ op: 'add', path: '/metadata/finalizers/-', value: 'example.test/late' }] }));
+    expect(added.code).toBe(422);
+    expect(expectStatus(added.body, 422, 'Invalid').details.causes).toEqual([
+      { reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: 'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.test/late"}' },
+    ]);
+    // deletionTimestamp cannot be cleared by an update.
+    const cleared: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'fin', body: { ...deleting, metadata: { ...deleting.metadata, deletionTimestamp: undefined }, spec: { size: 2 } } });
+    expect(cleared.metadata.deletionTimestamp).toBe(deleting.metadata.deletionTimestamp);
+    await k.custom.patchNamespacedCustomObject({ ...W, name: 'fin', body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    expect((await rejection(getWidget('fin'))).code).toBe(404);
+
+    // Built-in types too; their pending DELETE returns the object.
+    await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'fin', finalizers: ['example.test/hold'] } } });
+    const cmDel = await raw(c, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/fin`);
+    expect([cmDel.status, cmDel.body.kind]).toEqual([200, 'ConfigMap']);
+    expect(cmDel.body.metadata.deletionTimestamp).toEqual(expect.any(String));
+    await k.core.patchNamespacedConfigMap({ name: 'fin', namespace: NS, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    expect((await rejection(k.core.readNamespacedConfigMap({ name: 'fin', namespace: NS }))).code).toBe(404);
+  });
+
+  it('ownerReference garbage collection: background, foreground (blockOwnerDeletion) and orphan', async () => {
+    const owner = async (name: string) => k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name } } });
+    const child = async (name: string, o: V1ConfigMap, extra: Record<string, unknown> = {}, block = true) =>
+      k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: o.metadata!.name!, uid: o.metadata!.uid!, ...(block ? { blockOwnerDeletion: true } : {}) }], ...extra } } });
+    const exists = async (name: string) => k.core.readNamespacedConfigMap({ name, namespace: NS }).then(() => true, (e) => (e.code === 404 ? false : Promise.reject(e)));
+
+    // Background: the owner goes at once, the collector then deletes its dependents.
+    const bg = await owner('gc-bg');
+    await child('gc-bg-1', bg);
+    await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'gc-bg-2', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gc-bg', uid: bg.metadata!.uid! }] } } });
+    await k.core.deleteNamespacedConfigMap({ name: 'gc-bg', namespace: NS, propagationPolicy: 'Background' });
+    expect(await exists('gc-bg')).toBe(false);
+    await waitFor(async () => !(await exists('gc-bg-1')), 'the background dependent to be collected');
+    await waitFor(async () => k.core.readNamespacedSecret({ name: 'gc-bg-2', namespace: NS }).then(() => false, (e) => e.code === 404), 'the secret dependent to be collected');
+
+    // Foreground: the owner stays (foregroundDeletion) until its blocking dependents are gone.
+    const fg = await owner('gc-fg');
+    await child('gc-fg-block', fg, { finalizers: ['example.test/hold'] });
+    await child('gc-fg-free', fg, { finalizers: ['example.test/hold'] }, false);
+    const fgDel = await raw(c, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/gc-fg`, { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' } });
+    expect([fgDel.status, fgDel.body.metadata.finalizers]).toEqual([200, ['foregroundDeletion']]);
+    expect(fgDel.body.metadata.deletionTimestamp).toEqual(expect.any(String));
+    for (const n of ['gc-fg-block', 'gc-fg-free']) {
+      await waitFor(async () => (await k.core.readNamespacedConfigMap({ name: n, namespace: NS })).metadata!.deletionTimestamp, `${n} to be deleting`);
+    }
+    const stillOwner = await k.core.readNamespacedConfigMap({ name: 'gc-fg', namespace: NS });
+    expect(stillOwner.metadata!.finalizers).toEqual(['foregroundDeletion']);
+    await k.core.patchNamespacedConfigMap({ name: 'gc-fg-block', namespace: NS, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    // Only blocking dependents hold the owner: gc-fg-free (no blockOwnerDeletion) still exists.
+    await waitFor(async () => !(await exists('gc-fg')), 'the foreground owner to go once its blocking dependent is gone');
+    expect(await exists('gc-fg-free')).toBe(true);
+    await k.core.patchNamespacedConfigMap({ name: 'gc-fg-free', namespace: NS, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    await waitFor(async () => !(await exists('gc-fg-free')), 'the non-blocking dependent to go');
+
+    // Orphan: dependents stay, without the owner reference.
+    const or = await owner('gc-or');
+    const keep = await owner('gc-keep');
+    const keepRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'gc-keep', uid: keep.metadata!.uid! };
+    await child('gc-or-1', or, { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gc-or', uid: or.metadata!.uid! }, keepRef] });
+    await child('gc-or-2', or);
+    await k.core.deleteNamespacedConfigMap({ name: 'gc-or', namespace: NS, propagationPolicy: 'Orphan' });
+    await waitFor(async () => !(await exists('gc-or')), 'the orphaning owner to go');
+    const orphan = await k.core.readNamespacedConfigMap({ name: 'gc-or-2', namespace: NS });
+    expect(orphan.metadata!.ownerReferences).toBeUndefined();
+    expect(orphan.metadata!.deletionTimestamp).toBeUndefined();
+    // gc-or-1 loses only the orphaning owner's reference.
+    expect((await k.core.readNamespacedConfigMap({ name: 'gc-or-1', namespace: NS })).metadata!.ownerReferences).toEqual([keepRef]);
+  });
+
+  it('generateName', async () => {
+    const a = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { generateName: 'gen-' } } });
+    const b = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { generateName: 'gen-' } } });
+    expect(a.metadata!.name).toMatch(/^gen-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect(b.metadata!.name).not.toBe(a.metadata!.name);
+    expect(a.metadata!.generateName).toBe('gen-');
+    const named = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'explicit', generateName: 'gen-' } } });
+    expect(named.metadata!.name).toBe('explicit');
+    const w = await createWidget({ apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { generateName: 'wg-' }, spec: {} });
+    expect(w.metadata.name).toMatch(/^wg-.{5}$/);
+    const none = await rejection(k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: {} } }));
+    expect(none.code).toBe(422);
+    expect(expectStatus(none.body, 422, 'Invalid').details.causes).toEqual([{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }]);
+  });
+
+  it('label and field selectors on list; a bad selector is 400', async () => {
+    const mk = (name: string, labels: Record<string, string>) => k.core.createNamespacedConfigMap({ namespace: 'sel', body: { metadata: { name, labels } } });
+    await mk('a', { env: 'prod', tier: 'web' });
+    await mk('b', { env: 'dev', tier: 'web' });
+    await mk('c', { env: 'prod' });
+    await mk('d', {});
+    const sel = async (labelSelector?: string, fieldSelector?: string) => names(await k.core.listNamespacedConfigMap({ namespace: 'sel', labelSelector, fieldSelector })).filter((n) => n !== 'kube-root-ca.crt');
+    expect(await sel('env=prod')).toEqual(['a', 'c']);
+    expect(await sel('env==prod')).toEqual(['a', 'c']);
+    expect(await sel('env!=prod')).toEqual(['b', 'd']);
+    expect(await sel('env in (prod, dev)')).toEqual(['a', 'b', 'c']);
+    expect(await sel('env notin (prod)')).toEqual(['b', 'd']);
+    expect(await sel('tier')).toEqual(['a', 'b']);
+    expect(await sel('!tier')).toEqual(['c', 'd']);
+    expect(await sel('env=prod,tier=web')).toEqual(['a']);
+    expect(await sel(undefined, 'metadata.name=b')).toEqual(['b']);
+    expect(await sel(undefined, 'metadata.name!=b')).toEqual(['a', 'c', 'd']);
+    expect(await sel('env=prod', 'metadata.name!=a')).toEqual(['c']);
+    expect(names(await k.core.listConfigMapForAllNamespaces({ fieldSelector: 'metadata.namespace=sel', labelSelector: 'tier' }))).toEqual(['a', 'b']);
+
+    // Pods: status.phase and spec.nodeName.
+    const pod = (name: string) => ({ metadata: { name }, spec: { containers: [{ name: 'c', image: 'registry.test/x:1' }] } });
+    const p1 = await k.core.createNamespacedPod({ namespace: 'sel', body: pod('p1') });
+    await k.core.createNamespacedPod({ namespace: 'sel', body: pod('p2') });
+    expect(p1.status!.phase).toBe('Pending');
+    await k.core.replaceNamespacedPodStatus({ name: 'p1', namespace: 'sel', body: { ...p1, status: { ...p1.status, phase: 'Running' } } });
+    expect(names(await k.core.listNamespacedPod({ namespace: 'sel', fieldSelector: 'status.phase=Running' }))).toEqual(['p1']);
+    expect(names(await k.core.listNamespacedPod({ namespace: 'sel', fieldSelector: 'status.phase!=Running' }))).toEqual(['p2']);
+    expect(names(await k.core.listNamespacedPod({ namespace: 'sel', fieldSelector: 'spec.nodeName=' }))).toEqual(['p1', 'p2']);
+
+    for (const [labelSelector, fieldSelector] of [
+      ['env in prod', undefined],
+      ['env=prod!', undefined],
+      ['-bad=x', undefined],
+      [undefined, 'spec.foo=bar'],
+      [undefined, 'metadata.name'],
+    ] as const) {
+      const r = await rejection(k.core.listNamespacedConfigMap({ namespace: 'sel', labelSelector, fieldSelector }));
+      expect([labelSelector ?? fieldSelector, r.code]).toEqual([labelSelector ?? fieldSelector, 400]);
+      expectStatus(r.body, 400, 'BadRequest');
+    }
+    const unsupported = await rejection(k.core.listNamespacedConfigMap({ namespace: 'sel', fieldSelector: 'spec.foo=bar' }));
+    expect(unsupported.body.message).toBe('field label not supported: spec.foo');
+  });
+
+  it('merge patch, JSON patch (failing test op is 422), strategic merge patch, and 415 for SMP on custom resources', async () => {
+    const path = `/api/v1/namespaces/${NS}/configmaps/patch`;
+    await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'patch', labels: { a: '1', b: '2' } }, data: { x: '1', y: '2' } } });
+    const mp = await raw(c, 'PATCH', path, { contentType: PatchStrategy.MergePatch, body: { metadata: { labels: { b: null, c: '3' } }, data: { y: null, z: '3' } } });
+    expect([mp.status, mp.body.metadata.labels, mp.body.data]).toEqual([200, { a: '1', c: '3' }, { x: '1', z: '3' }]);
+    const jp = await raw(c, 'PATCH', path, {
+      contentType: PatchStrategy.JsonPatch,
+      body: [
+        { op: 'test', path: '/data/x', value: '1' },
+        { op: 'replace', path: '/data/x', value: 'one' },
+        { op: 'add', path: '/data/w', value: '4' },
+        { op: 'remove', path: '/data/z' },
+        { op: 'copy', from: '/data/w', path: '/data/v' },
+        { op: 'move', from: '/data/v', path: '/data/u' },
+      ],
+    });
+    expect([jp.status, jp.body.data]).toEqual([200, { x: 'one', w: '4', u: '4' }]);
+    const failed = await raw(c, 'PATCH', path, { contentType: PatchStrategy.JsonPatch, body: [{ op: 'test', path: '/data/x', value: 'two' }, { op: 'replace', path: '/data/x', value: 'three' }] });
+    expect(failed.status).toBe(422);
+    expect(expectStatus(failed.body, 422, 'Invalid')).toMatchObject({
+      message: 'the server rejected our request due to an error in our request',
+      details: { causes: [{ reason: 'UnexpectedServerResponse', message: 'testing value /data/x failed: test failed' }] },
+    });
+    expect((await k.core.readNamespacedConfigMap({ name: 'patch', namespace: NS })).data!.x).toBe('one');
+    const missing = await raw(c, 'PATCH', path, { contentType: PatchStrategy.JsonPatch, body: [{ op: 'remove', path: '/data/nothere' }] });
+    expect(missing.status).toBe(422);
+    const notArray = await raw(c, 'PATCH', path, { contentType: PatchStrategy.JsonPatch, body: { op: 'remove' } });
+    expect(notArray.status).toBe(400);
+    const badType = await raw(c, 'PATCH', path, { contentType: 'application/xml', body: '<x/>' });
+    expect(badType.status).toBe(415);
+    expectStatus(badType.body, 415, 'UnsupportedMediaType');
+    expect((await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/configmaps/nothere`, { contentType: PatchStrategy.MergePatch, body: {} })).status).toBe(404);
+
+    // Strategic merge patch: containers merge by name; $patch: delete removes one.
+    await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('smp', {}, [{ name: 'app', image: 'registry.test/app:1', env: [{ name: 'A', value: '1' }] }, { name: 'sidecar', image: 'registry.test/side:1' }]) });
+    const dpath = `/apis/apps/v1/namespaces/${NS}/deployments/smp`;
+    const smp = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'sidecar', image: 'registry.test/side:2' }, { name: 'app', env: [{ name: 'B', value: '2' }] }] } } } } });
+    expect(smp.status).toBe(200);
+    const cs = smp.body.spec.template.spec.containers;
+    expect(cs.map((x: any) => [x.name, x.image])).toEqual([
+      ['app', 'registry.test/app:1'],
+      ['sidecar', 'registry.test/side:2'],
+    ]);
+    expect(cs[0].env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: '2' }]);
+    const del = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'sidecar', $patch: 'delete' }] } } } } });
+    expect(del.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['app']);
+    // A merge patch replaces the list instead.
+    const mpDep = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.MergePatch, body: { spec: { template: { spec: { containers: [{ name: 'only', image: 'registry.test/only:1' }] } } } } });
+    expect(mpDep.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['only']);
+
+    // Custom resources have no strategic merge patch.
+    await createWidget(widget('patch', { size: 1, tags: ['a'] }));
+    const smpCr = await raw(c, 'PATCH', `${WIDGETS_PATH(NS)}/patch`, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { size: 2 } } });
+    expect(smpCr.status).toBe(415);
+    expect(expectStatus(smpCr.body, 415, 'UnsupportedMediaType').message).toBe(
+      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+    );
+    const mpCr = await raw(c, 'PATCH', `${WIDGETS_PATH(NS)}/patch`, { contentType: PatchStrategy.MergePatch, body: { spec: { tags: ['b'] } } });
+    expect(mpCr.body.spec).toEqual({ size: 1, tags: ['b'] });
+  });
+
+  it('server-side apply: create, managedFields, conflicts, force, and removal of fields a manager stops applying', async () => {
+    const path = `${WIDGETS_PATH(NS)}/ssa`;
+    const apply = (manager: string, spec: Record<string, unknown> | undefined, force = false) =>
+      raw(c, 'PATCH', `${path}?fieldManager=${manager}${force ? '&force=true' : ''}`, { contentType: PatchStrategy.ServerSideApply, body: spec ? widget('ssa', spec) : { apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'ssa' } } });
+    const created = await apply('mgr-a', { size: 3, color: 'red', tags: ['x'] });
+    expect(created.status).toBe(201);
+    expect(created.body.spec).toEqual({ size: 3, color: 'red', tags: ['x'] });
+    const entryOf = (o: any, m: string) => o.metadata.managedFields.find((e: any) => e.manager === m);
+    expect(entryOf(created.body, 'mgr-a')).toMatchObject({ manager: 'mgr-a', operation: 'Apply', apiVersion: WIDGET_API_VERSION, fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:size': {}, 'f:color': {}, 'f:tags': {} } } });
+    expect(entryOf(created.body, 'mgr-a').time).toEqual(expect.any(String));
+
+    // Through client-node too: apply with another manager conflicts on a field with a different value.
+    const conflict = await rejection(k.objects.patch<KubernetesObject>({ ...widget('ssa', { color: 'blue' }), metadata: { name: 'ssa', namespace: NS } }, undefined, undefined, 'mgr-b', false, PatchStrategy.ServerSideApply));
+    expect(conflict.code).toBe(409);
+    expect(expectStatus(conflict.body, 409, 'Conflict')).toMatchObject({
+      message: 'Apply failed with 1 conflict: conflict with "mgr-a": .spec.color',
+      details: { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "mgr-a"', field: '.spec.color' }] },
+    });
+    // Same value: shared ownership, no conflict.
+    const shared = await apply('mgr-c', { size: 3 });
+    expect(shared.status).toBe(200);
+    expect(entryOf(shared.body, 'mgr-c').fieldsV1).toEqual({ 'f:spec': { 'f:size': {} } });
+    // force takes the field over.
+    const forced = await apply('mgr-b', { color: 'blue' }, true);
+    expect(forced.status).toBe(200);
+    expect(forced.body.spec.color).toBe('blue');
+    expect(entryOf(forced.body, 'mgr-b').fieldsV1).toEqual({ 'f:spec': { 'f:color': {} } });
+    expect(entryOf(forced.body, 'mgr-a').fieldsV1).toEqual({ 'f:spec': { 'f:size': {}, 'f:tags': {} } });
+    // mgr-a stops applying tags (owned only by it) and size (shared with mgr-c): tags go, size stays.
+    const dropped = await apply('mgr-a', undefined);
+    expect(dropped.body.spec).toEqual({ size: 3, color: 'blue' });
+    expect(entryOf(dropped.body, 'mgr-a')).toBeUndefined();
+    // An Update by a non-apply manager is recorded as operation Update.
+    const upd = await raw(c, 'PATCH', `${path}?fieldManager=editor`, { contentType: PatchStrategy.MergePatch, body: { spec: { replicas: 2 } } });
+    expect(entryOf(upd.body, 'editor')).toMatchObject({ operation: 'Update', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
+    // Conflicts with update managers name their apiVersion; several conflicts are listed per manager.
+    const two = await apply('mgr-a', { replicas: 5, color: 'green' });
+    expect(two.status).toBe(409);
+    expect(two.body.message).toBe('Apply failed with 2 conflicts: conflicts with "editor" using example.test/v1:\n- .spec.replicas\nconflicts with "mgr-b":\n- .spec.color');
+    expect(two.body.details.causes).toEqual(
+      expect.arrayContaining([
+        { reason: 'FieldManagerConflict', message: 'conflict with "editor" using example.test/v1', field: '.spec.replicas' },
+        { reason: 'FieldManagerConflict', message: 'conflict with "mgr-b"', field: '.spec.color' },
+      ]),
+    );
+    // Apply needs a fieldManager.
+    const noManager = await raw(c, 'PATCH', path, { contentType: PatchStrategy.ServerSideApply, body: widget('ssa', {}), headers: { 'user-agent': '' } });
+    expect(noManager.status).toBe(422);
+  });
+
+  it('CRD schemas: pruning, defaulting, validation with causes, CEL messages, fieldValidation Strict/Warn/Ignore', async () => {
+    const created = await raw(c, 'POST', WIDGETS_PATH(NS), { body: { ...widget('schema', { color: 'red', bogus: 1, extra: { anything: { goes: [1, 2] } } }), topLevel: true } });
+    expect(created.status).toBe(201);
+    expect(created.body.spec).toEqual({ size: 1, color: 'red', extra: { anything: { goes: [1, 2] } } });
+    expect(created.body.topLevel).toBeUndefined();
+    expect(created.headers.warning).toEqual(expect.stringContaining('299 - "unknown field \\"spec.bogus\\""'));
+    expect(created.headers.warning).toEqual(expect.stringContaining('unknown field \\"topLevel\\"'));
+
+    const invalid = async (spec: Record<string, unknown>) => {
+      const r = await raw(c, 'POST', WIDGETS_PATH(NS), { body: widget('invalid', spec) });
+      expect(r.status).toBe(422);
+      return expectStatus(r.body, 422, 'Invalid');
+    };
+    expect(await invalid({ replicas: -1 })).toMatchObject({
+      message: 'Widget.example.test "invalid" is invalid: spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0',
+      details: { name: 'invalid', group: WIDGET_GROUP, kind: 'Widget', causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: -1: spec.replicas in body should be greater than or equal to 0', field: 'spec.replicas' }] },
+    });
+    // Enum and type errors keep the CEL rules from running (apiextensions' hasBlockingErr), with a note saying so.
+    const notChecked = { reason: 'FieldValueInvalid', message: 'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation', field: '<nil>' };
+    expect((await invalid({ color: 'purple' })).details.causes).toEqual([{ reason: 'FieldValueNotSupported', message: 'Unsupported value: "purple": supported values: "red", "green", "blue"', field: 'spec.color' }, notChecked]);
+    expect((await invalid({ size: 'big' })).details.causes).toEqual([{ reason: 'FieldValueTypeInvalid', message: 'Invalid value: "string": spec.size in body must be of type integer: "string"', field: 'spec.size' }, notChecked]);
+    expect((await invalid({ size: 101 })).details.causes).toEqual([{ reason: 'FieldValueInvalid', message: 'Invalid value: "object": size must be at most 100', field: 'spec' }]);
+    // A minimum violation does not keep CEL rules from running: both errors are reported.
+    const two = await invalid({ replicas: -2, size: 101 });
+    expect(two.details.causes.map((x: any) => x.field).sort()).toEqual(['spec', 'spec.replicas']);
+    expect(two.message).toMatch(/^Widget\.example\.test "invalid" is invalid: \[spec/);
+    // ... while an enum error does: the CEL violation is not reported.
+    expect((await invalid({ color: 'pink', size: 101 })).details.causes).toEqual([
+      { reason: 'FieldValueNotSupported', message: 'Unsupported value: "pink": supported values: "red", "green", "blue"', field: 'spec.color' },
+      notChecked,
+    ]);
+    // Updates are validated too (CEL included).
+    const upd = await raw(c, 'PATCH', `${WIDGETS_PATH(NS)}/schema`, { contentType: PatchStrategy.MergePatch, body: { spec: { size: 500 } } });
+    expect(upd.status).toBe(422);
+    expect(upd.body.details.causes).toEqual([expect.objectContaining({ field: 'spec', message: 'Invalid value: "object": size must be at most 100' })]);
+
+    const strict = await raw(c, 'POST', `${WIDGETS_PATH(NS)}?fieldValidation=Strict`, { body: widget('strict', { bogus: 1 }) });
+    expect(strict.status).toBe(400);
+    expect(expectStatus(strict.body, 400, 'BadRequest').message).toBe('Widget in version "v1" cannot be handled as a Widget: strict decoding error: unknown field "spec.bogus"');
+    expect((await raw(c, 'GET', `${WIDGETS_PATH(NS)}/strict`)).status).toBe(404);
+    const warn = await raw(c, 'POST', `${WIDGETS_PATH(NS)}?fieldValidation=Warn`, { body: widget('warn', { bogus: 1 }) });
+    expect([warn.status, warn.headers.warning]).toEqual([201, '299 - "unknown field \\"spec.bogus\\""']);
+    const ignore = await raw(c, 'POST', `${WIDGETS_PATH(NS)}?fieldValidation=Ignore`, { body: widget('ignore', { bogus: 1 }) });
+    expect([ignore.status, ignore.headers.warning, ignore.body.spec]).toEqual([201, undefined, { size: 1 }]);
+    expect((await raw(c, 'POST', `${WIDGETS_PATH(NS)}?fieldValidation=Loose`, { body: widget('loose') })).status).toBe(400);
+    // Built-in types: unknown fields too.
+    const cmStrict = await raw(c, 'POST', `/api/v1/namespaces/${NS}/configmaps?fieldValidation=Strict`, { body: { metadata: { name: 'strict' }, dta: {} } });
+    expect([cmStrict.status, cmStrict.body.message]).toEqual([400, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "dta"']);
+  });
+
+  it('Table responses with the CRD printer columns', async () => {
+    await createWidget(widget('table-a', { size: 7, replicas: 2 }));
+    await k.custom.patchNamespacedCustomObjectStatus({ ...W, name: 'table-a', body: [{ op: 'add', path: '/status', value: { phase: 'Ready' } }] });
+    await createWidget(widget('table-b', {}));
+    const accept = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+    const list = await raw(c, 'GET', `${WIDGETS_PATH(NS)}?labelSelector=`, { accept });
+    expect(list.status).toBe(200);
+    expect(list.body).toMatchObject({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: expect.any(String) } });
+    expect(list.body.columnDefinitions.map((d: any) => [d.name, d.type, d.format])).toEqual([
+      ['Name', 'string', 'name'],
+      ['Size', 'integer', ''],
+      ['Replicas', 'integer', ''],
+      ['Phase', 'string', ''],
+      ['Age', 'date', ''],
+    ]);
+    const rows = Object.fromEntries(list.body.rows.map((r: any) => [r.cells[0], r]));
+    expect(rows['table-a'].cells.slice(0, 4)).toEqual(['table-a', 7, 2, 'Ready']);
+    expect(rows['table-a'].cells[4]).toMatch(/^\d+s$/);
+    expect(rows['table-b'].cells.slice(0, 4)).toEqual(['table-b', 1, null, null]);
+    expect(rows['table-a'].object).toMatchObject({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: { name: 'table-a', namespace: NS } });
+    const one = await raw(c, 'GET', `${WIDGETS_PATH(NS)}/table-a?includeObject=Object`, { accept });
+    expect(one.body.kind).toBe('Table');
+    expect(one.body.rows).toHaveLength(1);
+    expect(one.body.rows[0].object).toMatchObject({ kind: 'Widget', spec: { size: 7 } });
+    // Built-in: ConfigMaps' Name, Data, Age.
+    const cms = await raw(c, 'GET', `/api/v1/namespaces/sel/configmaps`, { accept });
+    expect(cms.body.columnDefinitions.map((d: any) => d.name)).toEqual(['Name', 'Data', 'Age']);
+    // Plain JSON when the client asks for it.
+    expect((await raw(c, 'GET', WIDGETS_PATH(NS))).body.kind).toBe('WidgetList');
+  });
+
+  it('test hooks: injectFault answers matching requests `times` times; requests() logs method, path, verb and user agent', async () => {
+    await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'hooks' } } });
+    c.clearRequests();
+    c.injectFault({ verb: 'get', resource: 'configmaps', status: 503, times: 2, message: 'try later' });
+    const path = `/api/v1/namespaces/${NS}/configmaps/hooks`;
+    const first = await raw(c, 'GET', path);
+    expect([first.status, first.headers['content-type']]).toEqual([503, 'application/json']);
+    expect(expectStatus(first.body, 503, 'ServiceUnavailable').message).toBe('try later');
+    // A request that doesn't match passes untouched.
+    expect((await raw(c, 'GET', `/api/v1/namespaces/${NS}/configmaps`)).status).toBe(200);
+    expect((await rejection(k.core.readNamespacedConfigMap({ name: 'hooks', namespace: NS }))).code).toBe(503);
+    expect((await k.core.readNamespacedConfigMap({ name: 'hooks', namespace: NS })).metadata!.name).toBe('hooks');
+
+    c.injectFault({ method: 'PUT', path: /\/configmaps\/hooks$/, status: 409 });
+    c.injectFault({ verb: 'create', resource: 'widgets', status: 429 });
+    expect((await rejection(k.core.replaceNamespacedConfigMap({ name: 'hooks', namespace: NS, body: { metadata: { name: 'hooks' }, data: { a: '1' } } }))).code).toBe(409);
+    const tooMany = await raw(c, 'POST', WIDGETS_PATH(NS), { body: widget('hooks') });
+    expect([tooMany.status, tooMany.headers['retry-after'], tooMany.body.reason]).toEqual([429, '1', 'TooManyRequests']);
+    expect((await raw(c, 'POST', WIDGETS_PATH(NS), { body: widget('hooks') })).status).toBe(201);
+    c.injectFault({ verb: 'list', status: 500, times: Infinity });
+    expect((await raw(c, 'GET', '/api/v1/namespaces')).status).toBe(500);
+    expect((await raw(c, 'GET', '/api/v1/namespaces')).status).toBe(500);
+    c.clearFaults();
+    expect((await raw(c, 'GET', '/api/v1/namespaces')).status).toBe(200);
+
+    const gets = c.requests({ verb: 'get', resource: 'configmaps', name: 'hooks' });
+    expect(gets.map((r) => [r.method, r.path, r.namespace, r.status])).toEqual([
+      ['GET', path, NS, 503],
+      ['GET', path, NS, 503],
+      ['GET', path, NS, 200],
+    ]);
+    expect(gets[0]!.userAgent).toBe('testcluster-raw');
+    expect(gets[1]!.userAgent).not.toBe('testcluster-raw');
+    expect(c.requests({ verb: 'list', resource: 'configmaps' })[0]).toMatchObject({ method: 'GET', path: `/api/v1/namespaces/${NS}/configmaps`, group: '', version: 'v1' });
+    const writes = c.writes();
+    expect(writes.map((r) => [r.verb, r.resource, r.status])).toEqual([
+      ['update', 'configmaps', 409],
+      ['create', 'widgets', 429],
+      ['create', 'widgets', 201],
+    ]);
+    expect(writes[1]).toMatchObject({ method: 'POST', group: WIDGET_GROUP, version: WIDGET_VERSION, namespace: NS });
+    await raw(c, 'GET', `${path}/status?watch=false`);
+    expect(c.requests().at(-1)).toMatchObject({ verb: 'get', subresource: 'status', query: { watch: 'false' } });
+  });
+});
+
+describe('test API server: Deployment controller and scheduler', () => {
+  let c: TestCluster;
+  let k: Clients;
+  const ns = 'work';
+
+  beforeAll(async () => {
+    c = await startTestCluster({
+      namespaces: [ns],
+      nodes: [{ name: 'gpu-node', capacity: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': '1', pods: '110' } }],
+      // The simulated kubelet, except that pods labelled crash=true crash-loop.
+      podRunner: () => {
+        const sim = new SimulatedPodRunner(true);
+        return {
+          start: (pod, kubelet) => (pod.metadata.labels?.crash === 'true' ? kubelet.updateStatus(pod.metadata.namespace, pod.metadata.name, (p) => crashLoopStatus(p, { restartCount: 3 })) : sim.start(pod, kubelet)),
+          stop: () => {},
+        };
+      },
+    });
+    k = clients(c);
+  });
+  afterAll(async () => c.stop());
+
+  const dep = (name: string, replicas: number, container: Record<string, unknown> = {}, labels: Record<string, string> = {}): V1Deployment => ({
+    metadata: { name },
+    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name, ...labels } }, spec: { containers: [{ name: 'main', image: 'registry.test/app:1', ...container }] } } },
+  });
+  const podsOf = async (name: string) => (await k.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${name}` })).items;
+
+  it('Deployments get pods from their template, scheduled and ready, and report status; unschedulable and crashing pods show as in Kubernetes', async () => {
+    const d = await k.apps.createNamespacedDeployment({ namespace: ns, body: dep('web', 2, { env: [{ name: 'A', value: '1' }] }, { tier: 'front' }) });
+    const ready = await waitFor(async () => {
+      const x = await k.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+      return x.status?.readyReplicas === 2 ? x : undefined;
+    }, 'web to be ready');
+    expect(ready.status).toMatchObject({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 });
+    const conds = Object.fromEntries(ready.status!.conditions!.map((x) => [x.type, x]));
+    expect(conds.Available).toMatchObject({ status: 'True', reason: 'MinimumReplicasAvailable' });
+    expect(conds.Progressing).toMatchObject({ status: 'True', reason: 'NewReplicaSetAvailable' });
+    const pods = await podsOf('web');
+    expect(pods).toHaveLength(2);
+    for (const p of pods) {
+      expect(p.metadata!.labels).toMatchObject({ app: 'web', tier: 'front', 'pod-template-hash': expect.any(String) });
+      expect(p.metadata!.name).toMatch(new RegExp(`^web-${p.metadata!.labels!['pod-template-hash']}-[a-z0-9]{5}$`));
+      expect(p.metadata!.ownerReferences).toEqual([{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: d.metadata!.uid, controller: true, blockOwnerDeletion: true }]);
+      expect(p.spec!.containers[0]).toMatchObject({ name: 'main', image: 'registry.test/app:1', env: [{ name: 'A', value: '1' }] });
+      expect(p.spec!.nodeName).toBe('gpu-node');
+      expect(p.status!.phase).toBe('Running');
+      expect(p.status!.conditions!.find((x) => x.type === 'Ready')!.status).toBe('True');
+    }
+    // Scaling down removes a pod; deleting the Deployment collects the rest.
+    await k.apps.patchNamespacedDeploymentScale({ name: 'web', namespace: ns, body: [{ op: 'replace', path: '/spec/replicas', value: 1 }] });
+    await waitFor(async () => (await podsOf('web')).length === 1, 'web to scale to 1');
+
+    // More GPUs than any node has: PodScheduled=False, Unschedulable, with the scheduler's message.
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: dep('big', 1, { resources: { limits: { 'nvidia.com/gpu': '2' } } }) });
+    const big = await waitFor(async () => {
+      const [p] = await podsOf('big');
+      return p?.status?.conditions?.find((x) => x.type === 'PodScheduled') ? p : undefined;
+    }, 'the big pod to be considered by the scheduler');
+    expect(big.spec!.nodeName).toBeUndefined();
+    expect(big.status!.phase).toBe('Pending');
+    expect(big.status!.conditions!.find((x) => x.type === 'PodScheduled')).toMatchObject({
+      status: 'False',
+      reason: 'Unschedulable',
+      message: '0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.',
+    });
+    const events = await waitFor(async () => {
+      const ev = await k.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${big.metadata!.name}` });
+      return ev.items.length ? ev.items : undefined;
+    }, 'a FailedScheduling event');
+    expect(events[0]).toMatchObject({ type: 'Warning', reason: 'FailedScheduling', involvedObject: { kind: 'Pod', name: big.metadata!.name } });
+    const bigDep = await k.apps.readNamespacedDeployment({ name: 'big', namespace: ns });
+    expect(bigDep.status?.availableReplicas ?? 0).toBe(0);
+
+    // A crashing container: CrashLoopBackOff, not ready; the Deployment is not available.
+    await k.apps.createNamespacedDeployment({ namespace: ns, body: dep('crashy', 1, {}, { crash: 'true' }) });
+    const crashing = await waitFor(async () => {
+      const [p] = await podsOf('crashy');
+      return p?.status?.containerStatuses?.[0]?.state?.waiting ? p : undefined;
+    }, 'the crashy pod to report its container');
+    const cst = crashing.status!.containerStatuses![0]!;
+    expect(cst).toMatchObject({ name: 'main', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } });
+    expect(cst.state!.waiting!.message).toMatch(/^back-off \d+s restarting failed container=main pod=crashy-/);
+    expect(crashing.status!.conditions!.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ContainersNotReady' });
+    const crashDep = await waitFor(async () => {
+      const x = await k.apps.readNamespacedDeployment({ name: 'crashy', namespace: ns });
+      return x.status?.replicas === 1 ? x : undefined;
+    }, 'crashy status');
+    expect(crashDep.status!.availableReplicas ?? 0).toBe(0);
+    expect(crashDep.status!.conditions!.find((x) => x.type === 'Available')).toMatchObject({ status: 'False', reason: 'MinimumReplicasUnavailable' });
+
+    // Deleting a Deployment collects its pods (ownerReference GC).
+    await k.apps.deleteNamespacedDeployment({ name: 'web', namespace: ns });
+    await waitFor(async () => (await podsOf('web')).length === 0, 'web pods to be collected');
+  });
+});
