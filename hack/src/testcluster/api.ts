@@ -57,6 +57,9 @@ function comparable(o: Json): Json {
   return c;
 }
 
+/** Metadata a status write cannot change, for built-ins whose status strategy lets other metadata through. */
+const STATUS_KEEPS_OLD_META: Record<string, string[]> = { '/pods': ['ownerReferences'], 'apps/deployments': ['labels'], 'apps/replicasets': ['labels'] };
+
 /** Everything that makes metadata.generation move: for CRs all but metadata/status; Deployments also annotations. */
 function specOf(def: ResourceDef, o: Json): Json {
   const rest: Json = { ...o, metadata: undefined, status: undefined, apiVersion: undefined, kind: undefined };
@@ -238,6 +241,12 @@ export class ObjectApi {
     if (opts.subresource === 'status') {
       next = { ...deepClone(old), status: candidate.status };
       if (candidate.metadata?.resourceVersion) next.metadata.resourceVersion = candidate.metadata.resourceVersion;
+      // Pods' and apps workloads' status strategies take metadata from the request but for what they reset; CRs keep all.
+      const reset = STATUS_KEEPS_OLD_META[`${def.group}/${def.resource}`];
+      if (reset && isPlainObject(candidate.metadata)) {
+        next.metadata = deepClone(candidate.metadata);
+        for (const k of reset) if (old.metadata[k] === undefined) delete next.metadata[k]; else next.metadata[k] = deepClone(old.metadata[k]);
+      }
     } else {
       next = deepClone(candidate);
       if (def.status) {
