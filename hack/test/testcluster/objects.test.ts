@@ -285,8 +285,17 @@ describe('test API server: objects', () => {
     await k.apps.replaceNamespacedDeploymentScale({ name: 'sub', namespace: NS, body: { ...dscale, spec: { replicas: 3 } } });
     const dep = await k.apps.readNamespacedDeployment({ name: 'sub', namespace: NS });
     expect([dep.spec!.replicas, dep.metadata!.generation]).toEqual([3, 2]);
-    const dst = await k.apps.replaceNamespacedDeploymentStatus({ name: 'sub', namespace: NS, body: { ...dep, metadata: { ...dep.metadata, labels: { via: 'status' } }, spec: { ...dep.spec!, replicas: 9 }, status: { replicas: 3, observedGeneration: 2 } } });
-    expect([dst.spec!.replicas, dst.metadata!.labels, dst.status!.replicas]).toEqual([3, undefined, 3]);
+    // deployments/status resets spec and labels but takes other metadata (annotations) from the request.
+    const dst = await k.apps.replaceNamespacedDeploymentStatus({ name: 'sub', namespace: NS, body: { ...dep, metadata: { ...dep.metadata, labels: { via: 'status' }, annotations: { via: 'status' } }, spec: { ...dep.spec!, replicas: 9 }, status: { replicas: 3, observedGeneration: 2 } } });
+    expect([dst.spec!.replicas, dst.metadata!.labels, dst.metadata!.annotations, dst.status!.replicas]).toEqual([3, undefined, { via: 'status' }, 3]);
+    // pods/status resets spec and ownerReferences, and takes labels.
+    const pod = await k.core.createNamespacedPod({ namespace: NS, body: { metadata: { name: 'sub' }, spec: { containers: [{ name: 'c', image: 'registry.test/x:1' }] } } });
+    const pst = await k.core.replaceNamespacedPodStatus({
+      name: 'sub',
+      namespace: NS,
+      body: { ...pod, metadata: { ...pod.metadata, labels: { via: 'status' }, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: dep.metadata!.uid! }] }, spec: { ...pod.spec!, nodeName: 'elsewhere' }, status: { ...pod.status, phase: 'Running' } },
+    });
+    expect([pst.metadata!.labels, pst.metadata!.ownerReferences, pst.spec!.nodeName, pst.status!.phase]).toEqual([{ via: 'status' }, undefined, undefined, 'Running']);
     // No status/scale subresource on ConfigMaps.
     expect((await raw(c, 'GET', `/api/v1/namespaces/${NS}/configmaps/rv/scale`)).status).toBe(404);
   });
