@@ -3,7 +3,7 @@ import { type FieldError, badRequest } from './errors.js';
 import { age } from './humanize.js';
 import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
 import { type FieldGetter, labelSelectorString, labelSelectorFromObject, matchesLabels } from './selectors.js';
-import { type Json, isPlainObject, getPath } from './types.js';
+import { type Json, deepEqual, isPlainObject, getPath } from './types.js';
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const NAME_COL: TableColumn = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.' };
@@ -172,9 +172,17 @@ function defaultCrd(crd: Json): void {
 
 // ---- validation (what clients are likely to trip over) ----
 
-function validateDeployment(d: Json): FieldError[] {
+/** ConfigMaps and Secrets marked `immutable: true` keep their data (and the mark) for good. */
+function validateImmutableData(o: Json, old: Json | undefined): FieldError[] {
+  if (old?.immutable !== true) return [];
+  const forbidden = (field: string): FieldError => ({ type: 'FieldValueForbidden', field, detail: 'field is immutable when `immutable` is set' });
+  return [...(o.immutable !== true ? [forbidden('immutable')] : []), ...['data', 'binaryData'].filter((k) => k in old || k in o).filter((k) => !deepEqual(o[k], old[k])).map(forbidden)];
+}
+
+function validateDeployment(d: Json, old: Json | undefined): FieldError[] {
   const errs: FieldError[] = [];
   const s = d.spec ?? {};
+  if (old && !deepEqual(old.spec?.selector, s.selector)) errs.push({ type: 'FieldValueInvalid', field: 'spec.selector', value: s.selector, detail: 'field is immutable' });
   if (typeof s.replicas === 'number' && s.replicas < 0) errs.push({ type: 'FieldValueInvalid', field: 'spec.replicas', value: s.replicas, detail: 'must be greater than or equal to 0' });
   const sel = labelSelectorFromObject(s.selector);
   if (!s.selector || (sel && sel.length === 0)) errs.push({ type: 'FieldValueRequired', field: 'spec.selector', detail: '' });
@@ -343,6 +351,7 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
       defaults: defaultSecret,
+      validate: validateImmutableData,
     },
     {
       group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', cls: 'V1ConfigMap', namespaced: true, shortNames: ['cm'],
@@ -350,6 +359,7 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: { name: 'Data', type: 'string' }, cell: (o) => Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
+      validate: validateImmutableData,
     },
     {
       group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount', cls: 'V1ServiceAccount', namespaced: true, shortNames: ['sa'],
