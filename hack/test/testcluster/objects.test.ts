@@ -78,6 +78,17 @@ describe('test API server: objects', () => {
     expect(gone.code).toBe(404);
     expect(expectStatus(gone.body, 404, 'NotFound')).toMatchObject({ message: 'configmaps "crud" not found', details: { name: 'crud', kind: 'configmaps' } });
 
+    // immutable: true freezes data (and the flag); metadata may still change.
+    const frozen = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
+    const dataChange = await rejection(k.core.replaceNamespacedConfigMap({ name: 'frozen', namespace: NS, body: { ...frozen, data: { a: '2' }, immutable: false } }));
+    expect(expectStatus(dataChange.body, 422, 'Invalid')).toMatchObject({
+      message: 'ConfigMap "frozen" is invalid: [immutable: Forbidden: field is immutable when `immutable` is set, data: Forbidden: field is immutable when `immutable` is set]',
+      details: { causes: [{ reason: 'FieldValueForbidden', field: 'immutable' }, { reason: 'FieldValueForbidden', field: 'data' }] },
+    });
+    expect((await k.core.replaceNamespacedConfigMap({ name: 'frozen', namespace: NS, body: { ...frozen, metadata: { ...frozen.metadata, labels: { l: 'v' } } } })).metadata!.labels).toEqual({ l: 'v' });
+    const frozenSecret = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'frozen' }, stringData: { a: '1' }, immutable: true } });
+    expect((await rejection(k.core.replaceNamespacedSecret({ name: 'frozen', namespace: NS, body: { ...frozenSecret, stringData: { a: '2' } } }))).code).toBe(422);
+
     // Secret: data is base64; stringData is merged into data (winning over data) and never stored.
     const secret = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'crud' }, data: { a: b64('from-data'), b: b64('kept') }, stringData: { a: 'from-stringData', c: 'plain' } } });
     expect(secret.type).toBe('Opaque');
@@ -111,6 +122,9 @@ describe('test API server: objects', () => {
     const badDep = await rejection(k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('bad', { selector: { matchLabels: { app: 'other' } } }) }));
     expect(badDep.code).toBe(422);
     expect(expectStatus(badDep.body, 422, 'Invalid').details.causes).toContainEqual(expect.objectContaining({ field: 'spec.template.metadata.labels' }));
+    const selectorChange = await rejection(k.apps.replaceNamespacedDeployment({ name: 'crud', namespace: NS, body: { ...dep2, spec: { ...dep2.spec!, selector: { matchLabels: { app: 'crud', v: '2' } }, template: { ...dep2.spec!.template, metadata: { labels: { app: 'crud', v: '2' } } } } } }));
+    expect(expectStatus(selectorChange.body, 422, 'Invalid').details.causes).toEqual([expect.objectContaining({ reason: 'FieldValueInvalid', field: 'spec.selector' })]);
+    expect(selectorChange.body.message).toMatch(/^Deployment\.apps "crud" is invalid: spec\.selector: Invalid value: .*: field is immutable$/);
     await k.apps.deleteNamespacedDeployment({ name: 'crud', namespace: NS });
     expect((await rejection(k.apps.readNamespacedDeployment({ name: 'crud', namespace: NS }))).code).toBe(404);
 
