@@ -173,6 +173,11 @@ export class ObjectApi {
     const warnings: string[] = [];
     const obj = this.decode(def, body, opts.fieldValidation, warnings);
     if (obj.metadata?.name && obj.metadata.name !== name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    // Custom resources allow no unconditional update (customResourceStrategy.AllowUnconditionalUpdate is false).
+    if (def.crd && !obj.metadata?.resourceVersion) {
+      const why = 'Invalid value: 0x0: must be specified for an update';
+      throw new ApiError(422, 'Invalid', `${def.resource}.${def.group} "${name}" is invalid: metadata.resourceVersion: ${why}`, { name, group: def.group, kind: def.resource, causes: [{ reason: 'FieldValueInvalid', message: why, field: 'metadata.resourceVersion' }] });
+    }
     return { obj: this.commitUpdate(def, old, obj, opts), warnings };
   }
 
