@@ -72,6 +72,14 @@ describe('test API server: objects', () => {
     const dup = await rejection(k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'crud' } } }));
     expect(dup.code).toBe(409);
     expect(expectStatus(dup.body, 409, 'AlreadyExists')).toMatchObject({ message: 'configmaps "crud" already exists', details: { name: 'crud', kind: 'configmaps' } });
+    const noNs = await rejection(k.core.createNamespacedConfigMap({ namespace: 'nope', body: { metadata: { name: 'crud' } } }));
+    expect(expectStatus(noNs.body, 404, 'NotFound')).toMatchObject({ message: 'namespaces "nope" not found', details: { name: 'nope', kind: 'namespaces' } });
+    const otherNs = await raw(c, 'POST', `/api/v1/namespaces/${NS}/configmaps`, { body: { metadata: { name: 'x', namespace: 'default' } } });
+    expect(expectStatus(otherNs.body, 400, 'BadRequest').message).toBe('the namespace of the provided object does not match the namespace sent on the request');
+    const missing = await rejection(k.core.replaceNamespacedConfigMap({ name: 'missing', namespace: NS, body: { metadata: { name: 'missing' } } }));
+    expect(expectStatus(missing.body, 404, 'NotFound').message).toBe('configmaps "missing" not found');
+    const renamed = await raw(c, 'PUT', `/api/v1/namespaces/${NS}/configmaps/crud`, { body: { ...replaced, metadata: { ...replaced.metadata, name: 'other' } } });
+    expect(expectStatus(renamed.body, 400, 'BadRequest').message).toBe('the name of the object (other) does not match the name on the URL (crud)');
     const deleted: any = await k.core.deleteNamespacedConfigMap({ name: 'crud', namespace: NS });
     expect(deleted).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'crud', kind: 'configmaps', uid: cm.metadata!.uid } });
     const gone = await rejection(k.core.readNamespacedConfigMap({ name: 'crud', namespace: NS }));
@@ -196,9 +204,15 @@ describe('test API server: objects', () => {
     // A merge patch carrying a stale resourceVersion conflicts too.
     const stalePatch = await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/configmaps/rv`, { contentType: PatchStrategy.MergePatch, body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data: { a: '4' } } });
     expect(stalePatch.status).toBe(409);
-    // An update without a resourceVersion is unconditional.
+    // An update without a resourceVersion is unconditional for built-ins ...
     const { resourceVersion: _rv, ...metaNoRv } = updated.metadata!;
     expect((await k.core.replaceNamespacedConfigMap({ name: 'rv', namespace: NS, body: { ...updated, metadata: metaNoRv, data: { a: '5' } } })).data).toEqual({ a: '5' });
+    // ... but custom resources require one.
+    const noRv = await raw(c, 'PUT', `${WIDGETS_PATH(NS)}/rv`, { body: widget('rv', { size: 4 }) });
+    expect(expectStatus(noRv.body, 422, 'Invalid')).toMatchObject({
+      message: 'widgets.example.test "rv" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+      details: { name: 'rv', group: WIDGET_GROUP, kind: 'widgets', causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update', field: 'metadata.resourceVersion' }] },
+    });
   });
 
   it('a no-op update or patch bumps nothing and emits no watch event', async () => {
