@@ -96,10 +96,9 @@ export class ObjectApi {
   }
 
   list(def: ResourceDef, ns: string | undefined, opts: ListOptions = {}): Json {
-    const rv = this.store.currentRv();
-    let items = this.store
-      .list(def.storage, def.namespaced ? ns : undefined)
-      .filter((o) => this.matches(def, o, opts.labelSelector, opts.fieldSelector));
+    let rv = this.store.currentRv();
+    const scope = def.namespaced ? ns : undefined;
+    let items = this.store.list(def.storage, scope);
     let cont = '';
     let remaining: number | undefined;
     if (opts.continue) {
@@ -109,9 +108,12 @@ export class ObjectApi {
       } catch {
         throw badRequest('continue key is not valid: illegal base64 data');
       }
-      if (this.store.isExpired(tok.rv)) throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
-      items = items.filter((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}` > tok.start);
+      if (!Number.isInteger(tok?.rv) || this.store.isExpired(tok.rv)) throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      // Later pages read the first page's snapshot, as etcd reads at the continue token's revision.
+      rv = tok.rv;
+      items = this.snapshotAt(def.storage, scope, rv).filter((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}` > tok.start);
     }
+    items = items.filter((o) => this.matches(def, o, opts.labelSelector, opts.fieldSelector));
     if (opts.limit && opts.limit > 0 && items.length > opts.limit) {
       remaining = items.length - opts.limit;
       items = items.slice(0, opts.limit);
@@ -124,6 +126,18 @@ export class ObjectApi {
       metadata: { resourceVersion: String(rv), ...(cont ? { continue: cont, remainingItemCount: remaining } : {}) },
       items: items.map((o) => ({ ...this.view(def, o), apiVersion: undefined, kind: undefined })).map((o) => ({ apiVersion: apiVersionOfDef(def), kind: def.kind, ...o })),
     };
+  }
+
+  /** The objects of one storage as they were at `rv`: the current ones with the later writes undone. */
+  private snapshotAt(storage: string, ns: string | undefined, rv: number): Json[] {
+    const key = (o: Json) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    const byKey = new Map(this.store.list(storage, ns).map((o) => [key(o), o]));
+    for (const ev of this.store.eventsSince(storage, rv).reverse()) {
+      if (ns !== undefined && (ev.obj.metadata.namespace ?? '') !== ns) continue;
+      if (ev.type === 'ADDED') byKey.delete(key(ev.obj));
+      else byKey.set(key(ev.obj), ev.prev);
+    }
+    return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
   }
 
   matches(def: ResourceDef, stored: Json, labels?: LabelSelector, fields?: FieldReq[]): boolean {
