@@ -469,6 +469,60 @@ describe('test API server: objects', () => {
     expect(unsupported.body.message).toBe('field label not supported: spec.foo');
   });
 
+  it('list pagination (limit/continue, 410 once compacted), deletecollection by selector, dryRun, delete preconditions', async () => {
+    const ns = 'pages';
+    await k.core.createNamespace({ body: { metadata: { name: ns } } });
+    for (const n of ['p1', 'p2', 'p3', 'p4', 'p5']) await k.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: n, labels: { odd: String(Number(n[1]) % 2 === 1) } } } });
+    const page1 = await k.core.listNamespacedConfigMap({ namespace: ns, limit: 2 });
+    expect(names(page1)).toEqual(['p1', 'p2']);
+    expect(page1.metadata!._continue).toEqual(expect.any(String));
+    expect(page1.metadata!.remainingItemCount).toBe(3);
+    // Later pages are a consistent snapshot at the first page's resourceVersion: writes after it do not show.
+    await k.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'p0' } } });
+    await k.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'p2a', labels: { odd: 'false' } } } });
+    await k.core.deleteNamespacedConfigMap({ name: 'p4', namespace: ns });
+    await k.core.patchNamespacedConfigMap({ name: 'p3', namespace: ns, body: [{ op: 'add', path: '/data', value: { late: 'yes' } }] });
+    const page2 = await k.core.listNamespacedConfigMap({ namespace: ns, limit: 2, _continue: page1.metadata!._continue });
+    expect(names(page2)).toEqual(['p3', 'p4']);
+    expect(page2.items[0]!.data).toBeUndefined();
+    expect(page2.metadata!.resourceVersion).toBe(page1.metadata!.resourceVersion);
+    const page3 = await k.core.listNamespacedConfigMap({ namespace: ns, limit: 2, _continue: page2.metadata!._continue });
+    expect(names(page3)).toEqual(['p5']);
+    expect(page3.metadata!._continue).toBeUndefined();
+    expect(names(await k.core.listNamespacedConfigMap({ namespace: ns }))).toEqual(['p0', 'p1', 'p2', 'p2a', 'p3', 'p5']);
+    const bad = await rejection(k.core.listNamespacedConfigMap({ namespace: ns, _continue: '%%%' }));
+    expectStatus(bad.body, 400, 'BadRequest');
+    c.compact();
+    const expired = await rejection(k.core.listNamespacedConfigMap({ namespace: ns, limit: 2, _continue: page1.metadata!._continue }));
+    expect(expectStatus(expired.body, 410, 'Expired').message).toMatch(/continue parameter is too old/);
+
+    // deletecollection removes just what the selector picks.
+    await k.core.deleteCollectionNamespacedConfigMap({ namespace: ns, labelSelector: 'odd=true' });
+    expect(names(await k.core.listNamespacedConfigMap({ namespace: ns }))).toEqual(['p0', 'p2', 'p2a']);
+
+    // dryRun=All: validated, defaulted and answered, never stored.
+    const rv = c.resourceVersion();
+    const dry = await raw(c, 'POST', `/api/v1/namespaces/${ns}/configmaps?dryRun=All`, { body: { metadata: { generateName: 'dry-' } } });
+    expect(dry.status).toBe(201);
+    expect(dry.body.metadata.name).toMatch(/^dry-/);
+    const dryW = await raw(c, 'PATCH', `/api/v1/namespaces/${ns}/configmaps/p0?dryRun=All`, { contentType: PatchStrategy.MergePatch, body: { data: { a: '1' } } });
+    expect([dryW.status, dryW.body.data]).toEqual([200, { a: '1' }]);
+    expect((await raw(c, 'DELETE', `/api/v1/namespaces/${ns}/configmaps/p0?dryRun=All`)).status).toBe(200);
+    expect((await raw(c, 'POST', `/api/v1/namespaces/${ns}/configmaps?dryRun=All`, { body: { metadata: { name: 'Bad_Name' } } })).status).toBe(422);
+    expect((await raw(c, 'POST', `/api/v1/namespaces/${ns}/configmaps?dryRun=Some`, { body: { metadata: { name: 'x' } } })).status).toBe(400);
+    expect(c.resourceVersion()).toBe(rv);
+    expect((await k.core.readNamespacedConfigMap({ name: 'p0', namespace: ns })).data).toBeUndefined();
+
+    // Delete preconditions.
+    const p2 = await k.core.readNamespacedConfigMap({ name: 'p2', namespace: ns });
+    const wrongUid = await rejection(k.core.deleteNamespacedConfigMap({ name: 'p2', namespace: ns, body: { preconditions: { uid: '00000000-0000-0000-0000-000000000000' } } }));
+    expect(expectStatus(wrongUid.body, 409, 'Conflict').message).toBe(`Operation cannot be fulfilled on configmaps "p2": Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, UID in object meta: ${p2.metadata!.uid}`);
+    const wrongRv = await rejection(k.core.deleteNamespacedConfigMap({ name: 'p2', namespace: ns, body: { preconditions: { resourceVersion: '1' } } }));
+    expect(expectStatus(wrongRv.body, 409, 'Conflict').message).toMatch(/Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta: \d+$/);
+    await k.core.deleteNamespacedConfigMap({ name: 'p2', namespace: ns, body: { preconditions: { uid: p2.metadata!.uid, resourceVersion: p2.metadata!.resourceVersion } } });
+    expect(names(await k.core.listNamespacedConfigMap({ namespace: ns }))).toEqual(['p0', 'p2a']);
+  });
+
   it('merge patch, JSON patch (failing test op is 422), strategic merge patch, and 415 for SMP on custom resources', async () => {
     const path = `/api/v1/namespaces/${NS}/configmaps/patch`;
     await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'patch', labels: { a: '1', b: '2' } }, data: { x: '1', y: '2' } } });
@@ -575,6 +629,16 @@ describe('test API server: objects', () => {
         { reason: 'FieldManagerConflict', message: 'conflict with "mgr-b"', field: '.spec.color' },
       ]),
     );
+    // Associative lists (containers, keyed by name) merge across appliers.
+    const dpath = `/apis/apps/v1/namespaces/${NS}/deployments/ssa`;
+    const applyDep = (manager: string, containers: unknown[]) =>
+      raw(c, 'PATCH', `${dpath}?fieldManager=${manager}`, { contentType: PatchStrategy.ServerSideApply, body: { ...deployment('ssa', {}, containers), spec: { selector: { matchLabels: { app: 'ssa' } }, template: { metadata: { labels: { app: 'ssa' } }, spec: { containers } } } } });
+    expect((await applyDep('app-team', [{ name: 'app', image: 'registry.test/app:1' }])).status).toBe(201);
+    const withSidecar = await applyDep('mesh', [{ name: 'sidecar', image: 'registry.test/side:1' }]);
+    expect(withSidecar.body.spec.template.spec.containers.map((x: any) => x.name).sort()).toEqual(['app', 'sidecar']);
+    const imageConflict = await applyDep('mesh', [{ name: 'sidecar', image: 'registry.test/side:1' }, { name: 'app', image: 'registry.test/app:2' }]);
+    expect(imageConflict.status).toBe(409);
+    expect(imageConflict.body.details.causes).toEqual([{ reason: 'FieldManagerConflict', message: 'conflict with "app-team"', field: '.spec.template.spec.containers[name="app"].image' }]);
     // Apply needs a fieldManager.
     const noManager = await raw(c, 'PATCH', path, { contentType: PatchStrategy.ServerSideApply, body: widget('ssa', {}), headers: { 'user-agent': '' } });
     expect(noManager.status).toBe(422);
@@ -657,6 +721,10 @@ describe('test API server: objects', () => {
     // Built-in: ConfigMaps' Name, Data, Age.
     const cms = await raw(c, 'GET', `/api/v1/namespaces/sel/configmaps`, { accept });
     expect(cms.body.columnDefinitions.map((d: any) => d.name)).toEqual(['Name', 'Data', 'Age']);
+    // PartialObjectMetadata (metadata-only clients and informers).
+    const meta = await raw(c, 'GET', WIDGETS_PATH(NS), { accept: 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json' });
+    expect(meta.body.kind).toBe('PartialObjectMetadataList');
+    expect(meta.body.items.find((i: any) => i.metadata.name === 'table-a')).toEqual({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: expect.objectContaining({ name: 'table-a' }) });
     // Plain JSON when the client asks for it.
     expect((await raw(c, 'GET', WIDGETS_PATH(NS))).body.kind).toBe('WidgetList');
   });
