@@ -230,7 +230,16 @@ describe('test API server: objects', () => {
       expect([sameW.metadata.resourceVersion, sameW.metadata.generation]).toEqual([w.metadata.resourceVersion, 1]);
       const sameStatus: any = await k.custom.replaceNamespacedCustomObjectStatus({ ...W, name: 'noop', body: w });
       expect(sameStatus.metadata.resourceVersion).toBe(w.metadata.resourceVersion);
+      // A manager that changes nothing owns nothing: still no write.
+      const otherManager = await raw(c, 'PUT', `/api/v1/namespaces/${NS}/configmaps/noop?fieldManager=someone-else`, { body: cm });
+      expect([otherManager.status, otherManager.body.metadata.resourceVersion]).toEqual([200, cm.metadata!.resourceVersion]);
       expect(c.resourceVersion()).toBe(rv);
+      // Applying the same configuration twice writes once.
+      const applyPath = `${WIDGETS_PATH(NS)}/noop-apply?fieldManager=applier`;
+      const first = await raw(c, 'PATCH', applyPath, { contentType: PatchStrategy.ServerSideApply, body: widget('noop-apply', { size: 2 }) });
+      const second = await raw(c, 'PATCH', applyPath, { contentType: PatchStrategy.ServerSideApply, body: widget('noop-apply', { size: 2 }) });
+      expect([first.status, second.status, second.body.metadata.resourceVersion]).toEqual([201, 200, first.body.metadata.resourceVersion]);
+      expect(c.resourceVersion()).toBe(Number(first.body.metadata.resourceVersion));
       // A real change now: it must be the first event the watch sees.
       const changed = await k.core.replaceNamespacedConfigMap({ name: 'noop', namespace: NS, body: { ...cm, data: { a: '2' } } });
       await waitFor(() => events.length > 0, 'the MODIFIED event');
