@@ -369,6 +369,29 @@ describe('test API server: objects', () => {
     expect((await rejection(k.core.readNamespacedConfigMap({ name: 'fin', namespace: NS }))).code).toBe(404);
   });
 
+  it('namespace deletion: Terminating, no new content (403), content deleted, the namespace goes last', async () => {
+    const ns = 'doomed';
+    await k.core.createNamespace({ body: { metadata: { name: ns } } });
+    await k.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'plain' } } });
+    await k.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'held', finalizers: ['example.test/hold'] } } });
+    await k.custom.createNamespacedCustomObject({ ...W, namespace: ns, body: widget('w') });
+    const del = await raw(c, 'DELETE', `/api/v1/namespaces/${ns}`);
+    expect([del.status, del.body.kind, del.body.status.phase]).toEqual([200, 'Namespace', 'Terminating']);
+    expect(del.body.metadata.deletionTimestamp).toEqual(expect.any(String));
+    const blocked = await rejection(k.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'late' } } }));
+    expect(expectStatus(blocked.body, 403, 'Forbidden')).toMatchObject({
+      message: `configmaps "late" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+      details: { causes: [{ reason: 'NamespaceTerminating', field: 'metadata.namespace' }] },
+    });
+    const list = async () => names(await k.core.listNamespacedConfigMap({ namespace: ns }));
+    await waitFor(async () => (await list()).join() === 'held', 'the namespace content to be deleted');
+    expect((await k.custom.listNamespacedCustomObject({ ...W, namespace: ns })).items).toEqual([]);
+    expect((await k.core.readNamespacedConfigMap({ name: 'held', namespace: ns })).metadata!.deletionTimestamp).toBeInstanceOf(Date);
+    expect((await k.core.readNamespace({ name: ns })).status!.phase).toBe('Terminating');
+    await k.core.patchNamespacedConfigMap({ name: 'held', namespace: ns, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    await waitFor(async () => k.core.readNamespace({ name: ns }).then(() => false, (e) => e.code === 404), 'the namespace to go');
+  });
+
   it('ownerReference garbage collection: background, foreground (blockOwnerDeletion) and orphan', async () => {
     const owner = async (name: string) => k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name } } });
     const child = async (name: string, o: V1ConfigMap, extra: Record<string, unknown> = {}, block = true) =>
