@@ -160,7 +160,7 @@ export async function installWidgetCrd(c: TestCluster): Promise<void> {
 }
 
 /** Polls until `check` returns something truthy; fails with `what` after `timeoutMs` (a hang guard, not a speed test). */
-export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 15000): Promise<T> {
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, what: string, timeoutMs = 15000): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
