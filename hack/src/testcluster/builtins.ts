@@ -172,6 +172,25 @@ function defaultCrd(crd: Json): void {
 
 // ---- validation (what clients are likely to trip over) ----
 
+function defaultPvc(pvc: Json): void {
+  (pvc.spec ??= {}).volumeMode ??= 'Filesystem';
+  (pvc.status ??= {}).phase ??= 'Pending';
+}
+
+/** Access modes and a storage request are required; the spec is frozen after creation (but what binding and resizing touch). */
+function validatePvc(pvc: Json, old: Json | undefined): FieldError[] {
+  const s = pvc.spec ?? {};
+  const errs: FieldError[] = [];
+  if (!s.accessModes?.length) errs.push({ type: 'FieldValueRequired', field: 'spec.accessModes', detail: 'at least 1 access mode is required' });
+  if (s.resources?.requests?.storage === undefined) errs.push({ type: 'FieldValueRequired', field: 'spec.resources[storage]', detail: '' });
+  if (old) {
+    const bound = old.status?.phase === 'Bound';
+    const mutable = (x: Json) => ({ ...x, volumeAttributesClassName: undefined, volumeName: old.spec?.volumeName ? x.volumeName : undefined, resources: bound ? { ...x.resources, requests: undefined } : x.resources });
+    if (!deepEqual(mutable(s), mutable(old.spec ?? {}))) errs.push({ type: 'FieldValueForbidden', field: 'spec', detail: 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims' });
+  }
+  return errs;
+}
+
 /** ConfigMaps and Secrets marked `immutable: true` keep their data (and the mark) for good. */
 function validateImmutableData(o: Json, old: Json | undefined): FieldError[] {
   if (old?.immutable !== true) return [];
@@ -368,7 +387,7 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
-    { group: '', version: 'v1', resource: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', cls: 'V1PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], status: true },
+    { group: '', version: 'v1', resource: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', cls: 'V1PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], status: true, defaults: defaultPvc, validate: validatePvc },
     {
       group: '', version: 'v1', resource: 'events', kind: 'Event', cls: 'CoreV1Event', namespaced: true, shortNames: ['ev'], storage: 'events', storageVersion: 'v1',
       fieldSelectors: eventFields,
