@@ -120,6 +120,16 @@ describe('test API server: objects', () => {
     });
     await k.core.deleteNamespacedService({ name: 'crud', namespace: NS });
 
+    // PersistentVolumeClaim: defaults, required fields, a spec frozen after creation.
+    const pvc = await k.core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name: 'crud' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } });
+    expect([pvc.spec!.volumeMode, pvc.status!.phase]).toEqual(['Filesystem', 'Pending']);
+    const badPvc = await rejection(k.core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name: 'bad' }, spec: {} } }));
+    expect(expectStatus(badPvc.body, 422, 'Invalid').message).toBe('PersistentVolumeClaim "bad" is invalid: [spec.accessModes: Required value: at least 1 access mode is required, spec.resources[storage]: Required value]');
+    const grown = await rejection(k.core.replaceNamespacedPersistentVolumeClaim({ name: 'crud', namespace: NS, body: { ...pvc, spec: { ...pvc.spec, resources: { requests: { storage: '2Gi' } } } } }));
+    expect(expectStatus(grown.body, 422, 'Invalid').details.causes).toEqual([{ reason: 'FieldValueForbidden', field: 'spec', message: expect.stringMatching(/^Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims/) }]);
+    const labelled = await k.core.replaceNamespacedPersistentVolumeClaim({ name: 'crud', namespace: NS, body: { ...pvc, metadata: { ...pvc.metadata, labels: { a: 'b' } } } });
+    expect(labelled.metadata!.labels).toEqual({ a: 'b' });
+
     // Deployment: defaults, replace, delete.
     const dep = await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('crud') });
     expect(dep.metadata!.generation).toBe(1);
