@@ -60,9 +60,10 @@ function comparable(o: Json): Json {
 /** Metadata a status write cannot change, for built-ins whose status strategy lets other metadata through. */
 const STATUS_KEEPS_OLD_META: Record<string, string[]> = { '/pods': ['ownerReferences'], 'apps/deployments': ['labels'], 'apps/replicasets': ['labels'] };
 
-/** Everything that makes metadata.generation move: for CRs all but metadata/status; Deployments also annotations. */
+/** Everything that makes metadata.generation move: for CRs all but metadata (and status behind a subresource); Deployments also annotations. */
 function specOf(def: ResourceDef, o: Json): Json {
-  const rest: Json = { ...o, metadata: undefined, status: undefined, apiVersion: undefined, kind: undefined };
+  // A custom resource without the status subresource counts status changes too (copyNonMetadata).
+  const rest: Json = { ...o, metadata: undefined, status: def.crd && !def.status ? o.status : undefined, apiVersion: undefined, kind: undefined };
   if (def.group === 'apps' && def.resource === 'deployments') rest.annotations = o.metadata?.annotations;
   return rest;
 }
