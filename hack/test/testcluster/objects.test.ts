@@ -2,7 +2,7 @@
 // type matters) against what kube-apiserver v1.32 does. One `it` per behaviour; watches live in watch.test.ts and
 // kubectl in kubectl.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { PatchStrategy, Watch, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { PatchStrategy, Watch, setHeaderOptions, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { SimulatedPodRunner, crashLoopStatus, startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
 import {
   WIDGETS_PATH,
@@ -287,6 +287,34 @@ describe('test API server: objects', () => {
     // Objects without generation (ConfigMaps) never get one.
     const cm = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'gen', generation: 7 } as never } });
     expect(cm.metadata!.generation).toBeUndefined();
+  });
+
+  it('a cluster-scoped custom resource without subresources: status is ordinary content (generation moves)', async () => {
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'gadgets.example.test' },
+      spec: {
+        group: WIDGET_GROUP,
+        scope: 'Cluster',
+        names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
+      },
+    };
+    expect((await raw(c, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd })).status).toBe(201);
+    const path = `/apis/${WIDGET_GROUP}/v1/gadgets`;
+    await waitFor(async () => (await raw(c, 'GET', path)).status === 200, 'gadgets to be served');
+    const G = { group: WIDGET_GROUP, version: 'v1', plural: 'gadgets' };
+    const g: any = await k.custom.createClusterCustomObject({ ...G, body: { apiVersion: WIDGET_API_VERSION, kind: 'Gadget', metadata: { name: 'g', namespace: 'ignored' }, spec: { a: 1 }, status: { ok: true } } });
+    expect(g.metadata.namespace).toBeUndefined();
+    expect([g.status, g.metadata.generation]).toEqual([{ ok: true }, 1]);
+    expect((await raw(c, 'GET', `/apis/${WIDGET_GROUP}/v1/namespaces/default/gadgets/g`)).status).toBe(404);
+    expect((await raw(c, 'GET', `${path}/g/status`)).status).toBe(404);
+    const st: any = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { status: { ok: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    expect([st.status, st.metadata.generation]).toEqual([{ ok: false }, 2]);
+    const labelled: any = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { metadata: { labels: { a: 'b' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    expect(labelled.metadata.generation).toBe(2);
+    expect((await k.custom.listClusterCustomObject(G)).items.map((i: any) => i.metadata.name)).toEqual(['g']);
   });
 
   it('status and scale subresources', async () => {
