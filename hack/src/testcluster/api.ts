@@ -326,6 +326,8 @@ export class ObjectApi {
   }
 
   private defaultAndValidate(def: ResourceDef, obj: Json, old: Json | undefined): void {
+    // ObjectMeta's fields are all omitempty: empty strings, maps and lists do not survive its Go round trip.
+    for (const [k, v] of Object.entries<Json>(obj.metadata ?? {})) if (v === '' || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0)) delete obj.metadata[k];
     def.defaults?.(obj, old);
     def.crd?.applyDefaults(obj);
     const errs: FieldError[] = [...validateMeta(def, obj), ...(def.validate?.(obj, old) ?? []), ...(def.crd?.validate(obj, old) ?? [])];
