@@ -72,6 +72,11 @@ describe('test API server: objects', () => {
     const dup = await rejection(k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'crud' } } }));
     expect(dup.code).toBe(409);
     expect(expectStatus(dup.body, 409, 'AlreadyExists')).toMatchObject({ message: 'configmaps "crud" already exists', details: { name: 'crud', kind: 'configmaps' } });
+    // Empty metadata maps and lists do not survive (ObjectMeta fields are omitempty), for custom resources too.
+    const empty = await raw(c, 'POST', `/api/v1/namespaces/${NS}/configmaps`, { body: { metadata: { name: 'empty', labels: {}, annotations: {}, finalizers: [], ownerReferences: [], generateName: '' } } });
+    expect(Object.keys(empty.body.metadata).filter((x) => ['labels', 'annotations', 'finalizers', 'ownerReferences', 'generateName'].includes(x))).toEqual([]);
+    const emptyW = await raw(c, 'POST', WIDGETS_PATH(NS), { body: { ...widget('empty', { tags: [] }), metadata: { name: 'empty', labels: {}, finalizers: [] } } });
+    expect([emptyW.body.metadata.labels, emptyW.body.metadata.finalizers, emptyW.body.spec.tags]).toEqual([undefined, undefined, []]);
     const noNs = await rejection(k.core.createNamespacedConfigMap({ namespace: 'nope', body: { metadata: { name: 'crud' } } }));
     expect(expectStatus(noNs.body, 404, 'NotFound')).toMatchObject({ message: 'namespaces "nope" not found', details: { name: 'nope', kind: 'namespaces' } });
     const otherNs = await raw(c, 'POST', `/api/v1/namespaces/${NS}/configmaps`, { body: { metadata: { name: 'x', namespace: 'default' } } });
@@ -639,6 +644,24 @@ describe('test API server: objects', () => {
     expect(cs[0].env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: '2' }]);
     const del = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'sidecar', $patch: 'delete' }] } } } } });
     expect(del.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['app']);
+    // $patch: replace swaps the whole list; tolerations (no patch strategy) are replaced atomically.
+    const replacedList = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'solo', image: 'registry.test/solo:1' }, { $patch: 'replace' }], tolerations: [{ key: 'a', operator: 'Exists' }] } } } } });
+    expect(replacedList.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['solo']);
+    const tol = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { tolerations: [{ key: 'b', operator: 'Exists' }] } } } } });
+    expect(tol.body.spec.template.spec.tolerations).toEqual([{ key: 'b', operator: 'Exists' }]);
+    // Primitive lists with the merge strategy (finalizers) are unions; $deleteFromPrimitiveList removes.
+    const fin = await raw(c, 'PATCH', path, { contentType: PatchStrategy.StrategicMergePatch, body: { metadata: { finalizers: ['example.test/a'] } } });
+    const fin2 = await raw(c, 'PATCH', path, { contentType: PatchStrategy.StrategicMergePatch, body: { metadata: { finalizers: ['example.test/b'] } } });
+    expect([fin.body.metadata.finalizers, fin2.body.metadata.finalizers]).toEqual([['example.test/a'], ['example.test/a', 'example.test/b']]);
+    const fin3 = await raw(c, 'PATCH', path, { contentType: PatchStrategy.StrategicMergePatch, body: { metadata: { $deleteFromPrimitiveList: undefined, '$deleteFromPrimitiveList/finalizers': ['example.test/a', 'example.test/b'] } } });
+    expect(fin3.body.metadata.finalizers).toBeUndefined();
+    // Service ports merge by port.
+    await k.core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'smp' }, spec: { ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }] } } });
+    const svc = await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/services/smp`, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { ports: [{ port: 9090, targetPort: 9091 }] } } });
+    expect(svc.body.spec.ports.map((x: any) => [x.name, x.port, x.targetPort])).toEqual([
+      ['http', 80, 80],
+      ['metrics', 9090, 9091],
+    ]);
     // A merge patch replaces the list instead.
     const mpDep = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.MergePatch, body: { spec: { template: { spec: { containers: [{ name: 'only', image: 'registry.test/only:1' }] } } } } });
     expect(mpDep.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['only']);
@@ -721,6 +744,12 @@ describe('test API server: objects', () => {
     expect(created.body.topLevel).toBeUndefined();
     expect(created.headers.warning).toEqual(expect.stringContaining('299 - "unknown field \\"spec.bogus\\""'));
     expect(created.headers.warning).toEqual(expect.stringContaining('unknown field \\"topLevel\\"'));
+
+    // Defaults apply only inside objects that exist; nulls (not nullable) are dropped before defaulting.
+    const noSpec = await raw(c, 'POST', WIDGETS_PATH(NS), { body: { apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'nospec' } } });
+    expect([noSpec.status, noSpec.body.spec]).toEqual([201, undefined]);
+    const nulls = await raw(c, 'POST', WIDGETS_PATH(NS), { body: widget('nulls', { size: null, color: null, tags: null }) });
+    expect([nulls.status, nulls.body.spec]).toEqual([201, { size: 1 }]);
 
     const invalid = async (spec: Record<string, unknown>) => {
       const r = await raw(c, 'POST', WIDGETS_PATH(NS), { body: widget('invalid', spec) });
