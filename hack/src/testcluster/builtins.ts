@@ -498,7 +498,8 @@ export function builtinDefs(allocateIP: () => string): { defs: ResourceDef[]; sc
       scale: s.scale,
       generation: !!s.generation,
       strategicMerge: true,
-      deleteReturnsObject: s.resource === 'pods' || s.resource === 'namespaces',
+      // registries with ReturnDeletedObject (and namespaces, which always answer with the object)
+      deleteReturnsObject: ['pods', 'namespaces', 'persistentvolumeclaims', 'serviceaccounts'].includes(s.resource),
       schemaName: schemas.nameOf[s.cls]!,
       schema: { root: schemas.schemas[schemas.nameOf[s.cls]!], resolve },
       fieldSelectors: { ...metaFieldSelectors(), ...(s.fieldSelectors ?? {}) },
