@@ -134,6 +134,9 @@ describe('test API server: objects', () => {
     expect(expectStatus(grown.body, 422, 'Invalid').details.causes).toEqual([{ reason: 'FieldValueForbidden', field: 'spec', message: expect.stringMatching(/^Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims/) }]);
     const labelled = await k.core.replaceNamespacedPersistentVolumeClaim({ name: 'crud', namespace: NS, body: { ...pvc, metadata: { ...pvc.metadata, labels: { a: 'b' } } } });
     expect(labelled.metadata!.labels).toEqual({ a: 'b' });
+    // Its registry returns the deleted object rather than a Status (ReturnDeletedObject), as for pods.
+    const pvcDel = await raw(c, 'DELETE', `/api/v1/namespaces/${NS}/persistentvolumeclaims/crud`);
+    expect([pvcDel.status, pvcDel.body.kind, pvcDel.body.metadata.name]).toEqual([200, 'PersistentVolumeClaim', 'crud']);
 
     // Deployment: defaults, replace, delete.
     const dep = await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('crud') });
