@@ -926,9 +926,22 @@ describe('test API server: Deployment controller and scheduler', () => {
       expect(p.status!.phase).toBe('Running');
       expect(p.status!.conditions!.find((x) => x.type === 'Ready')!.status).toBe('True');
     }
-    // Scaling down removes a pod; deleting the Deployment collects the rest.
+    // Scaling down removes a pod.
     await k.apps.patchNamespacedDeploymentScale({ name: 'web', namespace: ns, body: [{ op: 'replace', path: '/spec/replicas', value: 1 }] });
     await waitFor(async () => (await podsOf('web')).length === 1, 'web to scale to 1');
+    // A template change rolls the pods: a new pod-template-hash replaces the old pods, and status follows.
+    const oldHash = pods[0]!.metadata!.labels!['pod-template-hash'];
+    await k.apps.patchNamespacedDeployment({ name: 'web', namespace: ns, body: [{ op: 'replace', path: '/spec/template/spec/containers/0/env/0/value', value: '2' }] });
+    const rolled = await waitFor(async () => {
+      const ps = await podsOf('web');
+      return ps.length === 1 && ps[0]!.metadata!.labels!['pod-template-hash'] !== oldHash && !ps[0]!.metadata!.deletionTimestamp ? ps[0] : undefined;
+    }, 'web to roll to the new template');
+    expect(rolled.spec!.containers[0]!.env).toEqual([{ name: 'A', value: '2' }]);
+    const afterRoll = await waitFor(async () => {
+      const x = await k.apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+      return x.status?.observedGeneration === x.metadata!.generation && x.status?.updatedReplicas === 1 && x.status.readyReplicas === 1 ? x : undefined;
+    }, 'web status to catch up with the rollout');
+    expect(afterRoll.metadata!.generation).toBe(3);
 
     // More GPUs than any node has: PodScheduled=False, Unschedulable, with the scheduler's message.
     await k.apps.createNamespacedDeployment({ namespace: ns, body: dep('big', 1, { resources: { limits: { 'nvidia.com/gpu': '2' } } }) });
