@@ -725,6 +725,12 @@ describe('test API server: objects', () => {
         { reason: 'FieldManagerConflict', message: 'conflict with "mgr-b"', field: '.spec.color' },
       ]),
     );
+    // Apply to /status: only status is taken, recorded with subresource "status".
+    const st = await raw(c, 'PATCH', `${path}/status?fieldManager=status-writer`, { contentType: PatchStrategy.ServerSideApply, body: { ...widget('ssa', { size: 50 }), status: { phase: 'Ready' } } });
+    expect([st.status, st.body.status, st.body.spec.size]).toEqual([200, { phase: 'Ready' }, 3]);
+    expect(entryOf(st.body, 'status-writer')).toMatchObject({ operation: 'Apply', subresource: 'status', fieldsV1: { 'f:status': { 'f:phase': {} } } });
+    const stConflict = await raw(c, 'PATCH', `${path}/status?fieldManager=other-status-writer`, { contentType: PatchStrategy.ServerSideApply, body: { apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'ssa' }, status: { phase: 'Failed' } } });
+    expect([stConflict.status, stConflict.body.message]).toEqual([409, 'Apply failed with 1 conflict: conflict with "status-writer" with subresource "status": .status.phase']);
     // Associative lists (containers, keyed by name) merge across appliers.
     const dpath = `/apis/apps/v1/namespaces/${NS}/deployments/ssa`;
     const applyDep = (manager: string, containers: unknown[]) =>
