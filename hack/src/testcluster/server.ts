@@ -388,6 +388,8 @@ export class KubeHttpServer {
     res.on('close', () => watch.close(false));
 
     const emit = (ev: StoredEvent): void => {
+      // Deleting a CRD tears down its storage, which ends the watches on its resources (apiextensions crdHandler).
+      if (def.crd && ev.type === 'DELETED' && ev.storage === 'apiextensions.k8s.io/customresourcedefinitions' && `${ev.obj.spec.group}/${ev.obj.spec.names.plural}` === def.storage) return watch.close(false);
       if (ev.storage !== def.storage) return;
       const cur = ev.type === 'DELETED' ? undefined : ev.obj;
       const now = passes(cur);
