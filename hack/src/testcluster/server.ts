@@ -393,12 +393,15 @@ export class KubeHttpServer {
       if (ev.storage !== def.storage) return;
       const cur = ev.type === 'DELETED' ? undefined : ev.obj;
       const now = passes(cur);
-      const before = ev.type === 'ADDED' ? false : passes(ev.type === 'DELETED' ? ev.obj : ev.prev);
+      const before = ev.type === 'ADDED' ? false : passes(ev.prev);
+      // Deletions and objects leaving the selector carry the previous stored state at this event's resourceVersion, as
+      // the watch cache sends etcd's prevKV (so a delete by finalizer removal still shows the finalizers).
+      const gone = () => out({ ...ev.prev, metadata: { ...ev.prev.metadata, resourceVersion: ev.obj.metadata.resourceVersion } });
       if (ev.type === 'DELETED') {
-        if (before) write('DELETED', out(ev.obj));
+        if (before) write('DELETED', gone());
       } else if (now && before) write('MODIFIED', out(ev.obj));
       else if (now) write('ADDED', out(ev.obj));
-      else if (before) write('DELETED', out({ ...ev.prev, metadata: { ...ev.prev.metadata, resourceVersion: ev.obj.metadata.resourceVersion } }));
+      else if (before) write('DELETED', gone());
     };
 
     const rv = rvParam === '' ? 0 : Number(rvParam);
