@@ -238,7 +238,11 @@ export class ObjectApi {
     const unknown: string[] = [];
     const clean = deepClone(cfg);
     prune(clean, def.schema.root, [], unknown, (s) => this.registry.resolve(s));
-    this.reportUnknown(def, unknown, opts.fieldValidation, warnings);
+    if (unknown.length) {
+      // The field manager cannot type the applied object: a plain error in kube-apiserver, hence a 500 without reason.
+      const errs = unknown.map((u) => `.${u}: field not declared in schema`);
+      throw new ApiError(500, '', `failed to create typed patch object (${ns ?? ''}/${name}; ${def.group}/${def.version}, Kind=${def.kind}): ${errs.length === 1 ? errs[0] : `errors:\n  ${errs.join('\n  ')}`}`);
+    }
     const liveStored = this.getStored(def, ns, name);
     const who = this.manager(def, opts);
     const target = { group: def.group, kind: def.kind, name };
