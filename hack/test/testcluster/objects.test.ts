@@ -741,6 +741,14 @@ describe('test API server: objects', () => {
     const imageConflict = await applyDep('mesh', [{ name: 'sidecar', image: 'registry.test/side:1' }, { name: 'app', image: 'registry.test/app:2' }]);
     expect(imageConflict.status).toBe(409);
     expect(imageConflict.body.details.causes).toEqual([{ reason: 'FieldManagerConflict', message: 'conflict with "app-team"', field: '.spec.template.spec.containers[name="app"].image' }]);
+    // Fields the schema does not declare fail the apply (kube-apiserver 1.32 answers 500, without reason), whatever fieldValidation says.
+    for (const fv of ['Ignore', 'Warn']) {
+      const unknownField = await raw(c, 'PATCH', `${path}?fieldManager=typo&fieldValidation=${fv}`, { contentType: PatchStrategy.ServerSideApply, body: widget('ssa', { colour: 'red' }) });
+      expect([unknownField.status, unknownField.body.message]).toEqual([500, `failed to create typed patch object (${NS}/ssa; example.test/v1, Kind=Widget): .spec.colour: field not declared in schema`]);
+    }
+    const unknownCm = await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/configmaps/ssa-typo?fieldManager=typo`, { contentType: PatchStrategy.ServerSideApply, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ssa-typo' }, dta: {}, data: { a: '1' } } });
+    expect([unknownCm.status, unknownCm.body.message]).toEqual([500, `failed to create typed patch object (${NS}/ssa-typo; /v1, Kind=ConfigMap): .dta: field not declared in schema`]);
+    expect((await raw(c, 'GET', `/api/v1/namespaces/${NS}/configmaps/ssa-typo`)).status).toBe(404);
     // Apply needs a fieldManager.
     const noManager = await raw(c, 'PATCH', path, { contentType: PatchStrategy.ServerSideApply, body: widget('ssa', {}), headers: { 'user-agent': '' } });
     expect(noManager.status).toBe(422);
