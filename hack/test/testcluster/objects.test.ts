@@ -91,17 +91,6 @@ describe('test API server: objects', () => {
     expect(gone.code).toBe(404);
     expect(expectStatus(gone.body, 404, 'NotFound')).toMatchObject({ message: 'configmaps "crud" not found', details: { name: 'crud', kind: 'configmaps' } });
 
-    // immutable: true freezes data (and the flag); metadata may still change.
-    const frozen = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
-    const dataChange = await rejection(k.core.replaceNamespacedConfigMap({ name: 'frozen', namespace: NS, body: { ...frozen, data: { a: '2' }, immutable: false } }));
-    expect(expectStatus(dataChange.body, 422, 'Invalid')).toMatchObject({
-      message: 'ConfigMap "frozen" is invalid: [immutable: Forbidden: field is immutable when `immutable` is set, data: Forbidden: field is immutable when `immutable` is set]',
-      details: { causes: [{ reason: 'FieldValueForbidden', field: 'immutable' }, { reason: 'FieldValueForbidden', field: 'data' }] },
-    });
-    expect((await k.core.replaceNamespacedConfigMap({ name: 'frozen', namespace: NS, body: { ...frozen, metadata: { ...frozen.metadata, labels: { l: 'v' } } } })).metadata!.labels).toEqual({ l: 'v' });
-    const frozenSecret = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'frozen' }, stringData: { a: '1' }, immutable: true } });
-    expect((await rejection(k.core.replaceNamespacedSecret({ name: 'frozen', namespace: NS, body: { ...frozenSecret, stringData: { a: '2' } } }))).code).toBe(422);
-
     // Secret: data is base64; stringData is merged into data (winning over data) and never stored.
     const secret = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'crud' }, data: { a: b64('from-data'), b: b64('kept') }, stringData: { a: 'from-stringData', c: 'plain' } } });
     expect(secret.type).toBe('Opaque');
@@ -125,19 +114,6 @@ describe('test API server: objects', () => {
     });
     await k.core.deleteNamespacedService({ name: 'crud', namespace: NS });
 
-    // PersistentVolumeClaim: defaults, required fields, a spec frozen after creation.
-    const pvc = await k.core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name: 'crud' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } });
-    expect([pvc.spec!.volumeMode, pvc.status!.phase]).toEqual(['Filesystem', 'Pending']);
-    const badPvc = await rejection(k.core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name: 'bad' }, spec: {} } }));
-    expect(expectStatus(badPvc.body, 422, 'Invalid').message).toBe('PersistentVolumeClaim "bad" is invalid: [spec.accessModes: Required value: at least 1 access mode is required, spec.resources[storage]: Required value]');
-    const grown = await rejection(k.core.replaceNamespacedPersistentVolumeClaim({ name: 'crud', namespace: NS, body: { ...pvc, spec: { ...pvc.spec, resources: { requests: { storage: '2Gi' } } } } }));
-    expect(expectStatus(grown.body, 422, 'Invalid').details.causes).toEqual([{ reason: 'FieldValueForbidden', field: 'spec', message: expect.stringMatching(/^Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims/) }]);
-    const labelled = await k.core.replaceNamespacedPersistentVolumeClaim({ name: 'crud', namespace: NS, body: { ...pvc, metadata: { ...pvc.metadata, labels: { a: 'b' } } } });
-    expect(labelled.metadata!.labels).toEqual({ a: 'b' });
-    // Its registry returns the deleted object rather than a Status (ReturnDeletedObject), as for pods.
-    const pvcDel = await raw(c, 'DELETE', `/api/v1/namespaces/${NS}/persistentvolumeclaims/crud`);
-    expect([pvcDel.status, pvcDel.body.kind, pvcDel.body.metadata.name]).toEqual([200, 'PersistentVolumeClaim', 'crud']);
-
     // Deployment: defaults, replace, delete.
     const dep = await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('crud') });
     expect(dep.metadata!.generation).toBe(1);
@@ -148,9 +124,6 @@ describe('test API server: objects', () => {
     const badDep = await rejection(k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('bad', { selector: { matchLabels: { app: 'other' } } }) }));
     expect(badDep.code).toBe(422);
     expect(expectStatus(badDep.body, 422, 'Invalid').details.causes).toContainEqual(expect.objectContaining({ field: 'spec.template.metadata.labels' }));
-    const selectorChange = await rejection(k.apps.replaceNamespacedDeployment({ name: 'crud', namespace: NS, body: { ...dep2, spec: { ...dep2.spec!, selector: { matchLabels: { app: 'crud', v: '2' } }, template: { ...dep2.spec!.template, metadata: { labels: { app: 'crud', v: '2' } } } } } }));
-    expect(expectStatus(selectorChange.body, 422, 'Invalid').details.causes).toEqual([expect.objectContaining({ reason: 'FieldValueInvalid', field: 'spec.selector' })]);
-    expect(selectorChange.body.message).toMatch(/^Deployment\.apps "crud" is invalid: spec\.selector: Invalid value: .*: field is immutable$/);
     await k.apps.deleteNamespacedDeployment({ name: 'crud', namespace: NS });
     expect((await rejection(k.apps.readNamespacedDeployment({ name: 'crud', namespace: NS }))).code).toBe(404);
 
@@ -194,6 +167,38 @@ describe('test API server: objects', () => {
     expectStatus(unauth.body, 401, 'Unauthorized');
     const health = await raw(c, 'GET', '/healthz');
     expect([health.status, health.text, health.headers['content-type']]).toEqual([200, 'ok', expect.stringMatching(/^text\/plain/)]);
+  });
+
+  it('immutability: immutable ConfigMaps/Secrets, a Deployment selector, a PersistentVolumeClaim spec', async () => {
+    // immutable: true freezes data (and the flag); metadata may still change.
+    const frozen = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
+    const dataChange = await rejection(k.core.replaceNamespacedConfigMap({ name: 'frozen', namespace: NS, body: { ...frozen, data: { a: '2' }, immutable: false } }));
+    expect(expectStatus(dataChange.body, 422, 'Invalid')).toMatchObject({
+      message: 'ConfigMap "frozen" is invalid: [immutable: Forbidden: field is immutable when `immutable` is set, data: Forbidden: field is immutable when `immutable` is set]',
+      details: { causes: [{ reason: 'FieldValueForbidden', field: 'immutable' }, { reason: 'FieldValueForbidden', field: 'data' }] },
+    });
+    expect((await k.core.replaceNamespacedConfigMap({ name: 'frozen', namespace: NS, body: { ...frozen, metadata: { ...frozen.metadata, labels: { l: 'v' } } } })).metadata!.labels).toEqual({ l: 'v' });
+    const frozenSecret = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'frozen' }, stringData: { a: '1' }, immutable: true } });
+    expect((await rejection(k.core.replaceNamespacedSecret({ name: 'frozen', namespace: NS, body: { ...frozenSecret, stringData: { a: '2' } } }))).code).toBe(422);
+
+    // A Deployment's selector never changes.
+    const dep = await k.apps.createNamespacedDeployment({ namespace: NS, body: deployment('frozen') });
+    const selectorChange = await rejection(k.apps.replaceNamespacedDeployment({ name: 'frozen', namespace: NS, body: { ...dep, spec: { ...dep.spec!, selector: { matchLabels: { app: 'frozen', v: '2' } }, template: { ...dep.spec!.template, metadata: { labels: { app: 'frozen', v: '2' } } } } } }));
+    expect(expectStatus(selectorChange.body, 422, 'Invalid').details.causes).toEqual([expect.objectContaining({ reason: 'FieldValueInvalid', field: 'spec.selector' })]);
+    expect(selectorChange.body.message).toMatch(/^Deployment\.apps "frozen" is invalid: spec\.selector: Invalid value: .*: field is immutable$/);
+
+    // PersistentVolumeClaim: defaults, required fields, a spec frozen after creation.
+    const pvc = await k.core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name: 'crud' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } } });
+    expect([pvc.spec!.volumeMode, pvc.status!.phase]).toEqual(['Filesystem', 'Pending']);
+    const badPvc = await rejection(k.core.createNamespacedPersistentVolumeClaim({ namespace: NS, body: { metadata: { name: 'bad' }, spec: {} } }));
+    expect(expectStatus(badPvc.body, 422, 'Invalid').message).toBe('PersistentVolumeClaim "bad" is invalid: [spec.accessModes: Required value: at least 1 access mode is required, spec.resources[storage]: Required value]');
+    const grown = await rejection(k.core.replaceNamespacedPersistentVolumeClaim({ name: 'crud', namespace: NS, body: { ...pvc, spec: { ...pvc.spec, resources: { requests: { storage: '2Gi' } } } } }));
+    expect(expectStatus(grown.body, 422, 'Invalid').details.causes).toEqual([{ reason: 'FieldValueForbidden', field: 'spec', message: expect.stringMatching(/^Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims/) }]);
+    const labelled = await k.core.replaceNamespacedPersistentVolumeClaim({ name: 'crud', namespace: NS, body: { ...pvc, metadata: { ...pvc.metadata, labels: { a: 'b' } } } });
+    expect(labelled.metadata!.labels).toEqual({ a: 'b' });
+    // Its registry returns the deleted object rather than a Status (ReturnDeletedObject), as for pods.
+    const pvcDel = await raw(c, 'DELETE', `/api/v1/namespaces/${NS}/persistentvolumeclaims/crud`);
+    expect([pvcDel.status, pvcDel.body.kind, pvcDel.body.metadata.name]).toEqual([200, 'PersistentVolumeClaim', 'crud']);
   });
 
   it('one global resourceVersion increases across types; a stale resourceVersion gets 409 Conflict', async () => {
