@@ -70,7 +70,8 @@ function parseRoute(reg: Registry, path: string): Route | undefined {
 
 function verbOf(method: string, r: Route | undefined, query: URLSearchParams): string {
   if (!r) return method.toLowerCase();
-  const watch = r.watchPrefix || query.get('watch') === 'true' || query.get('watch') === '1';
+  // As requestinfo: ?watch=true makes a watch only of a collection path; GET .../NAME?watch=true is a get.
+  const watch = r.watchPrefix || (!r.name && (query.get('watch') === 'true' || query.get('watch') === '1'));
   switch (method) {
     case 'GET': return watch ? 'watch' : r.name ? 'get' : 'list';
     case 'POST': return 'create';
