@@ -386,6 +386,24 @@ describe('test API server: watch', () => {
     }
   });
 
+  it('one object is watched through /watch/.../NAME; on the item path ?watch=true is a plain get, as in requestinfo', async () => {
+    const ns = 'w-raw';
+    const one = await createCm(ns, 'single', { v: '1' });
+    const path = `${CM_DEF_PATH(ns)}/single`;
+    const got = await raw(c, 'GET', `${path}?watch=true`);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ kind: 'ConfigMap', metadata: { name: 'single', resourceVersion: one.metadata!.resourceVersion } });
+    expect(c.requests({ path }).at(-1)!.verb).toBe('get');
+
+    const w = await rawWatch(`/api/v1/watch/namespaces/${ns}/configmaps/single?resourceVersion=${one.metadata!.resourceVersion}`);
+    expect(w.status).toBe(200);
+    await createCm(ns, 'other', { v: '1' });
+    await patchCm(ns, 'single', { data: { v: '2' } });
+    await waitFor(() => w.events.length >= 1, 'the change of the watched object');
+    expect(w.events.map(brief)).toEqual([`MODIFIED ${ns}/single`]);
+    w.close();
+  });
+
   it('watches across all namespaces and per namespace; DELETED carries the last stored object with a new resourceVersion', async () => {
     const [ns1, ns2] = ['w-ns1', 'w-ns2'];
     const rv = await listRv('/api/v1/configmaps');
