@@ -391,7 +391,8 @@ export class KubeHttpServer {
     const emit = (ev: StoredEvent): void => {
       // Deleting a CRD tears down its storage, which ends the watches on its resources (apiextensions crdHandler).
       if (def.crd && ev.type === 'DELETED' && ev.storage === 'apiextensions.k8s.io/customresourcedefinitions' && `${ev.obj.spec.group}/${ev.obj.spec.names.plural}` === def.storage) return watch.close(false);
-      if (ev.storage !== def.storage) return;
+      // The cache watcher sends only events newer than the version asked for, also when that is ahead of the server.
+      if (ev.storage !== def.storage || (!initialEvents && ev.rv <= rv)) return;
       const cur = ev.type === 'DELETED' ? undefined : ev.obj;
       const now = passes(cur);
       const before = ev.type === 'ADDED' ? false : passes(ev.prev);
