@@ -187,6 +187,23 @@ describe('test API server: watch', () => {
     }
   });
 
+  it('a watch from a resourceVersion ahead of the server sends only the changes after that version', async () => {
+    const ns = 'w-hist';
+    const path = CM_DEF_PATH(ns);
+    const ahead = c.resourceVersion() + 3;
+    const w = await rawWatch(`${path}?watch=true&resourceVersion=${ahead}`);
+    const written: number[] = [];
+    for (let i = 0; i < 5; i++) written.push(rvOf(await createCm(ns, `ahead${i}`, { v: '1' })));
+    const expected = written.filter((rv) => rv > ahead);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected.length).toBeLessThan(written.length);
+    await createCm(ns, 'ahead-last', { v: '1' });
+    await waitFor(() => w.events.some((e) => e.object.metadata.name === 'ahead-last'), 'the last event');
+    // As the cache watcher: events at or before the requested version are not sent, later ones are.
+    expect(w.events.map((e) => rvOf(e.object)).slice(0, -1)).toEqual(expected);
+    w.close();
+  });
+
   it('allowWatchBookmarks=true yields BOOKMARK events with the current resourceVersion; without it none come', async () => {
     const ns = 'w-book';
     const path = CM_DEF_PATH(ns);
