@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { checkCrdSchemas, prune } from './crd.js';
 import { ApiError, type FieldError, badRequest, conflict, forbidden, invalid, notFound, staleConflict, unsupportedMediaType } from './errors.js';
 import { type ManagerInfo, applyConfig, trackUpdate } from './managedfields.js';
+import { goDecodeError } from './gojson.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
@@ -315,6 +316,9 @@ export class ObjectApi {
     if (obj.apiVersion !== apiVersionOfDef(def)) throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersionOfDef(def)})`);
     if (obj.kind !== def.kind) throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${def.kind})`);
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: json: cannot unmarshal ${typeof obj.metadata} into Go struct field ${def.kind}.metadata of type v1.ObjectMeta`);
+    // Built-in types are Go structs: a value of the wrong JSON type fails decoding (custom resources validate instead).
+    const typeError = def.crd ? undefined : goDecodeError(obj, def.schema.root, (s) => this.registry.resolve(s), def.kind);
+    if (typeError) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${typeError}`);
     const unknown: string[] = [];
     prune(obj, def.schema.root, [], unknown, (s) => this.registry.resolve(s));
     this.reportUnknown(def, unknown, fv, warnings);

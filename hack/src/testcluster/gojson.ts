@@ -1,0 +1,68 @@
+import { type Json, isPlainObject } from './types.js';
+
+const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
+
+const jsonKind = (v: Json): string => (typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'bool' : Array.isArray(v) ? 'array' : 'object');
+
+/** `io.k8s.api.core.v1.Container` -> `v1.Container` (how Go prints the type) */
+const goName = (ref: string): string => ref.split('/').pop()!.split('.').slice(-2).join('.');
+
+/**
+ * The first error Go's encoding/json reports decoding `value` into the built-in type described by `schema`, as
+ * kube-apiserver does before anything else (answered 400), or undefined. Errors name the innermost struct and the
+ * JSON path, like `json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type string`.
+ */
+export function goDecodeError(value: Json, schema: Json, resolve: (s: Json) => Json, struct: string, path: string[] = []): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const s = resolve(schema);
+  if (!isPlainObject(s)) return undefined;
+  const typeOf = (x: Json): string => {
+    const r = resolve(x);
+    if (!isPlainObject(r)) return 'interface {}';
+    if (r.type === 'array') return `[]${typeOf(r.items)}`;
+    if (r.type === 'object' && isPlainObject(r.additionalProperties)) return `map[string]${typeOf(r.additionalProperties)}`;
+    if (r.type === 'object') return typeof x?.$ref === 'string' ? goName(x.$ref) : 'map[string]interface {}';
+    if (r.type === 'integer') return r.format === 'int32' ? 'int32' : 'int64';
+    return r.format === 'byte' ? '[]uint8' : ({ number: 'float64', boolean: 'bool' }[r.type as string] ?? 'string');
+  };
+  const fail = (what = jsonKind(value)) => `json: cannot unmarshal ${what} into Go struct field ${struct}.${path.join('.')} of type ${typeOf(schema)}`;
+  if (s['x-kubernetes-int-or-string']) {
+    // resource.Quantity and intstr.IntOrString take a number or a string (quantities of the usual form).
+    if (typeof value === 'number') return undefined;
+    if (typeof value !== 'string') return fail();
+    return s.format === 'int-or-string' || QUANTITY.test(value) ? undefined : "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+  }
+  switch (s.type) {
+    case 'string':
+      return typeof value === 'string' ? undefined : fail();
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : fail();
+    case 'number':
+      return typeof value === 'number' ? undefined : fail();
+    case 'integer': {
+      if (typeof value !== 'number') return fail();
+      const limit = s.format === 'int32' ? 2 ** 31 : 2 ** 63;
+      return Number.isInteger(value) && value >= -limit && value < limit ? undefined : fail(`number ${value}`);
+    }
+    case 'array':
+      if (!Array.isArray(value)) return fail();
+      for (const v of value) {
+        const e = goDecodeError(v, s.items, resolve, struct, path);
+        if (e) return e;
+      }
+      return undefined;
+    case 'object': {
+      if (!isPlainObject(value)) return fail();
+      if (s['x-kubernetes-preserve-unknown-fields'] && !s.properties) return undefined;
+      const inner = typeof schema?.$ref === 'string' ? goName(schema.$ref).split('.').pop()! : struct;
+      for (const [k, v] of Object.entries<Json>(value)) {
+        const prop = s.properties?.[k];
+        const e = prop ? goDecodeError(v, prop, resolve, inner, [...path, k]) : isPlainObject(s.additionalProperties) ? goDecodeError(v, s.additionalProperties, resolve, struct, path) : undefined;
+        if (e) return e;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
