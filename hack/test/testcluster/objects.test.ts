@@ -169,6 +169,31 @@ describe('test API server: objects', () => {
     expect([health.status, health.text, health.headers['content-type']]).toEqual([200, 'ok', expect.stringMatching(/^text\/plain/)]);
   });
 
+  it('built-in types decode as Go structs: a value of the wrong JSON type is a 400 naming the field', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ env: [{ name: 'PORT', value: 8080 }] }, 'json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type string'],
+      [{ ports: [{ containerPort: '80' }] }, 'json: cannot unmarshal string into Go struct field ContainerPort.spec.template.spec.containers.ports.containerPort of type int32'],
+      [{ args: '--serve' }, 'json: cannot unmarshal string into Go struct field Container.spec.template.spec.containers.args of type []string'],
+      [{ resources: { limits: { 'nvidia.com/gpu': 'one' } } }, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"],
+    ];
+    for (const [container, message] of cases) {
+      const r = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments`, { body: deployment('types', {}, [{ name: 'app', image: 'registry.test/app:1', ...(container as object) }]) });
+      expect([r.status, r.body.reason, r.body.message]).toEqual([400, 'BadRequest', `Deployment in version "v1" cannot be handled as a Deployment: ${message}`]);
+    }
+    const replicas = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments`, { body: deployment('types', { replicas: 1.5 }) });
+    expect(replicas.body.message).toBe('Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal number 1.5 into Go struct field DeploymentSpec.spec.replicas of type int32');
+    const cmData = await raw(c, 'POST', `/api/v1/namespaces/${NS}/configmaps`, { body: { metadata: { name: 'types' }, data: { port: 8080 } } });
+    expect([cmData.status, cmData.body.message]).toEqual([400, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string']);
+    // Quantities and int-or-string fields take numbers or strings.
+    const ok = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments`, {
+      body: deployment('types', { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: '0%' } } }, [{ name: 'app', image: 'registry.test/app:1', resources: { limits: { cpu: 2, memory: '1Gi', 'nvidia.com/gpu': 1 } } }]),
+    });
+    expect([ok.status, ok.body.spec.template.spec.containers[0].resources.limits.cpu]).toEqual([201, 2]);
+    // Patches are decoded the same way.
+    const patched = await raw(c, 'PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/types`, { contentType: PatchStrategy.MergePatch, body: { spec: { paused: 'yes' } } });
+    expect([patched.status, patched.body.message]).toEqual([400, 'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool']);
+  });
+
   it('immutability: immutable ConfigMaps/Secrets, a Deployment selector, a PersistentVolumeClaim spec', async () => {
     // immutable: true freezes data (and the flag); metadata may still change.
     const frozen = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
