@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ObjectApi, type FieldValidation, type ListOptions } from './api.js';
 import { discoveryDoc } from './discovery.js';
-import { ApiError, badRequest, methodNotAllowed, notFound } from './errors.js';
+import { ApiError, type FieldError, badRequest, invalid, methodNotAllowed, notFound } from './errors.js';
 import { type RequestHooks, type RequestRecord } from './hooks.js';
 import { KUBE_VERSION, openapiDoc, openapiRoot } from './openapi.js';
 import type { Registry } from './registry.js';
@@ -105,6 +105,26 @@ function renderingOf(accept: string | undefined, query: URLSearchParams): Render
     if (/application\/json|\*\/\*/.test(part) && !/as=/.test(part)) return { kind: 'json' };
   }
   return { kind: 'json' };
+}
+
+/**
+ * Whether a watch starts with the initial state, after SetListOptionsDefaults and ValidateListOptions with WatchList on
+ * (v1.32's default): rv unset or 0 without either option is a watch-list; bad combinations are 422 as upstream.
+ */
+function watchInitialEvents(q: URLSearchParams, rv: string): boolean {
+  const sie = q.get('sendInitialEvents');
+  const match = q.get('resourceVersionMatch') ?? '';
+  if (sie === null && match === '') return rv === '' || rv === '0';
+  const errs: FieldError[] = [];
+  const forbid = (detail: string) => errs.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail });
+  if (sie !== null && match !== 'NotOlderThan') forbid('sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+  if (match !== '') {
+    if (sie === null) forbid('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
+    if (match !== 'NotOlderThan') errs.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', value: match, detail: 'supported values: "NotOlderThan"' });
+    if (q.get('continue')) forbid('resourceVersionMatch is forbidden when continue is provided');
+  }
+  if (errs.length) throw invalid('ListOptions', 'meta.k8s.io', '', errs);
+  return sie === 'true' || sie === '1';
 }
 
 /** The HTTP face of the test cluster: routing, auth, discovery, OpenAPI, CRUD, watch, tables, hooks. */
@@ -355,7 +375,7 @@ export class KubeHttpServer {
     const rvParam = q.get('resourceVersion') ?? '';
     if (rvParam !== '' && !/^\d+$/.test(rvParam)) throw badRequest(`invalid resource version: strconv.ParseUint: parsing "${rvParam}": invalid syntax`);
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
-    const initialEvents = q.get('sendInitialEvents') === 'true';
+    const initialEvents = watchInitialEvents(q, rvParam);
     const timeoutSeconds = q.get('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800;
     const store = this.api.store;
     const inScope = (o: Json) => !def.namespaced || ns === undefined || o.metadata.namespace === ns;
@@ -414,7 +434,7 @@ export class KubeHttpServer {
         return;
       }
       for (const ev of store.eventsSince(def.storage, rv)) emit(ev);
-    } else {
+    } else if (initialEvents) {
       for (const o of store.list(def.storage, def.namespaced ? ns : undefined)) if (passes(o)) write('ADDED', out(o));
       if (initialEvents && bookmarks) {
         write('BOOKMARK', { kind: def.kind, apiVersion, metadata: { resourceVersion: String(store.currentRv()), annotations: { 'k8s.io/initial-events-end': 'true' } } });
