@@ -36,7 +36,7 @@ describe('test API server: watch', () => {
   beforeAll(async () => {
     c = await startTestCluster({
       bookmarkIntervalMs: 200,
-      namespaces: ['w-inf', 'w-hist', 'w-book', 'w-timeout', 'w-compact', 'w-relist', 'w-drop', 'w-sel', 'w-raw', 'w-ns1', 'w-ns2', 'w-crd'],
+      namespaces: ['w-inf', 'w-hist', 'w-book', 'w-timeout', 'w-compact', 'w-relist', 'w-drop', 'w-sel', 'w-raw', 'w-ns1', 'w-ns2', 'w-crd', 'w-list'],
     });
     k = clients(c);
     await installWidgetCrd(c);
@@ -232,6 +232,42 @@ describe('test API server: watch', () => {
     expect(without.events.map(brief)).toEqual([`MODIFIED ${ns}/x`]);
     withBm.close();
     without.close();
+  });
+
+  it('WatchList (on in v1.32): rv 0/unset watches are watch-lists ending their initial events with a bookmark; options are validated', async () => {
+    const ns = 'w-list';
+    const path = CM_DEF_PATH(ns);
+    await createCm(ns, 'p', { v: '1' });
+    const q = await createCm(ns, 'q', { v: '1' });
+    const initialEnd = { 'k8s.io/initial-events-end': 'true' };
+    // SetListOptionsDefaults turns these into sendInitialEvents=true&resourceVersionMatch=NotOlderThan.
+    for (const query of ['allowWatchBookmarks=true', 'allowWatchBookmarks=true&resourceVersion=0', 'allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan']) {
+      const w = await rawWatch(`${path}?watch=true&${query}`);
+      await waitFor(() => w.events.length >= 3, `the initial events (${query})`);
+      expect(w.events.slice(0, 3).map((e) => e.type)).toEqual(['ADDED', 'ADDED', 'BOOKMARK']);
+      expect(w.events.slice(0, 2).map(brief)).toEqual([`ADDED ${ns}/p`, `ADDED ${ns}/q`]);
+      expect(w.events[2]!.object).toMatchObject({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { annotations: initialEnd } });
+      expect(rvOf(w.events[2]!.object)).toBeGreaterThanOrEqual(rvOf(q));
+      w.close();
+    }
+    // sendInitialEvents=false: no initial state, only what happens from now on.
+    const none = await rawWatch(`${path}?watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan`);
+    expect(none.status).toBe(200);
+    await createCm(ns, 'r', { v: '1' });
+    await waitFor(() => none.events.length >= 1, 'the live event');
+    expect(none.events.map(brief)).toEqual([`ADDED ${ns}/r`]);
+    none.close();
+
+    const invalid = async (query: string, message: string) => {
+      const w = await rawWatch(`${path}?watch=true&${query}`);
+      await ended(w);
+      expect({ query, status: w.status }).toEqual({ query, status: 422 });
+      expect(JSON.parse(w.text())).toMatchObject({ kind: 'Status', code: 422, reason: 'Invalid', message: `ListOptions.meta.k8s.io "" is invalid: ${message}`, details: { group: 'meta.k8s.io', kind: 'ListOptions' } });
+    };
+    const needsNotOlderThan = 'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan';
+    await invalid('sendInitialEvents=true', needsNotOlderThan);
+    await invalid('resourceVersion=5&resourceVersionMatch=NotOlderThan', 'resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
+    await invalid('sendInitialEvents=true&resourceVersionMatch=Exact', `[${needsNotOlderThan}, resourceVersionMatch: Unsupported value: "Exact": supported values: "NotOlderThan"]`);
   });
 
   it('timeoutSeconds ends the watch stream cleanly', async () => {
