@@ -436,7 +436,7 @@ export class KubeHttpServer {
       for (const ev of store.eventsSince(def.storage, rv)) emit(ev);
     } else if (initialEvents) {
       for (const o of store.list(def.storage, def.namespaced ? ns : undefined)) if (passes(o)) write('ADDED', out(o));
-      if (initialEvents && bookmarks) {
+      if (bookmarks) {
         write('BOOKMARK', { kind: def.kind, apiVersion, metadata: { resourceVersion: String(store.currentRv()), annotations: { 'k8s.io/initial-events-end': 'true' } } });
       }
     }
