@@ -376,7 +376,8 @@ export class KubeHttpServer {
     if (rvParam !== '' && !/^\d+$/.test(rvParam)) throw badRequest(`invalid resource version: strconv.ParseUint: parsing "${rvParam}": invalid syntax`);
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
     const initialEvents = watchInitialEvents(q, rvParam);
-    const timeoutSeconds = q.get('timeoutSeconds') ? Number(q.get('timeoutSeconds')) : 1800;
+    // 0 (or none) leaves the timeout to the server (minRequestTimeout, 1800 s by default).
+    const timeoutSeconds = Number(q.get('timeoutSeconds') ?? 0) || 1800;
     const store = this.api.store;
     const inScope = (o: Json) => !def.namespaced || ns === undefined || o.metadata.namespace === ns;
     const passes = (o: Json | undefined) => !!o && inScope(o) && this.api.matches(def, o, labels, fields);
