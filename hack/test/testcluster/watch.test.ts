@@ -280,6 +280,13 @@ describe('test API server: watch', () => {
     // client-node sees a normal end too (done without an error).
     const done = await new Promise<unknown>((resolve) => void new Watch(k.kc).watch(path, { timeoutSeconds: 1 }, () => {}, resolve));
     expect(done ?? null).toBeNull();
+    // timeoutSeconds=0 is no timeout of the client's: the server's default applies, the watch stays open.
+    const open = await rawWatch(`${path}?watch=true&timeoutSeconds=0`);
+    await createCm(ns, 'still-open', { v: '1' });
+    await waitFor(() => open.events.length >= 1 || open.endedAs, 'the event on the watch with timeoutSeconds=0');
+    expect(open.endedAs).toBeUndefined();
+    expect(open.events.map(brief)).toEqual([`ADDED ${ns}/still-open`]);
+    open.close();
   });
 
   it('after compact(), a watch from an older resourceVersion gets an in-stream 410 Expired; a fresh list stays watchable', async () => {
