@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { checkCrdSchemas, prune } from './crd.js';
 import { ApiError, type FieldError, badRequest, conflict, forbidden, invalid, notFound, staleConflict, unsupportedMediaType } from './errors.js';
 import { type ManagerInfo, applyConfig, trackUpdate } from './managedfields.js';
-import { goDecodeError } from './gojson.js';
+import { goDecode } from './gojson.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
@@ -239,9 +239,10 @@ export class ObjectApi {
     const unknown: string[] = [];
     const clean = deepClone(cfg);
     prune(clean, def.schema.root, [], unknown, (s) => this.registry.resolve(s));
-    if (unknown.length) {
+    const typeError = def.crd ? undefined : goDecode(clean, def.schema.root, (s) => this.registry.resolve(s), def.kind);
+    if (unknown.length || typeError) {
       // The field manager cannot type the applied object: a plain error in kube-apiserver, hence a 500 without reason.
-      const errs = unknown.map((u) => `.${u}: field not declared in schema`);
+      const errs = typeError ? [typeError] : unknown.map((u) => `.${u}: field not declared in schema`);
       throw new ApiError(500, '', `failed to create typed patch object (${ns ?? ''}/${name}; ${def.group}/${def.version}, Kind=${def.kind}): ${errs.length === 1 ? errs[0] : `errors:\n  ${errs.join('\n  ')}`}`);
     }
     const liveStored = this.getStored(def, ns, name);
@@ -317,7 +318,7 @@ export class ObjectApi {
     if (obj.kind !== def.kind) throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${def.kind})`);
     if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: json: cannot unmarshal ${typeof obj.metadata} into Go struct field ${def.kind}.metadata of type v1.ObjectMeta`);
     // Built-in types are Go structs: a value of the wrong JSON type fails decoding (custom resources validate instead).
-    const typeError = def.crd ? undefined : goDecodeError(obj, def.schema.root, (s) => this.registry.resolve(s), def.kind);
+    const typeError = def.crd ? undefined : goDecode(obj, def.schema.root, (s) => this.registry.resolve(s), def.kind);
     if (typeError) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${typeError}`);
     const unknown: string[] = [];
     prune(obj, def.schema.root, [], unknown, (s) => this.registry.resolve(s));

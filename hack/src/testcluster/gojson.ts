@@ -1,18 +1,23 @@
+import { canonicalQuantity, quantityError } from './quantity.js';
 import { type Json, isPlainObject } from './types.js';
 
-const QUANTITY = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
-
 const jsonKind = (v: Json): string => (typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'bool' : Array.isArray(v) ? 'array' : 'object');
+
+const isQuantity = (schema: Json, resolve: (s: Json) => Json): boolean => {
+  const r = resolve(schema);
+  return isPlainObject(r) && r['x-kubernetes-int-or-string'] === true && r.format !== 'int-or-string';
+};
 
 /** `io.k8s.api.core.v1.Container` -> `v1.Container` (how Go prints the type) */
 const goName = (ref: string): string => ref.split('/').pop()!.split('.').slice(-2).join('.');
 
 /**
- * The first error Go's encoding/json reports decoding `value` into the built-in type described by `schema`, as
- * kube-apiserver does before anything else (answered 400), or undefined. Errors name the innermost struct and the
- * JSON path, like `json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type string`.
+ * Decodes `value` as Go decodes JSON into the built-in type described by `schema`, as kube-apiserver does before
+ * anything else: returns the first error (answered 400), or undefined after rewriting quantities in place to the
+ * canonical form a Go round trip gives them. Errors name the innermost struct and the JSON path, like
+ * `json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type string`.
  */
-export function goDecodeError(value: Json, schema: Json, resolve: (s: Json) => Json, struct: string, path: string[] = []): string | undefined {
+export function goDecode(value: Json, schema: Json, resolve: (s: Json) => Json, struct: string, path: string[] = []): string | undefined {
   if (value === null || value === undefined) return undefined;
   const s = resolve(schema);
   if (!isPlainObject(s)) return undefined;
@@ -27,10 +32,9 @@ export function goDecodeError(value: Json, schema: Json, resolve: (s: Json) => J
   };
   const fail = (what = jsonKind(value)) => `json: cannot unmarshal ${what} into Go struct field ${struct}.${path.join('.')} of type ${typeOf(schema)}`;
   if (s['x-kubernetes-int-or-string']) {
-    // resource.Quantity and intstr.IntOrString take a number or a string (quantities of the usual form).
-    if (typeof value === 'number') return undefined;
-    if (typeof value !== 'string') return fail();
-    return s.format === 'int-or-string' || QUANTITY.test(value) ? undefined : "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+    // intstr.IntOrString and resource.Quantity take a number or a string; quantities come back canonical.
+    if (typeof value !== 'number' && typeof value !== 'string') return fail();
+    return s.format === 'int-or-string' || typeof value === 'number' ? undefined : quantityError(value);
   }
   switch (s.type) {
     case 'string':
@@ -46,9 +50,10 @@ export function goDecodeError(value: Json, schema: Json, resolve: (s: Json) => J
     }
     case 'array':
       if (!Array.isArray(value)) return fail();
-      for (const v of value) {
-        const e = goDecodeError(v, s.items, resolve, struct, path);
+      for (const [i, v] of value.entries()) {
+        const e = goDecode(v, s.items, resolve, struct, path);
         if (e) return e;
+        if (isQuantity(s.items, resolve) && v !== null) value[i] = canonicalQuantity(v);
       }
       return undefined;
     case 'object': {
@@ -56,9 +61,11 @@ export function goDecodeError(value: Json, schema: Json, resolve: (s: Json) => J
       if (s['x-kubernetes-preserve-unknown-fields'] && !s.properties) return undefined;
       const inner = typeof schema?.$ref === 'string' ? goName(schema.$ref).split('.').pop()! : struct;
       for (const [k, v] of Object.entries<Json>(value)) {
-        const prop = s.properties?.[k];
-        const e = prop ? goDecodeError(v, prop, resolve, inner, [...path, k]) : isPlainObject(s.additionalProperties) ? goDecodeError(v, s.additionalProperties, resolve, struct, path) : undefined;
+        const sub = s.properties?.[k] ?? (isPlainObject(s.additionalProperties) ? s.additionalProperties : undefined);
+        if (!sub) continue;
+        const e = goDecode(v, sub, resolve, s.properties?.[k] ? inner : struct, s.properties?.[k] ? [...path, k] : path);
         if (e) return e;
+        if (isQuantity(sub, resolve) && v !== null) value[k] = canonicalQuantity(v);
       }
       return undefined;
     }
