@@ -188,7 +188,20 @@ describe('test API server: objects', () => {
     const ok = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments`, {
       body: deployment('types', { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: '0%' } } }, [{ name: 'app', image: 'registry.test/app:1', resources: { limits: { cpu: 2, memory: '1Gi', 'nvidia.com/gpu': 1 } } }]),
     });
-    expect([ok.status, ok.body.spec.template.spec.containers[0].resources.limits.cpu]).toEqual([201, 2]);
+    expect(ok.status).toBe(201);
+    // Quantities come back in Go's canonical form (Quantity.String), numbers included.
+    expect(ok.body.spec.template.spec.containers[0].resources.limits).toEqual({ cpu: '2', memory: '1Gi', 'nvidia.com/gpu': '1' });
+    const canon = async (q: unknown) => {
+      const r = await raw(c, 'POST', `/api/v1/namespaces/${NS}/pods?dryRun=All`, { body: { metadata: { name: 'q' }, spec: { containers: [{ name: 'c', image: 'registry.test/x:1', resources: { requests: { x: q } } }] } } });
+      return r.body.spec.containers[0].resources.requests.x;
+    };
+    const forms: Array<[unknown, string]> = [['1024Mi', '1Gi'], ['1.5Gi', '1536Mi'], ['0.5Gi', '512Mi'], ['0.5Ki', '512'], [0.5, '500m'], ['2000m', '2'], ['1500m', '1500m'], ['1000', '1k'], ['1024', '1024'], ['120000', '120k'], ['1e3', '1e3'], ['0.0000000001', '1n'], ['0', '0']];
+    for (const [q, want] of forms) expect([q, await canon(q)]).toEqual([q, want]);
+    const badSuffix = await raw(c, 'POST', `/api/v1/namespaces/${NS}/pods?dryRun=All`, { body: { metadata: { name: 'q' }, spec: { containers: [{ name: 'c', image: 'i', resources: { limits: { memory: '1Gb' } } }] } } });
+    expect([badSuffix.status, badSuffix.body.message]).toEqual([400, "Pod in version \"v1\" cannot be handled as a Pod: unable to parse quantity's suffix"]);
+    // So writing a non-canonical spelling of the stored value changes nothing.
+    const respelled = await raw(c, 'PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/types`, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'app', resources: { limits: { cpu: '2000m', memory: '1024Mi' } } }] } } } } });
+    expect(respelled.body.metadata.resourceVersion).toBe(ok.body.metadata.resourceVersion);
     // Patches are decoded the same way.
     const patched = await raw(c, 'PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/types`, { contentType: PatchStrategy.MergePatch, body: { spec: { paused: 'yes' } } });
     expect([patched.status, patched.body.message]).toEqual([400, 'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool']);
