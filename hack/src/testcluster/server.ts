@@ -371,7 +371,11 @@ export class KubeHttpServer {
   private watch(req: IncomingMessage, res: ServerResponse, def: ResourceDef, ns: string | undefined, name: string | undefined, q: URLSearchParams, rendering: Rendering): void {
     const labels: LabelSelector = parseLabelSelector(q.get('labelSelector'));
     const fields: FieldReq[] = parseFieldSelector(q.get('fieldSelector'), def.fieldSelectors);
-    if (name) fields.push({ field: 'metadata.name', op: '=', value: name });
+    if (name) {
+      // As ListResource: beside a name in the path, a field selector may only require that same name.
+      if (fields.length && !fields.some((f) => f.field === 'metadata.name' && f.op === '=' && f.value === name)) throw badRequest("fieldSelector metadata.name doesn't match requested name");
+      fields.push({ field: 'metadata.name', op: '=', value: name });
+    }
     const rvParam = q.get('resourceVersion') ?? '';
     if (rvParam !== '' && !/^\d+$/.test(rvParam)) throw badRequest(`invalid resource version: strconv.ParseUint: parsing "${rvParam}": invalid syntax`);
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
