@@ -469,6 +469,16 @@ describe('test API server: watch', () => {
     await waitFor(() => w.events.length >= 1, 'the change of the watched object');
     expect(w.events.map(brief)).toEqual([`MODIFIED ${ns}/single`]);
     w.close();
+    // Beside a name in the path, a field selector may only name that same object.
+    const same = await rawWatch(`/api/v1/watch/namespaces/${ns}/configmaps/single?fieldSelector=${encodeURIComponent('metadata.name=single')}`);
+    expect(same.status).toBe(200);
+    same.close();
+    for (const sel of ['metadata.name=other', 'metadata.namespace=w-raw']) {
+      const bad = await rawWatch(`/api/v1/watch/namespaces/${ns}/configmaps/single?fieldSelector=${encodeURIComponent(sel)}`);
+      await ended(bad);
+      expect({ sel, status: bad.status }).toEqual({ sel, status: 400 });
+      expect(JSON.parse(bad.text())).toMatchObject({ kind: 'Status', reason: 'BadRequest', message: "fieldSelector metadata.name doesn't match requested name" });
+    }
   });
 
   it('watches across all namespaces and per namespace; DELETED carries the last stored object with a new resourceVersion', async () => {
