@@ -72,7 +72,11 @@ export class GarbageCollector {
       return;
     }
     if (fin.includes('foregroundDeletion')) {
-      for (const { def, obj } of deps) if (!obj.metadata.deletionTimestamp) this.ignoreGone(() => this.api.delete(def, obj.metadata.namespace, obj.metadata.name, { propagationPolicy: 'Foreground' }));
+      // Dependents that have dependents of their own go in the foreground too; leaves are deleted plainly.
+      for (const { def, obj } of deps) {
+        const policy = this.dependents(obj.metadata.uid).length ? 'Foreground' : 'Background';
+        if (!obj.metadata.deletionTimestamp) this.ignoreGone(() => this.api.delete(def, obj.metadata.namespace, obj.metadata.name, { propagationPolicy: policy }));
+      }
       // Only blocking dependents (blockOwnerDeletion=true) hold the owner, as the collector's blockingDependents().
       const blocking = this.dependents(uid).filter(({ obj }) => obj.metadata.ownerReferences.some((r: Json) => r.uid === uid && r.blockOwnerDeletion === true));
       if (blocking.length === 0) this.removeFinalizer(ownerDef, owner.obj, 'foregroundDeletion');
