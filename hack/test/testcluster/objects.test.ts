@@ -500,6 +500,8 @@ describe('test API server: objects', () => {
     const fg = await owner('gc-fg');
     await child('gc-fg-block', fg, { finalizers: ['example.test/hold'] });
     await child('gc-fg-free', fg, { finalizers: ['example.test/hold'] }, false);
+    const seen: string[][] = [];
+    const watch = await new Watch(k.kc).watch(`/api/v1/namespaces/${NS}/configmaps`, { resourceVersion: String(c.resourceVersion()), fieldSelector: 'metadata.name=gc-fg-block' }, (_t, o) => seen.push(o.metadata.finalizers ?? []), () => {});
     const fgDel = await raw(c, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/gc-fg`, { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' } });
     expect([fgDel.status, fgDel.body.metadata.finalizers]).toEqual([200, ['foregroundDeletion']]);
     expect(fgDel.body.metadata.deletionTimestamp).toEqual(expect.any(String));
@@ -508,6 +510,10 @@ describe('test API server: objects', () => {
     }
     const stillOwner = await k.core.readNamespacedConfigMap({ name: 'gc-fg', namespace: NS });
     expect(stillOwner.metadata!.finalizers).toEqual(['foregroundDeletion']);
+    // A dependent without dependents of its own is deleted in the background: it never carries foregroundDeletion.
+    await waitFor(() => seen.length > 0, 'the dependent deletion event');
+    watch.abort();
+    expect(seen).toEqual([['example.test/hold']]);
     await k.core.patchNamespacedConfigMap({ name: 'gc-fg-block', namespace: NS, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
     // Only blocking dependents hold the owner: gc-fg-free (no blockOwnerDeletion) still exists.
     await waitFor(async () => !(await exists('gc-fg')), 'the foreground owner to go once its blocking dependent is gone');
