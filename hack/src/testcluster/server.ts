@@ -8,7 +8,7 @@ import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
 import { type FieldReq, type LabelSelector, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { StoredEvent } from './store.js';
-import { type Json, apiVersionOf } from './types.js';
+import { type Json, apiVersionOf, deepEqual } from './types.js';
 
 export interface ServerOptions {
   token: string;
@@ -125,6 +125,15 @@ function watchInitialEvents(q: URLSearchParams, rv: string): boolean {
   }
   if (errs.length) throw invalid('ListOptions', 'meta.k8s.io', '', errs);
   return sie === 'true' || sie === '1';
+}
+
+/**
+ * Whether a store event tears down the storage behind `storage` (a CRD's resources), which ends their watches: the CRD
+ * is deleted, or its spec or accepted names change (apiextensions crdHandler rebuilds the storage then).
+ */
+function tearsDownCrdStorage(ev: StoredEvent, storage: string): boolean {
+  if (ev.storage !== 'apiextensions.k8s.io/customresourcedefinitions' || !ev.prev || `${ev.prev.spec.group}/${ev.prev.spec.names.plural}` !== storage) return false;
+  return ev.type === 'DELETED' || !deepEqual(ev.obj.spec, ev.prev.spec) || !deepEqual(ev.obj.status?.acceptedNames, ev.prev.status?.acceptedNames);
 }
 
 /** The HTTP face of the test cluster: routing, auth, discovery, OpenAPI, CRUD, watch, tables, hooks. */
@@ -414,8 +423,7 @@ export class KubeHttpServer {
     res.on('close', () => watch.close(false));
 
     const emit = (ev: StoredEvent): void => {
-      // Deleting a CRD tears down its storage, which ends the watches on its resources (apiextensions crdHandler).
-      if (def.crd && ev.type === 'DELETED' && ev.storage === 'apiextensions.k8s.io/customresourcedefinitions' && `${ev.obj.spec.group}/${ev.obj.spec.names.plural}` === def.storage) return watch.close(false);
+      if (def.crd && tearsDownCrdStorage(ev, def.storage)) return watch.close(false);
       // The cache watcher sends only events newer than the version asked for, also when that is ahead of the server.
       if (ev.storage !== def.storage || (!initialEvents && ev.rv <= rv)) return;
       const cur = ev.type === 'DELETED' ? undefined : ev.obj;
