@@ -525,30 +525,64 @@ describe('test API server: watch', () => {
     one.close();
   });
 
-  it('deleting a CRD sends DELETED for each custom resource, then ends the watches on its resources', async () => {
-    const ns = 'w-crd';
-    const group = 'watch.example.test';
+  const CRDS = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  /** Installs a small namespaced CRD (kind = singular capitalised) and waits until it is served; returns its path in ns. */
+  async function installCrd(group: string, singular: string, ns: string): Promise<{ path: string; create(name: string): Promise<void> }> {
+    const plural = `${singular}s`;
+    const kind = singular[0]!.toUpperCase() + singular.slice(1);
     const crd = {
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
-      metadata: { name: `gadgets.${group}` },
+      metadata: { name: `${plural}.${group}` },
       spec: {
         group,
         scope: 'Namespaced',
-        names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
+        names: { plural, singular, kind, listKind: `${kind}List` },
         versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { n: { type: 'integer' } } } } } } }],
       },
     };
-    expect((await raw(c, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd })).status).toBe(201);
-    const path = `/apis/${group}/v1/namespaces/${ns}/gadgets`;
-    await waitFor(async () => (await raw(c, 'GET', path)).status === 200, 'gadgets to be served');
-    for (const n of ['g1', 'g2']) expect((await raw(c, 'POST', path, { body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: n }, spec: { n: 1 } } })).status).toBe(201);
+    expect((await raw(c, 'POST', CRDS, { body: crd })).status).toBe(201);
+    const path = `/apis/${group}/v1/namespaces/${ns}/${plural}`;
+    await waitFor(async () => (await raw(c, 'GET', path)).status === 200, `${plural} to be served`);
+    const create = async (name: string) => expect((await raw(c, 'POST', path, { body: { apiVersion: `${group}/v1`, kind, metadata: { name }, spec: { n: 1 } } })).status).toBe(201);
+    return { path, create };
+  }
+
+  it('changing a CRD spec ends the watches on its resources (its storage is rebuilt); a metadata change does not', async () => {
+    const ns = 'w-crd';
+    const group = 'spec.example.test';
+    const { path, create } = await installCrd(group, 'gizmo', ns);
+    const crdPath = `${CRDS}/gizmos.${group}`;
+    const w = await rawWatch(`${path}?watch=true&resourceVersion=${await listRv(path)}`);
+    expect((await raw(c, 'PATCH', crdPath, { contentType: merge, body: { metadata: { labels: { touched: 'yes' } } } })).status).toBe(200);
+    await create('z1');
+    await waitFor(() => w.events.length >= 1, 'the event after a metadata-only CRD change');
+    expect(w.endedAs).toBeUndefined();
+    const columns = [{ name: 'N', type: 'integer', jsonPath: '.spec.n' }];
+    const crd = (await raw(c, 'GET', crdPath)).body;
+    crd.spec.versions[0].additionalPrinterColumns = columns;
+    expect((await raw(c, 'PUT', crdPath, { body: crd })).status).toBe(200);
+    expect(await ended(w)).toBe('end');
+    expect(w.events.map(brief)).toEqual([`ADDED ${ns}/z1`]);
+    // Clients watch again from where they were and miss nothing.
+    const again = await rawWatch(`${path}?watch=true&resourceVersion=${w.events[0]!.object.metadata.resourceVersion}`);
+    await create('z2');
+    await waitFor(() => again.events.length >= 1, 'the event on the new watch');
+    expect(again.events.map(brief)).toEqual([`ADDED ${ns}/z2`]);
+    again.close();
+  });
+
+  it('deleting a CRD sends DELETED for each custom resource, then ends the watches on its resources', async () => {
+    const ns = 'w-crd';
+    const group = 'watch.example.test';
+    const { path, create } = await installCrd(group, 'gadget', ns);
+    for (const n of ['g1', 'g2']) await create(n);
     const rv = await listRv(path);
     const w = await rawWatch(`${path}?watch=true&resourceVersion=${rv}`);
     const allNs = await rawWatch(`/apis/${group}/v1/gadgets?watch=true&resourceVersion=${rv}`);
     const widgets = await rawWatch(`${WIDGETS_PATH(ns)}?watch=true&resourceVersion=${rv}`);
 
-    expect((await raw(c, 'DELETE', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.${group}`)).status).toBe(200);
+    expect((await raw(c, 'DELETE', `${CRDS}/gadgets.${group}`)).status).toBe(200);
     // kube-apiserver: the CRD finalizer deletes every instance, then the CRD goes and its storage is torn down.
     expect(await ended(w)).toBe('end');
     expect(await ended(allNs)).toBe('end');
