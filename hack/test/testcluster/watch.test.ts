@@ -48,11 +48,11 @@ describe('test API server: watch', () => {
   });
 
   /** Opens a watch over raw HTTPS; resolves as soon as the status line and headers arrive. */
-  function rawWatch(path: string): Promise<RawWatch> {
-    const u = new URL(path, c.url);
+  function rawWatch(path: string, on: TestCluster = c): Promise<RawWatch> {
+    const u = new URL(path, on.url);
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
-        { hostname: u.hostname, port: u.port, path: u.pathname + u.search, ca: c.caCert, agent: false, headers: { authorization: `Bearer ${c.token}`, accept: 'application/json' } },
+        { hostname: u.hostname, port: u.port, path: u.pathname + u.search, ca: on.caCert, agent: false, headers: { authorization: `Bearer ${on.token}`, accept: 'application/json' } },
         (res) => {
           let all = '';
           let pending = '';
@@ -310,6 +310,26 @@ describe('test API server: watch', () => {
     await waitFor(() => f.events.length >= 1, 'the event after compaction');
     expect(f.events.map(brief)).toEqual([`ADDED ${ns}/c`]);
     f.close();
+  });
+
+  it('historyLimit compacts automatically: older resourceVersions expire, recent ones still replay', async () => {
+    const small = await startTestCluster({ historyLimit: 10 });
+    try {
+      const path = CM_DEF_PATH('default');
+      const rv0 = (await raw(small, 'GET', path)).body.metadata.resourceVersion;
+      const rvs: string[] = [];
+      for (let i = 0; i < 30; i++) rvs.push((await raw(small, 'POST', path, { body: { metadata: { name: `h${i}` } } })).body.metadata.resourceVersion);
+      const old = await rawWatch(`${path}?watch=true&resourceVersion=${rv0}`, small);
+      expect(await ended(old)).toBe('end');
+      expect(old.events).toHaveLength(1);
+      expect(old.events[0]).toMatchObject({ type: 'ERROR', object: { code: 410, reason: 'Expired' } });
+      const recent = await rawWatch(`${path}?watch=true&resourceVersion=${rvs[26]}`, small);
+      await waitFor(() => recent.events.length >= 3, 'the recent history');
+      expect(recent.events.map(brief)).toEqual(['ADDED default/h27', 'ADDED default/h28', 'ADDED default/h29']);
+      recent.close();
+    } finally {
+      await small.stop();
+    }
   });
 
   it('an informer relists after a 410 and sees the changes made meanwhile', async () => {
