@@ -150,6 +150,9 @@ export class ObjectApi {
 
   create(def: ResourceDef, ns: string | undefined, body: Json, opts: WriteOptions, appliedManaged?: Json[]): WriteResult {
     if (!isPlainObject(body)) throw badRequest('Object is not a valid JSON object');
+    if (def.crd && this.store.get('apiextensions.k8s.io/customresourcedefinitions', undefined, `${def.resource}.${def.group}`)?.metadata.deletionTimestamp) {
+      throw new ApiError(405, 'MethodNotAllowed', 'create not allowed while custom resource definition is terminating', { group: def.group, kind: def.resource });
+    }
     const warnings: string[] = [];
     const obj = this.decode(def, body, opts.fieldValidation, warnings);
     obj.metadata ??= {};

@@ -42,6 +42,13 @@ export class CrdController {
       return;
     }
     if (crd.metadata.deletionTimestamp) {
+      if (!(crd.status?.conditions ?? []).some((c: Json) => c.type === 'Terminating' && c.status === 'True')) {
+        const terminating = { type: 'Terminating', status: 'True', lastTransitionTime: nowTime(), reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' };
+        const conditions = [...(crd.status?.conditions ?? []).filter((c: Json) => c.type !== 'Terminating'), terminating];
+        // The status write comes back as an event: cleanup continues from the updated CRD.
+        this.api.update(def, undefined, name, { ...crd, status: { ...crd.status, conditions } }, { fieldManager: 'kube-apiserver', subresource: 'status' });
+        return;
+      }
       const storage = `${crd.spec.group}/${crd.spec.names.plural}`;
       const crDef = reg.byStorage(storage);
       const remaining = crDef ? this.api.store.list(storage) : [];
