@@ -17,6 +17,7 @@ import {
   rejection,
   waitFor,
   widget,
+  widgetCrd,
 } from './support.js';
 
 const NS = 'objs';
@@ -366,6 +367,31 @@ describe('test API server: objects', () => {
     const labelled: any = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { metadata: { labels: { a: 'b' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     expect(labelled.metadata.generation).toBe(2);
     expect((await k.custom.listClusterCustomObject(G)).items.map((i: any) => i.metadata.name)).toEqual(['g']);
+  });
+
+  it('CRD deletion: Terminating, no new custom resources (405), instances deleted first, then the CRD and its endpoint', async () => {
+    const crd = { ...widgetCrd(), metadata: { name: 'gizmos.example.test' } } as any;
+    crd.spec.names = { plural: 'gizmos', singular: 'gizmo', kind: 'Gizmo', listKind: 'GizmoList' };
+    expect((await raw(c, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd })).status).toBe(201);
+    const path = `/apis/${WIDGET_GROUP}/v1/namespaces/${NS}/gizmos`;
+    await waitFor(async () => (await raw(c, 'GET', path)).status === 200, 'gizmos to be served');
+    const gizmo = (name: string, finalizers?: string[]) => ({ apiVersion: WIDGET_API_VERSION, kind: 'Gizmo', metadata: { name, ...(finalizers ? { finalizers } : {}) }, spec: {} });
+    expect((await raw(c, 'POST', path, { body: gizmo('plain') })).status).toBe(201);
+    expect((await raw(c, 'POST', path, { body: gizmo('held', ['example.test/hold']) })).status).toBe(201);
+    const del = await raw(c, 'DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.test');
+    expect([del.status, del.body.metadata.finalizers]).toEqual([200, ['customresourcecleanup.apiextensions.k8s.io']]);
+    const terminating = await waitFor(async () => {
+      const r = await raw(c, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.test');
+      return r.body.status?.conditions?.find((x: any) => x.type === 'Terminating');
+    }, 'the Terminating condition');
+    expect(terminating).toMatchObject({ status: 'True', reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' });
+    const late = await raw(c, 'POST', path, { body: gizmo('late') });
+    expect(expectStatus(late.body, 405, 'MethodNotAllowed')).toMatchObject({ message: 'create not allowed while custom resource definition is terminating', details: { group: WIDGET_GROUP, kind: 'gizmos' } });
+    await waitFor(async () => (await raw(c, 'GET', path)).body.items?.map((i: any) => i.metadata.name).join() === 'held', 'the instances without finalizers to go');
+    expect((await raw(c, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.test')).status).toBe(200);
+    await raw(c, 'PATCH', `${path}/held`, { contentType: PatchStrategy.JsonPatch, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
+    await waitFor(async () => (await raw(c, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.test')).status === 404, 'the CRD to go');
+    expect((await raw(c, 'GET', path)).status).toBe(404);
   });
 
   it('status and scale subresources', async () => {
