@@ -45,14 +45,22 @@ export class Store {
     return obj ? { storage: loc.storage, obj: deepClone(obj) } : undefined;
   }
 
-  /** Objects of one storage, sorted by namespace/name; ns undefined means all namespaces. */
-  list(storage: string, ns?: string): Json[] {
+  /**
+   * Copies of the objects of one storage, sorted by namespace/name; ns undefined means all namespaces. `keep` sees
+   * the stored objects before they are copied, so controllers that want a few of many pay only for those.
+   */
+  list(storage: string, ns?: string, keep: (o: Readonly<Json>) => boolean = () => true): Json[] {
     const m = this.objects.get(storage);
     if (!m) return [];
     return [...m.entries()]
-      .filter(([, o]) => ns === undefined || (o.metadata.namespace ?? '') === ns)
+      .filter(([, o]) => (ns === undefined || (o.metadata.namespace ?? '') === ns) && keep(o))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, o]) => deepClone(o));
+  }
+
+  /** Visits the stored objects of one storage without copying them: read-only, and not to be kept. */
+  scan(storage: string, visit: (o: Readonly<Json>) => void): void {
+    for (const o of this.objects.get(storage)?.values() ?? []) visit(o);
   }
 
   storages(): string[] {

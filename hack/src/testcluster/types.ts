@@ -7,7 +7,19 @@ export interface GroupResource {
   resource: string;
 }
 
-export const deepClone = <T>(v: T): T => (v === undefined ? v : structuredClone(v));
+/** A copy of a JSON value; several times faster than structuredClone, which matters on every store read. */
+export function deepClone<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map(deepClone) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const value = deepClone((v as Record<string, unknown>)[k]);
+    // A "__proto__" key from JSON.parse is data; plain assignment would set the prototype instead.
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
+  return out as T;
+}
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

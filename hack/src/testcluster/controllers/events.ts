@@ -15,9 +15,11 @@ export function recordEvent(api: ObjectApi, obj: Json, type: 'Normal' | 'Warning
     resourceVersion: obj.metadata.resourceVersion,
   };
   const now = nowTime();
-  const same = api.store
-    .list(def.storage, ns)
-    .find((e) => e.involvedObject?.uid === involvedObject.uid && e.reason === reason && e.message === message && e.source?.component === component);
+  const [same] = api.store.list(
+    def.storage,
+    ns,
+    (e) => e.involvedObject?.uid === involvedObject.uid && e.reason === reason && e.message === message && e.source?.component === component,
+  );
   if (same) {
     api.update(def, ns, same.metadata.name, { ...same, count: (same.count ?? 1) + 1, lastTimestamp: now }, { fieldManager: component });
     return;

@@ -92,7 +92,9 @@ export class Scheduler {
   }
 
   private requeuePending(): void {
-    for (const p of this.store.list(PODS)) if (!p.spec?.nodeName && !p.metadata.deletionTimestamp) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    this.store.scan(PODS, (p) => {
+      if (!p.spec?.nodeName && !p.metadata.deletionTimestamp) this.queue.add(`${p.metadata.namespace}/${p.metadata.name}`);
+    });
   }
 
   reconcile(key: string): void {
@@ -102,7 +104,15 @@ export class Scheduler {
     if (!pod || pod.spec?.nodeName || pod.metadata.deletionTimestamp) return;
     if (pod.spec?.schedulerName && pod.spec.schedulerName !== 'default-scheduler') return;
     const nodes = this.store.list(NODES);
-    const allPods = this.store.list(PODS).filter((p) => p.spec?.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase));
+    // What the bound, unfinished pods take on each node (read in place: this runs once per pending pod).
+    const usage = new Map<string, { pods: number; requests: Record<string, number> }>();
+    this.store.scan(PODS, (p) => {
+      if (!p.spec?.nodeName || ['Succeeded', 'Failed'].includes(p.status?.phase)) return;
+      const u = usage.get(p.spec.nodeName) ?? { pods: 0, requests: {} };
+      u.pods++;
+      for (const [k, v] of Object.entries(podRequests(p))) u.requests[k] = (u.requests[k] ?? 0) + v;
+      usage.set(p.spec.nodeName, u);
+    });
     const req = podRequests(pod);
     const reasons = new Map<string, number>();
     const add = (r: string) => reasons.set(r, (reasons.get(r) ?? 0) + 1);
@@ -114,10 +124,8 @@ export class Scheduler {
       const taint = (node.spec?.taints ?? []).find((t: Json) => t.effect !== 'PreferNoSchedule' && !tolerates(pod, t));
       if (taint) why.push(`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
       const alloc: Record<string, string> = node.status?.allocatable ?? {};
-      const onNode = allPods.filter((p) => p.spec.nodeName === node.metadata.name);
-      if (onNode.length + 1 > parseQuantity(alloc.pods ?? '110')) why.push('Too many pods');
-      const used: Record<string, number> = {};
-      for (const p of onNode) for (const [k, v] of Object.entries(podRequests(p))) used[k] = (used[k] ?? 0) + v;
+      const { pods: onNode, requests: used } = usage.get(node.metadata.name) ?? { pods: 0, requests: {} };
+      if (onNode + 1 > parseQuantity(alloc.pods ?? '110')) why.push('Too many pods');
       for (const [r, amount] of Object.entries(req).sort(([a], [b]) => a.localeCompare(b))) {
         if (amount > 0 && (used[r] ?? 0) + amount > parseQuantity(alloc[r] ?? '0') + 1e-9) why.push(`Insufficient ${r}`);
       }

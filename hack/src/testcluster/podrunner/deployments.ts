@@ -43,9 +43,8 @@ export class DeploymentController {
     const template = dep.spec.template ?? {};
     const hash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
     const selector = labelSelectorFromObject(dep.spec.selector) ?? [];
-    const owned = this.api.store
-      .list('/pods', ns)
-      .filter((p) => (p.metadata.ownerReferences ?? []).some((r: Json) => r.uid === dep.metadata.uid) && matchesLabels(selector, p.metadata.labels));
+    const ownedBy = (p: Json) => (p.metadata.ownerReferences ?? []).some((r: Json) => r.uid === dep.metadata.uid);
+    const owned = this.api.store.list('/pods', ns, (p) => ownedBy(p) && matchesLabels(selector, p.metadata.labels));
     const live = owned.filter((p) => !p.metadata.deletionTimestamp);
     const current = live.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
     const old = live.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash);
@@ -82,7 +81,7 @@ export class DeploymentController {
     const readyCurrent = current.filter(isReady).length;
     if (old.length && readyCurrent >= desired) old.forEach(del);
 
-    const after = this.api.store.list('/pods', ns).filter((p) => !p.metadata.deletionTimestamp && (p.metadata.ownerReferences ?? []).some((r: Json) => r.uid === dep.metadata.uid));
+    const after = this.api.store.list('/pods', ns, (p) => !p.metadata.deletionTimestamp && ownedBy(p));
     const ready = after.filter(isReady).length;
     const updated = after.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length;
     const prevConds: Json[] = dep.status?.conditions ?? [];
