@@ -28,6 +28,26 @@ export function parseDockerfile(text: string): Instruction[] {
   return out;
 }
 
+/**
+ * How the image's last stage starts Node: the flags of an exec-form `ENTRYPOINT ["node", FLAGS..., SCRIPT]` and its
+ * NODE_OPTIONS, so that benchmarks run a process the way the image does.
+ */
+export function nodeRuntime(text: string): { flags: string[]; nodeOptions?: string } {
+  const instructions = parseDockerfile(text);
+  const lastFrom = instructions.map((i) => i.keyword).lastIndexOf('FROM');
+  const stage = instructions.slice(lastFrom);
+  const entry = stage.filter((i) => i.keyword === 'ENTRYPOINT').pop();
+  const argv = entry ? (JSON.parse(entry.args) as string[]) : [];
+  if (argv[0] !== 'node') throw new Error('the Dockerfile has no exec-form ENTRYPOINT ["node", ...]');
+  const nodeOptions = stage
+    .filter((i) => i.keyword === 'ENV')
+    .map((i) => /(?:^|\s)NODE_OPTIONS=("[^"]*"|\S+)/.exec(i.args)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .pop()
+    ?.replace(/^"|"$/g, '');
+  return { flags: argv.slice(1, -1), ...(nodeOptions ? { nodeOptions } : {}) };
+}
+
 const SECRET_NAME = /(KEY|TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL)/i;
 const SECRET_FILE = /(^|\/)(\.env(\.[^/\s]*)?|[^/\s]*\.pem|[^/\s]*\.key|id_rsa[^/\s]*|\.npmrc|\.netrc|\.git-credentials)$/;
 

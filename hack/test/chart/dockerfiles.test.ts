@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkDockerfile, isPinned, parseDockerfile } from '../../src/chart/dockerfile.js';
+import { checkDockerfile, isPinned, nodeRuntime, parseDockerfile } from '../../src/chart/dockerfile.js';
 import { repoRoot } from '../../src/chart/render.js';
 
 const read = (p: string) => readFileSync(join(repoRoot, p), 'utf8');
@@ -17,6 +17,14 @@ describe('Dockerfile policy check', () => {
     expect(isPinned('node:latest')).toBe(false);
     expect(isPinned('node')).toBe(false);
     expect(isPinned('localhost:5000/node')).toBe(false);
+  });
+
+  it("reads the last stage's Node flags and NODE_OPTIONS (what the operator bench runs with)", () => {
+    const text = ['FROM node:20.19.5 AS build', 'ENV NODE_OPTIONS=--inspect', 'FROM node:20.19.5-alpine3.22', 'ENV NODE_ENV=production NODE_OPTIONS="--max-semi-space-size=2 --trace-gc"', 'ENTRYPOINT ["node", "--optimize-for-size", "/app/main.js"]'].join('\n');
+    expect(nodeRuntime(text)).toEqual({ flags: ['--optimize-for-size'], nodeOptions: '--max-semi-space-size=2 --trace-gc' });
+    expect(nodeRuntime('FROM node:20.19.5\nENTRYPOINT ["node", "main.js"]')).toEqual({ flags: [] });
+    expect(() => nodeRuntime('FROM node:20.19.5\nENTRYPOINT ["hypergen"]')).toThrow('no exec-form ENTRYPOINT');
+    expect(nodeRuntime(read('operator/Dockerfile')).flags).toContain('--optimize-for-size');
   });
 
   it('finds root users, floating bases and baked-in secrets', () => {

@@ -78,7 +78,12 @@ export class Controller {
         ),
       ]),
     ) as Record<OwnedKind, Watcher<AnyObject>>;
-    this.pods = watch<AnyObject>(Types.Pod, MANAGED_SELECTOR, (_verb, pod) => this.enqueueOwner(pod));
+    // Pods are read only for their status (why a rollout is stuck); their spec is most of their size.
+    const keepPodStatus: Transform = (obj) => {
+      dropManagedFields(obj);
+      delete (obj as { spec?: unknown }).spec;
+    };
+    this.pods = watch<AnyObject>(Types.Pod, MANAGED_SELECTOR, (_verb, pod) => this.enqueueOwner(pod), keepPodStatus);
 
     this.reconciler = new Reconciler({
       client,
