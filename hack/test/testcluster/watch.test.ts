@@ -1,9 +1,10 @@
 // The test API server's watch semantics, checked through real client-node informers and watches (and raw HTTPS where
 // framing and headers matter) against what kube-apiserver v1.32 and its watch cache do. One `it` per behaviour.
+/* eslint-disable @typescript-eslint/no-explicit-any -- watch events and API bodies are read as untyped JSON */
 import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { PatchStrategy, Watch, makeInformer, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
+import { type ListWatch, PatchStrategy, Watch, makeInformer, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
 import { startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
 import { WIDGETS_PATH, WIDGET_GROUP, WIDGET_PLURAL, WIDGET_VERSION, type Clients, clients, installWidgetCrd, raw, waitFor, widget } from './support.js';
 
@@ -24,7 +25,7 @@ interface RawWatch {
   close(): void;
 }
 
-const CM_DEF_PATH = (ns: string) => `/api/v1/namespaces/${ns}/configmaps`;
+const CM_PATH = (ns: string) => `/api/v1/namespaces/${ns}/configmaps`;
 const merge = PatchStrategy.MergePatch;
 
 describe('test API server: watch', () => {
@@ -36,7 +37,7 @@ describe('test API server: watch', () => {
   beforeAll(async () => {
     c = await startTestCluster({
       bookmarkIntervalMs: 200,
-      namespaces: ['w-inf', 'w-hist', 'w-book', 'w-timeout', 'w-compact', 'w-relist', 'w-drop', 'w-sel', 'w-raw', 'w-ns1', 'w-ns2', 'w-crd', 'w-list'],
+      namespaces: ['w-inf', 'w-hist', 'w-book', 'w-timeout', 'w-compact', 'w-relist', 'w-drop', 'w-sel', 'w-raw', 'w-ns1', 'w-ns2', 'w-crd', 'w-list', 'w-ahead', 'w-one'],
     });
     k = clients(c);
     await installWidgetCrd(c);
@@ -93,12 +94,12 @@ describe('test API server: watch', () => {
   const createCm = async (ns: string, name: string, data: Record<string, string>, labels?: Record<string, string>): Promise<V1ConfigMap> =>
     k.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name, ...(labels ? { labels } : {}) }, data } });
   const patchCm = async (ns: string, name: string, body: unknown): Promise<any> => {
-    const r = await raw(c, 'PATCH', `${CM_DEF_PATH(ns)}/${name}`, { contentType: merge, body });
+    const r = await raw(c, 'PATCH', `${CM_PATH(ns)}/${name}`, { contentType: merge, body });
     if (r.status !== 200) throw new Error(`patch ${ns}/${name}: ${r.status} ${r.text}`);
     return r.body;
   };
   const deleteCm = async (ns: string, name: string): Promise<void> => {
-    const r = await raw(c, 'DELETE', `${CM_DEF_PATH(ns)}/${name}`);
+    const r = await raw(c, 'DELETE', `${CM_PATH(ns)}/${name}`);
     if (r.status !== 200) throw new Error(`delete ${ns}/${name}: ${r.status} ${r.text}`);
   };
   const brief = (e: WatchEvent) => `${e.type} ${e.object?.metadata?.namespace ? `${e.object.metadata.namespace}/` : ''}${e.object?.metadata?.name ?? ''}`;
@@ -106,7 +107,8 @@ describe('test API server: watch', () => {
 
   /** A client-node informer, logging "verb name data" per callback; errors go to `errors`. */
   function informer<T extends KubernetesObject>(path: string, list: () => Promise<any>, describeObj: (o: T) => string) {
-    const inf = makeInformer<T>(k.kc, path, list);
+    // makeInformer builds a ListWatch; its type hides latestResourceVersion, which the reconnect checks compare.
+    const inf = makeInformer<T>(k.kc, path, list) as unknown as ListWatch<T>;
     const log: string[] = [];
     const errors: unknown[] = [];
     inf.on('add', (o) => log.push(`add ${describeObj(o)}`));
@@ -116,7 +118,7 @@ describe('test API server: watch', () => {
     informers.add(inf);
     return { inf, log, errors };
   }
-  const cmInformer = (ns: string) => informer<V1ConfigMap>(CM_DEF_PATH(ns), () => k.core.listNamespacedConfigMap({ namespace: ns }), (o) => `${o.metadata!.name} ${JSON.stringify(o.data ?? {})}`);
+  const cmInformer = (ns: string) => informer<V1ConfigMap>(CM_PATH(ns), () => k.core.listNamespacedConfigMap({ namespace: ns }), (o) => `${o.metadata!.name} ${JSON.stringify(o.data ?? {})}`);
 
   it('informers (makeInformer) on ConfigMaps and on a custom resource fire add, update and delete in order', async () => {
     const ns = 'w-inf';
@@ -152,7 +154,7 @@ describe('test API server: watch', () => {
 
   it('a watch from a list resourceVersion replays every change since, in order; rv=0 or none starts with synthetic ADDED', async () => {
     const ns = 'w-hist';
-    const path = CM_DEF_PATH(ns);
+    const path = CM_PATH(ns);
     const rv0 = await listRv(path);
     const a1 = await createCm(ns, 'a', { v: '1' });
     const a2 = await patchCm(ns, 'a', { data: { v: '2' } });
@@ -188,8 +190,8 @@ describe('test API server: watch', () => {
   });
 
   it('a watch from a resourceVersion ahead of the server sends only the changes after that version', async () => {
-    const ns = 'w-hist';
-    const path = CM_DEF_PATH(ns);
+    const ns = 'w-ahead';
+    const path = CM_PATH(ns);
     const ahead = c.resourceVersion() + 3;
     const w = await rawWatch(`${path}?watch=true&resourceVersion=${ahead}`);
     const written: number[] = [];
@@ -206,7 +208,7 @@ describe('test API server: watch', () => {
 
   it('allowWatchBookmarks=true yields BOOKMARK events with the current resourceVersion; without it none come', async () => {
     const ns = 'w-book';
-    const path = CM_DEF_PATH(ns);
+    const path = CM_PATH(ns);
     const x = await createCm(ns, 'x', { v: '1' });
     const rv = await listRv(path);
     const withBm = await rawWatch(`${path}?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`);
@@ -236,7 +238,7 @@ describe('test API server: watch', () => {
 
   it('WatchList (on in v1.32): rv 0/unset watches are watch-lists ending their initial events with a bookmark; options are validated', async () => {
     const ns = 'w-list';
-    const path = CM_DEF_PATH(ns);
+    const path = CM_PATH(ns);
     await createCm(ns, 'p', { v: '1' });
     const q = await createCm(ns, 'q', { v: '1' });
     const initialEnd = { 'k8s.io/initial-events-end': 'true' };
@@ -272,7 +274,7 @@ describe('test API server: watch', () => {
 
   it('timeoutSeconds ends the watch stream cleanly', async () => {
     const ns = 'w-timeout';
-    const path = CM_DEF_PATH(ns);
+    const path = CM_PATH(ns);
     const w = await rawWatch(`${path}?watch=true&timeoutSeconds=1`);
     expect(w.status).toBe(200);
     expect(await ended(w)).toBe('end');
@@ -291,7 +293,7 @@ describe('test API server: watch', () => {
 
   it('after compact(), a watch from an older resourceVersion gets an in-stream 410 Expired; a fresh list stays watchable', async () => {
     const ns = 'w-compact';
-    const path = CM_DEF_PATH(ns);
+    const path = CM_PATH(ns);
     const old = await listRv(path);
     await createCm(ns, 'a', { v: '1' });
     await createCm(ns, 'b', { v: '1' });
@@ -315,7 +317,7 @@ describe('test API server: watch', () => {
   it('historyLimit compacts automatically: older resourceVersions expire, recent ones still replay', async () => {
     const small = await startTestCluster({ historyLimit: 10 });
     try {
-      const path = CM_DEF_PATH('default');
+      const path = CM_PATH('default');
       const rv0 = (await raw(small, 'GET', path)).body.metadata.resourceVersion;
       const rvs: string[] = [];
       for (let i = 0; i < 30; i++) rvs.push((await raw(small, 'POST', path, { body: { metadata: { name: `h${i}` } } })).body.metadata.resourceVersion);
@@ -373,7 +375,7 @@ describe('test API server: watch', () => {
     const watches = () => c.requests({ verb: 'watch', resource: 'configmaps', namespace: ns });
 
     const seen = inf.latestResourceVersion();
-    const rawGraceful = await rawWatch(`${CM_DEF_PATH(ns)}?watch=true&resourceVersion=${seen}`);
+    const rawGraceful = await rawWatch(`${CM_PATH(ns)}?watch=true&resourceVersion=${seen}`);
     expect(c.dropWatches()).toBeGreaterThanOrEqual(2);
     // Written before the client can reconnect (same turn of the event loop).
     write('graceful');
@@ -384,7 +386,7 @@ describe('test API server: watch', () => {
     expect(errors).toEqual([]);
 
     const seen2 = inf.latestResourceVersion();
-    const rawAbrupt = await rawWatch(`${CM_DEF_PATH(ns)}?watch=true&resourceVersion=${seen2}`);
+    const rawAbrupt = await rawWatch(`${CM_PATH(ns)}?watch=true&resourceVersion=${seen2}`);
     expect(c.dropWatches({ abrupt: true })).toBeGreaterThanOrEqual(2);
     write('abrupt');
     await waitFor(() => log.includes('add abrupt {"v":"1"}'), 'the change made while reconnecting (abrupt)');
@@ -402,7 +404,7 @@ describe('test API server: watch', () => {
 
   it('label and field selectors filter watches as the watch cache does: in is ADDED, out is DELETED, no-ops are silent', async () => {
     const ns = 'w-sel';
-    const path = CM_DEF_PATH(ns);
+    const path = CM_PATH(ns);
     const rv = await listRv(path);
     const w = await rawWatch(`${path}?watch=true&resourceVersion=${rv}&labelSelector=${encodeURIComponent('app=web')}`);
     await createCm(ns, 'm', { v: '1' }, { app: 'api' });
@@ -447,7 +449,7 @@ describe('test API server: watch', () => {
 
   it('watch headers are flushed at once, as application/json, with one JSON event per line', async () => {
     const ns = 'w-raw';
-    const path = CM_DEF_PATH(ns);
+    const path = CM_PATH(ns);
     const rv = await listRv(path);
     // Nothing happens after rv, so the response can only have arrived because the headers were flushed.
     const w = await rawWatch(`${path}?watch=true&resourceVersion=${rv}`);
@@ -474,13 +476,13 @@ describe('test API server: watch', () => {
   });
 
   it('one object is watched through /watch/.../NAME; on the item path ?watch=true is a plain get, as in requestinfo', async () => {
-    const ns = 'w-raw';
+    const ns = 'w-one';
     const one = await createCm(ns, 'single', { v: '1' });
-    const path = `${CM_DEF_PATH(ns)}/single`;
+    const path = `${CM_PATH(ns)}/single`;
     const got = await raw(c, 'GET', `${path}?watch=true`);
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ kind: 'ConfigMap', metadata: { name: 'single', resourceVersion: one.metadata!.resourceVersion } });
-    expect(c.requests({ path }).at(-1)!.verb).toBe('get');
+    expect(c.requests().filter((r) => r.path === path).at(-1)!.verb).toBe('get');
 
     const w = await rawWatch(`/api/v1/watch/namespaces/${ns}/configmaps/single?resourceVersion=${one.metadata!.resourceVersion}`);
     expect(w.status).toBe(200);
@@ -493,7 +495,7 @@ describe('test API server: watch', () => {
     const same = await rawWatch(`/api/v1/watch/namespaces/${ns}/configmaps/single?fieldSelector=${encodeURIComponent('metadata.name=single')}`);
     expect(same.status).toBe(200);
     same.close();
-    for (const sel of ['metadata.name=other', 'metadata.namespace=w-raw']) {
+    for (const sel of ['metadata.name=other', `metadata.namespace=${ns}`]) {
       const bad = await rawWatch(`/api/v1/watch/namespaces/${ns}/configmaps/single?fieldSelector=${encodeURIComponent(sel)}`);
       await ended(bad);
       expect({ sel, status: bad.status }).toEqual({ sel, status: 400 });
@@ -505,14 +507,14 @@ describe('test API server: watch', () => {
     const [ns1, ns2] = ['w-ns1', 'w-ns2'];
     const rv = await listRv('/api/v1/configmaps');
     const all = await rawWatch(`/api/v1/configmaps?watch=true&resourceVersion=${rv}`);
-    const one = await rawWatch(`${CM_DEF_PATH(ns1)}?watch=true&resourceVersion=${rv}`);
+    const one = await rawWatch(`${CM_PATH(ns1)}?watch=true&resourceVersion=${rv}`);
     await createCm(ns1, 'x', { v: '1' });
     const y = await createCm(ns2, 'y', { v: '1' });
     await patchCm(ns1, 'x', { data: { v: '2' } });
     await deleteCm(ns2, 'y');
     const f = await k.core.createNamespacedConfigMap({ namespace: ns1, body: { metadata: { name: 'f', finalizers: ['example.test/keep'] }, data: { v: '1' } } });
-    expect((await raw(c, 'DELETE', `${CM_DEF_PATH(ns1)}/f`)).status).toBe(200);
-    expect((await raw(c, 'GET', `${CM_DEF_PATH(ns1)}/f`)).body.metadata.deletionTimestamp).toBeDefined();
+    expect((await raw(c, 'DELETE', `${CM_PATH(ns1)}/f`)).status).toBe(200);
+    expect((await raw(c, 'GET', `${CM_PATH(ns1)}/f`)).body.metadata.deletionTimestamp).toBeDefined();
     const released = await patchCm(ns1, 'f', { metadata: { finalizers: null } });
     expect(released.metadata.finalizers ?? []).toEqual([]);
     await createCm(ns2, 'last', { v: '1' });
