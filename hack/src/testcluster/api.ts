@@ -192,6 +192,8 @@ export class ObjectApi {
     const warnings: string[] = [];
     const obj = this.decode(def, body, opts.fieldValidation, warnings);
     if (obj.metadata?.name && obj.metadata.name !== name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    // The object's uid is a storage precondition: a stale copy of a deleted and recreated object conflicts.
+    if (obj.metadata?.uid && obj.metadata.uid !== old.metadata.uid) throw conflict(gr(def), name, `Precondition failed: UID in precondition: ${obj.metadata.uid}, UID in object meta: ${old.metadata.uid}`);
     // Custom resources allow no unconditional update (customResourceStrategy.AllowUnconditionalUpdate is false).
     if (def.crd && !obj.metadata?.resourceVersion) {
       const why = 'Invalid value: 0x0: must be specified for an update';
