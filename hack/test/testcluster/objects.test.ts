@@ -266,9 +266,15 @@ describe('test API server: objects', () => {
     // A merge patch carrying a stale resourceVersion conflicts too.
     const stalePatch = await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/configmaps/rv`, { contentType: PatchStrategy.MergePatch, body: { metadata: { resourceVersion: cm.metadata!.resourceVersion }, data: { a: '4' } } });
     expect(stalePatch.status).toBe(409);
+    // A copy of an object that was deleted and recreated conflicts on its uid, even without a resourceVersion.
+    await k.core.deleteNamespacedConfigMap({ name: 'rv', namespace: NS });
+    const recreated = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'rv' } } });
+    const { resourceVersion: _stale, ...staleMeta } = updated.metadata!;
+    const oldUid = await rejection(k.core.replaceNamespacedConfigMap({ name: 'rv', namespace: NS, body: { ...updated, metadata: staleMeta } }));
+    expect(expectStatus(oldUid.body, 409, 'Conflict').message).toBe(`Operation cannot be fulfilled on configmaps "rv": Precondition failed: UID in precondition: ${updated.metadata!.uid}, UID in object meta: ${recreated.metadata!.uid}`);
     // An update without a resourceVersion is unconditional for built-ins ...
-    const { resourceVersion: _rv, ...metaNoRv } = updated.metadata!;
-    expect((await k.core.replaceNamespacedConfigMap({ name: 'rv', namespace: NS, body: { ...updated, metadata: metaNoRv, data: { a: '5' } } })).data).toEqual({ a: '5' });
+    const { resourceVersion: _rv, ...metaNoRv } = recreated.metadata!;
+    expect((await k.core.replaceNamespacedConfigMap({ name: 'rv', namespace: NS, body: { ...recreated, metadata: metaNoRv, data: { a: '5' } } })).data).toEqual({ a: '5' });
     // ... but custom resources require one.
     const noRv = await raw(c, 'PUT', `${WIDGETS_PATH(NS)}/rv`, { body: widget('rv', { size: 4 }) });
     expect(expectStatus(noRv.body, 422, 'Invalid')).toMatchObject({
