@@ -347,7 +347,7 @@ describe('test API server: objects', () => {
     expect(cm.metadata!.generation).toBeUndefined();
   });
 
-  it('a cluster-scoped custom resource without subresources: status is ordinary content (generation moves)', async () => {
+  it('a cluster-scoped custom resource without subresources: status is ordinary content (generation moves); selectableFields', async () => {
     const crd = {
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
@@ -356,7 +356,15 @@ describe('test API server: objects', () => {
         group: WIDGET_GROUP,
         scope: 'Cluster',
         names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
-        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            selectableFields: [{ jsonPath: '.spec.a' }],
+            schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { a: { type: 'integer' } }, 'x-kubernetes-preserve-unknown-fields': true }, status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+          },
+        ],
       },
     };
     expect((await raw(c, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd })).status).toBe(201);
@@ -373,6 +381,11 @@ describe('test API server: objects', () => {
     const labelled: any = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { metadata: { labels: { a: 'b' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     expect(labelled.metadata.generation).toBe(2);
     expect((await k.custom.listClusterCustomObject(G)).items.map((i: any) => i.metadata.name)).toEqual(['g']);
+    // selectableFields make spec.a a field selector; other fields are not.
+    const byField = async (fieldSelector: string) => (await k.custom.listClusterCustomObject({ ...G, fieldSelector })).items.map((i: any) => i.metadata.name);
+    expect([await byField('spec.a=1'), await byField('spec.a!=1'), await byField('metadata.name=g')]).toEqual([['g'], [], ['g']]);
+    const unsupported = await rejection(k.custom.listClusterCustomObject({ ...G, fieldSelector: 'spec.b=1' }));
+    expect(expectStatus(unsupported.body, 400, 'BadRequest').message).toBe('field label not supported: spec.b');
   });
 
   it('CRD deletion: Terminating, no new custom resources (405), instances deleted first, then the CRD and its endpoint', async () => {
