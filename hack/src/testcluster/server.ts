@@ -455,12 +455,15 @@ export class KubeHttpServer {
     }
     unsubscribe = store.subscribe(emit);
     if (bookmarks) {
+      const bookmark = () => write('BOOKMARK', { kind: def.kind, apiVersion, metadata: { resourceVersion: String(store.currentRv()) } });
       const tick = () => {
         if (closed) return;
-        write('BOOKMARK', { kind: def.kind, apiVersion, metadata: { resourceVersion: String(store.currentRv()) } });
+        bookmark();
         timers.push(setTimeout(tick, this.opts.bookmarkIntervalMs));
       };
       timers.push(setTimeout(tick, this.opts.bookmarkIntervalMs));
+      // The cache watcher also sends one 2 s before the deadline, so that clients resume from a fresh version.
+      if (timeoutSeconds > 2) timers.push(setTimeout(bookmark, (timeoutSeconds - 2) * 1000));
     }
     timers.push(setTimeout(() => watch.close(false), timeoutSeconds * 1000));
   }
