@@ -289,6 +289,17 @@ describe('test API server: watch', () => {
     expect(open.endedAs).toBeUndefined();
     expect(open.events.map(brief)).toEqual([`ADDED ${ns}/still-open`]);
     open.close();
+    // With bookmarks, the cache watcher sends one 2 s before the deadline, so that clients resume from a fresh version.
+    const slow = await startTestCluster(); // periodic bookmarks every 5 s: only the pre-deadline one fits in 3 s
+    try {
+      const rv = (await raw(slow, 'GET', CM_PATH('default'))).body.metadata.resourceVersion;
+      const b = await rawWatch(`${CM_PATH('default')}?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true&timeoutSeconds=3`, slow);
+      expect(await ended(b)).toBe('end');
+      expect(b.events.map((e) => e.type)).toEqual(['BOOKMARK']);
+      expect(rvOf(b.events[0]!.object)).toBe(slow.resourceVersion());
+    } finally {
+      await slow.stop();
+    }
   });
 
   it('after compact(), a watch from an older resourceVersion gets an in-stream 410 Expired; a fresh list stays watchable', async () => {
