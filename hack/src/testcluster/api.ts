@@ -117,7 +117,8 @@ export class ObjectApi {
     }
     items = items.filter((o) => this.matches(def, o, opts.labelSelector, opts.fieldSelector));
     if (opts.limit && opts.limit > 0 && items.length > opts.limit) {
-      remaining = items.length - opts.limit;
+      // etcd counts keys, not matches: with a selector the count would be wrong, so it is left out.
+      if (!opts.labelSelector?.length && !opts.fieldSelector?.length) remaining = items.length - opts.limit;
       items = items.slice(0, opts.limit);
       const last = items[items.length - 1]!;
       cont = Buffer.from(JSON.stringify({ rv, start: `${last.metadata.namespace ?? ''}/${last.metadata.name}` })).toString('base64');
