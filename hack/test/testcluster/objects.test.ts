@@ -662,6 +662,9 @@ describe('test API server: objects', () => {
     expect(names(page3)).toEqual(['p5']);
     expect(page3.metadata!._continue).toBeUndefined();
     expect(names(await k.core.listNamespacedConfigMap({ namespace: ns }))).toEqual(['p0', 'p1', 'p2', 'p2a', 'p3', 'p5']);
+    // With a selector the remaining count is unknown, so it is not reported.
+    const selected = await k.core.listNamespacedConfigMap({ namespace: ns, limit: 1, labelSelector: 'odd=true' });
+    expect([names(selected), selected.metadata!._continue !== undefined, selected.metadata!.remainingItemCount]).toEqual([['p1'], true, undefined]);
     const bad = await rejection(k.core.listNamespacedConfigMap({ namespace: ns, _continue: '%%%' }));
     expectStatus(bad.body, 400, 'BadRequest');
     c.compact();
