@@ -395,9 +395,17 @@ export class KubeHttpServer {
     const inScope = (o: Json) => !def.namespaced || ns === undefined || o.metadata.namespace === ns;
     const passes = (o: Json | undefined) => !!o && inScope(o) && this.api.matches(def, o, labels, fields);
     const apiVersion = apiVersionOf(def.group, def.version);
+    let tableHeadersSent = false;
     const out = (o: Json): Json => {
       const v = { ...this.api.view(def, o), apiVersion, kind: def.kind };
-      return rendering.kind === 'table' ? this.tableOf(def, [v], v.metadata.resourceVersion, rendering.include, false) : rendering.kind === 'meta' ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: v.metadata } : v;
+      if (rendering.kind === 'table') {
+        const table = this.tableOf(def, [v], v.metadata.resourceVersion, rendering.include, false);
+        // WatchServer sends table headers with the first object only (NoHeaders afterwards: null column definitions).
+        if (tableHeadersSent) table.columnDefinitions = null;
+        tableHeadersSent = true;
+        return table;
+      }
+      return rendering.kind === 'meta' ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: v.metadata } : v;
     };
 
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
