@@ -37,7 +37,7 @@ describe('test API server: watch', () => {
   beforeAll(async () => {
     c = await startTestCluster({
       bookmarkIntervalMs: 200,
-      namespaces: ['w-inf', 'w-hist', 'w-book', 'w-timeout', 'w-compact', 'w-relist', 'w-drop', 'w-sel', 'w-raw', 'w-ns1', 'w-ns2', 'w-crd', 'w-list', 'w-ahead', 'w-one'],
+      namespaces: ['w-inf', 'w-hist', 'w-book', 'w-timeout', 'w-compact', 'w-relist', 'w-drop', 'w-sel', 'w-raw', 'w-ns1', 'w-ns2', 'w-crd', 'w-list', 'w-ahead', 'w-one', 'w-table'],
     });
     k = clients(c);
     await installWidgetCrd(c);
@@ -49,11 +49,11 @@ describe('test API server: watch', () => {
   });
 
   /** Opens a watch over raw HTTPS; resolves as soon as the status line and headers arrive. */
-  function rawWatch(path: string, on: TestCluster = c): Promise<RawWatch> {
+  function rawWatch(path: string, on: TestCluster = c, accept = 'application/json'): Promise<RawWatch> {
     const u = new URL(path, on.url);
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
-        { hostname: u.hostname, port: u.port, path: u.pathname + u.search, ca: on.caCert, agent: false, headers: { authorization: `Bearer ${on.token}`, accept: 'application/json' } },
+        { hostname: u.hostname, port: u.port, path: u.pathname + u.search, ca: on.caCert, agent: false, headers: { authorization: `Bearer ${on.token}`, accept } },
         (res) => {
           let all = '';
           let pending = '';
@@ -484,6 +484,22 @@ describe('test API server: watch', () => {
       expect(s.events[0]!.object).toMatchObject({ kind: 'ConfigMap', apiVersion: 'v1', data: { text: 'line\nbreak' } });
       s.close();
     }
+  });
+
+  it('a Table watch (kubectl get -w) sends the column definitions with the first event only', async () => {
+    const ns = 'w-table';
+    const path = CM_PATH(ns);
+    const w = await rawWatch(`${path}?watch=true&resourceVersion=${await listRv(path)}`, c, 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json');
+    await createCm(ns, 't1', { a: '1' });
+    await createCm(ns, 't2', { a: '1', b: '2' });
+    await waitFor(() => w.events.length >= 2, 'two table events');
+    for (const e of w.events) expect(e).toMatchObject({ type: 'ADDED', object: { kind: 'Table', apiVersion: 'meta.k8s.io/v1' } });
+    expect(w.events[0]!.object.columnDefinitions.map((d: any) => d.name)).toEqual(['Name', 'Data', 'Age']);
+    // WatchServer sets NoHeaders after the first object: later Tables carry null column definitions.
+    expect(w.events[1]!.object.columnDefinitions).toBeNull();
+    expect(w.events.map((e) => e.object.rows.map((r: any) => r.cells.slice(0, 2)))).toEqual([[['t1', 1]], [['t2', 2]]]);
+    expect(w.events[1]!.object.rows[0].object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 't2' } });
+    w.close();
   });
 
   it('one object is watched through /watch/.../NAME; on the item path ?watch=true is a plain get, as in requestinfo', async () => {
