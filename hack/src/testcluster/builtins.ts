@@ -1,6 +1,7 @@
 import { type BuiltinSchemas, buildBuiltinSchemas } from './builtin-schemas.js';
 import { type FieldError, badRequest } from './errors.js';
 import { age } from './humanize.js';
+import { hostErrors } from './validation.js';
 import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
 import { type FieldGetter, labelSelectorString, labelSelectorFromObject, matchesLabels } from './selectors.js';
 import { type Json, deepEqual, isPlainObject, getPath } from './types.js';
@@ -188,6 +189,32 @@ function validatePvc(pvc: Json, old: Json | undefined): FieldError[] {
     const mutable = (x: Json) => ({ ...x, volumeAttributesClassName: undefined, volumeName: old.spec?.volumeName ? x.volumeName : undefined, resources: bound ? { ...x.resources, requests: undefined } : x.resources });
     if (!deepEqual(mutable(s), mutable(old.spec ?? {}))) errs.push({ type: 'FieldValueForbidden', field: 'spec', detail: 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims' });
   }
+  return errs;
+}
+
+/** What networking's ValidateIngressSpec rejects most often: hosts, path types and paths, backends. */
+function validateIngress(ing: Json): FieldError[] {
+  const s = ing.spec ?? {};
+  const errs: FieldError[] = [];
+  if (!s.defaultBackend && !(s.rules ?? []).length) errs.push({ type: 'FieldValueInvalid', field: 'spec', value: s.rules ?? null, detail: 'either `defaultBackend` or `rules` must be specified' });
+  const backend = (b: Json, field: string) => {
+    if (!b?.service) return errs.push({ type: 'FieldValueInvalid', field, value: '', detail: 'resource or service backend is required' });
+    if (!b.service.name) errs.push({ type: 'FieldValueRequired', field: `${field}.service.name`, detail: '' });
+    if (b.service.port?.name && b.service.port?.number) errs.push({ type: 'FieldValueInvalid', field, value: '', detail: 'cannot set both port name & port number' });
+    else if (!b.service.port?.name && !b.service.port?.number) errs.push({ type: 'FieldValueRequired', field, detail: 'port name or number is required' });
+  };
+  if (s.defaultBackend) backend(s.defaultBackend, 'spec.defaultBackend');
+  (s.rules ?? []).forEach((r: Json, i: number) => {
+    if (r.host) errs.push(...hostErrors(r.host, `spec.rules[${i}].host`));
+    if (r.http && !(r.http.paths ?? []).length) errs.push({ type: 'FieldValueRequired', field: `spec.rules[${i}].http.paths`, detail: '' });
+    (r.http?.paths ?? []).forEach((p: Json, j: number) => {
+      const at = `spec.rules[${i}].http.paths[${j}]`;
+      if (!p.pathType) return errs.push({ type: 'FieldValueRequired', field: `${at}.pathType`, detail: 'pathType must be specified' });
+      if (!['Exact', 'Prefix', 'ImplementationSpecific'].includes(p.pathType)) errs.push({ type: 'FieldValueNotSupported', field: `${at}.pathType`, value: p.pathType, detail: 'supported values: "Exact", "ImplementationSpecific", "Prefix"' });
+      else if ((p.pathType !== 'ImplementationSpecific' || p.path) && !String(p.path ?? '').startsWith('/')) errs.push({ type: 'FieldValueInvalid', field: `${at}.path`, value: p.path ?? '', detail: 'must be an absolute path' });
+      backend(p.backend, `${at}.backend`);
+    });
+  });
   return errs;
 }
 
@@ -387,6 +414,9 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
+    // Listed by `kubectl describe namespace` ("No resource quota." / "No LimitRange resource.").
+    { group: '', version: 'v1', resource: 'resourcequotas', kind: 'ResourceQuota', cls: 'V1ResourceQuota', namespaced: true, shortNames: ['quota'], status: true },
+    { group: '', version: 'v1', resource: 'limitranges', kind: 'LimitRange', cls: 'V1LimitRange', namespaced: true, shortNames: ['limits'] },
     { group: '', version: 'v1', resource: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', cls: 'V1PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], status: true, defaults: defaultPvc, validate: validatePvc },
     {
       group: '', version: 'v1', resource: 'events', kind: 'Event', cls: 'CoreV1Event', namespaced: true, shortNames: ['ev'], storage: 'events', storageVersion: 'v1',
@@ -430,7 +460,7 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
       ],
     },
     {
-      group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', cls: 'V1Ingress', namespaced: true, shortNames: ['ing'], status: true, generation: true,
+      group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', cls: 'V1Ingress', namespaced: true, shortNames: ['ing'], status: true, generation: true, validate: validateIngress,
       columns: [
         { col: { name: 'Class', type: 'string' }, cell: (o) => str(o.spec?.ingressClassName) },
         { col: { name: 'Hosts', type: 'string' }, cell: (o) => (o.spec?.rules ?? []).map((r: Json) => r.host ?? '*').join(',') || '*' },

@@ -29,6 +29,18 @@ export function qualifiedNameErrors(k: string, field: string): FieldError[] {
   return errs;
 }
 
+const WILDCARD_MSG = "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+/** An Ingress rule host: a DNS subdomain (or `*.` wildcard one), not an IP address. */
+export function hostErrors(host: string, field: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (/^\d{1,3}(\.\d{1,3}){3}$|^[0-9a-fA-F]*:[0-9a-fA-F:]*$/.test(host)) errs.push({ type: 'FieldValueInvalid', field, value: host, detail: 'must be a DNS name, not an IP address' });
+  if (host.includes('*')) {
+    if (!host.startsWith('*.') || !SUBDOMAIN.test(host.slice(2))) errs.push({ type: 'FieldValueInvalid', field, value: host, detail: WILDCARD_MSG });
+  } else if (!SUBDOMAIN.test(host) || host.length > 253) errs.push({ type: 'FieldValueInvalid', field, value: host, detail: host.length > 253 ? 'must be no more than 253 characters' : SUBDOMAIN_MSG });
+  return errs;
+}
+
 /** A label value: empty, or at most 63 alphanumerics, '-', '_' or '.' starting and ending alphanumeric. */
 export function labelValueErrors(v: Json, field: string): FieldError[] {
   return typeof v !== 'string' || (v !== '' && (!QUALIFIED.test(v) || v.length > 63)) ? [{ type: 'FieldValueInvalid', field, value: v, detail: LABEL_VALUE_MSG }] : [];
