@@ -208,6 +208,29 @@ describe('test API server: objects', () => {
     expect([patched.status, patched.body.message]).toEqual([400, 'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool']);
   });
 
+  it('Ingress validation: hosts, path types, absolute paths, backends', async () => {
+    const ingress = (rule: Record<string, unknown>, path: Record<string, unknown> = {}) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'ing' },
+      spec: { rules: [{ host: 'models.example.com', ...rule, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'svc', port: { name: 'http' } } }, ...path }] } }] },
+    });
+    const post = (body: unknown) => raw(c, 'POST', `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses?dryRun=All`, { body });
+    expect((await post(ingress({}))).status).toBe(201);
+    expect((await post(ingress({ host: '*.example.com' }))).status).toBe(201);
+    const causes = async (body: unknown) => {
+      const r = await post(body);
+      return expectStatus(r.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message]);
+    };
+    expect(await causes(ingress({}, { pathType: undefined }))).toEqual([['spec.rules[0].http.paths[0].pathType', 'Required value: pathType must be specified']]);
+    expect(await causes(ingress({}, { pathType: 'Regex' }))).toEqual([['spec.rules[0].http.paths[0].pathType', 'Unsupported value: "Regex": supported values: "Exact", "ImplementationSpecific", "Prefix"']]);
+    expect(await causes(ingress({}, { path: 'v1' }))).toEqual([['spec.rules[0].http.paths[0].path', 'Invalid value: "v1": must be an absolute path']]);
+    expect(await causes(ingress({}, { backend: { service: { name: 'svc' } } }))).toEqual([['spec.rules[0].http.paths[0].backend', 'Required value: port name or number is required']]);
+    expect(await causes(ingress({ host: 'Models.Example.com' }))).toEqual([['spec.rules[0].host', expect.stringMatching(/^Invalid value: "Models.Example.com": a lowercase RFC 1123 subdomain must consist of/)]]);
+    expect(await causes(ingress({ host: '10.0.0.1' }))).toEqual([['spec.rules[0].host', 'Invalid value: "10.0.0.1": must be a DNS name, not an IP address']]);
+    expect(await causes({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'ing' }, spec: {} })).toEqual([['spec', expect.stringMatching(/^Invalid value: .*: either `defaultBackend` or `rules` must be specified$/)]]);
+  });
+
   it('immutability: immutable ConfigMaps/Secrets, a Deployment selector, a PersistentVolumeClaim spec', async () => {
     // immutable: true freezes data (and the flag); metadata may still change.
     const frozen = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
