@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startHubMock, type HubMock } from '../../../hack/src/hubmock/server.js';
-import { CLI, REPO_ROOT, startServerProcess } from '../../../hack/src/server-process.js';
+import { REPO_ROOT, runCli, startServerProcess } from '../../../hack/src/server-process.js';
 import { makeRepoFolder } from './fixtures.js';
 
 const REPO = 'hg-test/gated-sd';
@@ -22,19 +20,7 @@ function tempDir(): string {
 }
 
 /** Runs the compiled CLI (`tsc -b` first) with a clean environment plus env. */
-async function hypergen(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HF_ENDPOINT: mock.url, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, stdout, stderr };
-}
+const hypergen = (args: string[], env: Record<string, string> = {}) => runCli(args, { PATH: process.env.PATH ?? '', HF_ENDPOINT: mock.url, ...env });
 
 beforeAll(async () => {
   repoDir = makeRepoFolder();
