@@ -462,6 +462,7 @@ describe('test API server: watch', () => {
     const ns = 'w-raw';
     const path = CM_PATH(ns);
     const rv = await listRv(path);
+    const openBefore = c.openWatches();
     // Nothing happens after rv, so the response can only have arrived because the headers were flushed.
     const w = await rawWatch(`${path}?watch=true&resourceVersion=${rv}`);
     expect(w.status).toBe(200);
@@ -472,6 +473,7 @@ describe('test API server: watch', () => {
     const legacy = await rawWatch(`/api/v1/watch/namespaces/${ns}/configmaps?resourceVersion=${rv}`);
     expect(legacy.status).toBe(200);
     expect(legacy.headers['content-type']).toBe('application/json');
+    expect(c.openWatches()).toBe(openBefore + 2);
     await createCm(ns, 'one', { text: 'line\nbreak' });
     await patchCm(ns, 'one', { data: { more: '{"json":true}' } });
     for (const s of [w, legacy]) {
@@ -484,6 +486,8 @@ describe('test API server: watch', () => {
       expect(s.events[0]!.object).toMatchObject({ kind: 'ConfigMap', apiVersion: 'v1', data: { text: 'line\nbreak' } });
       s.close();
     }
+    // The server lets go of watches whose clients went away.
+    await waitFor(() => c.openWatches() === openBefore, 'the closed watches to be released');
   });
 
   it('a Table watch (kubectl get -w) sends the column definitions with the first event only', async () => {
