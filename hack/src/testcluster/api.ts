@@ -222,7 +222,7 @@ export class ObjectApi {
     const old = this.get(def, ns, name);
     const warnings: string[] = [];
     const patched = this.applyPatch(def, type, old, patch, false);
-    const obj = this.decode(def, patched, opts.fieldValidation, warnings);
+    const obj = this.decode(def, patched, opts.fieldValidation, warnings, true);
     if (obj.metadata?.name !== name) throw badRequest(`the name of the object (${obj.metadata?.name}) does not match the name on the URL (${name})`);
     return { obj: this.commitUpdate(def, old, obj, opts), warnings };
   }
@@ -316,7 +316,7 @@ export class ObjectApi {
   }
 
   /** Fills apiVersion/kind from the endpoint, rejects mismatches, prunes unknown fields per fieldValidation. */
-  private decode(def: ResourceDef, body: Json, fv: FieldValidation | undefined, warnings: string[]): Json {
+  private decode(def: ResourceDef, body: Json, fv: FieldValidation | undefined, warnings: string[], patched = false): Json {
     const obj = deepClone(body);
     obj.apiVersion ??= apiVersionOfDef(def);
     obj.kind ??= def.kind;
@@ -328,14 +328,16 @@ export class ObjectApi {
     if (typeError) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${typeError}`);
     const unknown: string[] = [];
     prune(obj, def.schema.root, [], unknown, (s) => this.registry.resolve(s));
-    this.reportUnknown(def, unknown, fv, warnings);
+    this.reportUnknown(def, unknown, fv, warnings, patched);
     return obj;
   }
 
-  private reportUnknown(def: ResourceDef, unknown: string[], fv: FieldValidation | undefined, warnings: string[]): void {
+  private reportUnknown(def: ResourceDef, unknown: string[], fv: FieldValidation | undefined, warnings: string[], patched = false): void {
     if (unknown.length === 0 || fv === 'Ignore') return;
     if (fv === 'Strict') {
-      throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
+      // Patches report the bare strict decoding error (the patcher's NewBadRequest), bodies the decoder's wrapped one.
+      const strict = `strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`;
+      throw badRequest(patched ? strict : `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${strict}`);
     }
     for (const u of unknown) warnings.push(`unknown field "${u}"`);
   }
