@@ -607,6 +607,10 @@ describe('test API server: watch', () => {
     const { path, create } = await installCrd(group, 'gizmo', ns);
     const crdPath = `${CRDS}/gizmos.${group}`;
     const w = await rawWatch(`${path}?watch=true&resourceVersion=${await listRv(path)}`);
+    const gizmos = informer<any>(path, async () => (await raw(c, 'GET', path)).body, (o) => o.metadata.name);
+    await gizmos.inf.start();
+    const lists = () => c.requests({ verb: 'list', resource: 'gizmos' }).length;
+    const listsAtStart = lists();
     expect((await raw(c, 'PATCH', crdPath, { contentType: merge, body: { metadata: { labels: { touched: 'yes' } } } })).status).toBe(200);
     await create('z1');
     await waitFor(() => w.events.length >= 1, 'the event after a metadata-only CRD change');
@@ -623,6 +627,12 @@ describe('test API server: watch', () => {
     await waitFor(() => again.events.length >= 1, 'the event on the new watch');
     expect(again.events.map(brief)).toEqual([`ADDED ${ns}/z2`]);
     again.close();
+    // An informer takes the end as a reconnect: it resumes without a relist and sees both objects once.
+    await waitFor(() => gizmos.log.includes('add z2'), 'the informer to see z2');
+    expect(gizmos.log).toEqual(['add z1', 'add z2']);
+    expect(gizmos.errors).toEqual([]);
+    expect(lists()).toBe(listsAtStart);
+    await gizmos.inf.stop();
   });
 
   it('deleting a CRD sends DELETED for each custom resource, then ends the watches on its resources', async () => {
