@@ -1,7 +1,8 @@
 import { type BuiltinSchemas, buildBuiltinSchemas } from './builtin-schemas.js';
 import { type FieldError, badRequest } from './errors.js';
 import { age } from './humanize.js';
-import { hostErrors } from './validation.js';
+import { parseQuantity } from './quantity.js';
+import { hostErrors, labelNameErrors } from './validation.js';
 import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
 import { type FieldGetter, labelSelectorString, labelSelectorFromObject, matchesLabels } from './selectors.js';
 import { type Json, deepEqual, isPlainObject, getPath } from './types.js';
@@ -56,11 +57,6 @@ function defaultContainer(c: Json): void {
   defaultProbe(c.livenessProbe);
   defaultProbe(c.readinessProbe);
   defaultProbe(c.startupProbe);
-  // Upstream fills limits into empty requests.
-  if (c.resources.limits) {
-    c.resources.requests ??= {};
-    for (const [k, v] of Object.entries(c.resources.limits)) c.resources.requests[k] ??= v;
-  }
 }
 
 export function defaultPodSpec(s: Json): void {
@@ -98,6 +94,12 @@ function defaultDeployment(d: Json): void {
 function defaultPod(p: Json): void {
   const s = (p.spec ??= {});
   defaultPodSpec(s);
+  // Upstream fills limits into missing requests on Pods only (SetDefaults_Pod), never on pod templates.
+  for (const c of [...(s.containers ?? []), ...(s.initContainers ?? [])]) {
+    if (!c.resources?.limits) continue;
+    c.resources.requests ??= {};
+    for (const [k, v] of Object.entries(c.resources.limits)) c.resources.requests[k] ??= v;
+  }
   s.serviceAccountName ??= s.serviceAccount ?? 'default';
   s.serviceAccount ??= s.serviceAccountName;
   s.enableServiceLinks ??= true;
@@ -239,17 +241,61 @@ function validateDeployment(d: Json, old: Json | undefined): FieldError[] {
   return errs;
 }
 
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+const ENV_NAME_MSG = "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')";
+
+/** validation.IsValidPortName (IANA_SVC_NAME) */
+function portNameErrors(n: string): string[] {
+  const errs: string[] = [];
+  if (n.length > 15) errs.push('must be no more than 15 characters');
+  if (!/^[-a-z0-9]+$/.test(n)) errs.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)');
+  if (!/[a-z]/.test(n)) errs.push('must contain at least one letter (a-z)');
+  if (n.includes('--')) errs.push('must not contain consecutive hyphens');
+  if (n.startsWith('-') || n.endsWith('-')) errs.push('must not begin or end with a hyphen');
+  return errs;
+}
+
+/** Resources without a domain (or in kubernetes.io) may be overcommitted; extended ones (nvidia.com/gpu) may not. */
+const overcommitAllowed = (r: string) => (!r.includes('/') || r.split('/')[0]!.endsWith('kubernetes.io')) && !r.startsWith('hugepages-');
+
 function validatePodSpec(spec: Json, path: string): FieldError[] {
   const errs: FieldError[] = [];
   const cs: Json[] = spec?.containers ?? [];
   if (cs.length === 0) errs.push({ type: 'FieldValueRequired', field: `${path}.containers`, detail: '' });
-  const names = new Set<string>();
-  cs.forEach((c, i) => {
-    if (!c.name) errs.push({ type: 'FieldValueRequired', field: `${path}.containers[${i}].name`, detail: '' });
-    else if (names.has(c.name)) errs.push({ type: 'FieldValueDuplicate', field: `${path}.containers[${i}].name`, value: c.name });
-    names.add(c.name);
-    if (!c.image) errs.push({ type: 'FieldValueRequired', field: `${path}.containers[${i}].image`, detail: '' });
+  const volumes = new Set<string>();
+  (spec?.volumes ?? []).forEach((v: Json, i: number) => {
+    if (volumes.has(v.name)) errs.push({ type: 'FieldValueDuplicate', field: `${path}.volumes[${i}].name`, value: v.name });
+    volumes.add(v.name);
   });
+  const names = new Set<string>();
+  const check = (c: Json, at: string) => {
+    if (!c.name) errs.push({ type: 'FieldValueRequired', field: `${at}.name`, detail: '' });
+    else if (names.has(c.name)) errs.push({ type: 'FieldValueDuplicate', field: `${at}.name`, value: c.name });
+    else errs.push(...labelNameErrors(c.name, `${at}.name`));
+    names.add(c.name);
+    if (!c.image) errs.push({ type: 'FieldValueRequired', field: `${at}.image`, detail: '' });
+    (c.ports ?? []).forEach((p: Json, j: number) => {
+      if (p.name) for (const m of portNameErrors(p.name)) errs.push({ type: 'FieldValueInvalid', field: `${at}.ports[${j}].name`, value: p.name, detail: m });
+    });
+    (c.env ?? []).forEach((e: Json, j: number) => {
+      if (!e.name) errs.push({ type: 'FieldValueRequired', field: `${at}.env[${j}].name`, detail: '' });
+      else if (!ENV_NAME.test(e.name)) errs.push({ type: 'FieldValueInvalid', field: `${at}.env[${j}].name`, value: e.name, detail: ENV_NAME_MSG });
+    });
+    (c.volumeMounts ?? []).forEach((m: Json, j: number) => {
+      if (!volumes.has(m.name)) errs.push({ type: 'FieldValueNotFound', field: `${at}.volumeMounts[${j}].name`, value: m.name });
+    });
+    const limits: Json = c.resources?.limits ?? {};
+    for (const [r, q] of Object.entries<Json>(c.resources?.requests ?? {})) {
+      const limit = limits[r];
+      const field = `${at}.resources.requests`;
+      if (limit === undefined) {
+        if (!overcommitAllowed(r)) errs.push({ type: 'FieldValueRequired', field: `${at}.resources.limits`, detail: 'Limit must be set for non overcommitable resources' });
+      } else if (!overcommitAllowed(r) && parseQuantity(q) !== parseQuantity(limit)) errs.push({ type: 'FieldValueInvalid', field, value: String(q), detail: `must be equal to ${r} limit of ${limit}` });
+      else if (parseQuantity(q) > parseQuantity(limit)) errs.push({ type: 'FieldValueInvalid', field, value: String(q), detail: `must be less than or equal to ${r} limit of ${limit}` });
+    }
+  };
+  cs.forEach((c, i) => check(c, `${path}.containers[${i}]`));
+  (spec?.initContainers ?? []).forEach((c: Json, i: number) => check(c, `${path}.initContainers[${i}]`));
   return errs;
 }
 

@@ -64,7 +64,7 @@ export const expired = (message: string): ApiError => new ApiError(410, 'Expired
 
 /** One field.Error of k8s.io/apimachinery/pkg/util/validation/field, printed the way its Error() does. */
 export interface FieldError {
-  type: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueDuplicate' | 'FieldValueTypeInvalid' | 'FieldValueTooMany';
+  type: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueDuplicate' | 'FieldValueTypeInvalid' | 'FieldValueTooMany' | 'FieldValueNotFound';
   field: string;
   value?: Json;
   detail?: string;
@@ -79,9 +79,10 @@ const typeText: Record<FieldError['type'], string> = {
   FieldValueDuplicate: 'Duplicate value',
   FieldValueTypeInvalid: 'Invalid value',
   FieldValueTooMany: 'Too many',
+  FieldValueNotFound: 'Not found',
 };
 
-const withValue = new Set<FieldError['type']>(['FieldValueInvalid', 'FieldValueNotSupported', 'FieldValueDuplicate', 'FieldValueTypeInvalid']);
+const withValue = new Set<FieldError['type']>(['FieldValueInvalid', 'FieldValueNotSupported', 'FieldValueDuplicate', 'FieldValueTypeInvalid', 'FieldValueNotFound']);
 
 /** Go's %#v-ish rendering used by field errors: strings quoted, numbers and bools bare. */
 export function goValue(v: Json): string {

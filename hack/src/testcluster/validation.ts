@@ -31,6 +31,11 @@ export function qualifiedNameErrors(k: string, field: string): FieldError[] {
 
 const WILDCARD_MSG = "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
+/** A DNS-1123 label (container names and the like). */
+export function labelNameErrors(name: string, field: string): FieldError[] {
+  return LABEL.test(name) && name.length <= 63 ? [] : [{ type: 'FieldValueInvalid', field, value: name, detail: name.length > 63 ? 'must be no more than 63 characters' : LABEL_MSG }];
+}
+
 /** An Ingress rule host: a DNS subdomain (or `*.` wildcard one), not an IP address. */
 export function hostErrors(host: string, field: string): FieldError[] {
   const errs: FieldError[] = [];
