@@ -231,6 +231,32 @@ describe('test API server: objects', () => {
     expect(await causes({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'ing' }, spec: {} })).toEqual([['spec', expect.stringMatching(/^Invalid value: .*: either `defaultBackend` or `rules` must be specified$/)]]);
   });
 
+  it('pod spec validation (templates too): names, volume mounts, requests against limits; requests default from limits on Pods only', async () => {
+    const container = (extra: Record<string, unknown>) => ({ name: 'app', image: 'registry.test/app:1', ...extra });
+    const causes = async (c0: Record<string, unknown>, volumes?: unknown[]) => {
+      const body = deployment('podspec', {}, [container(c0)]) as any;
+      if (volumes) body.spec.template.spec.volumes = volumes;
+      const r = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments?dryRun=All`, { body });
+      return r.status === 201 ? [] : expectStatus(r.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message]);
+    };
+    const at = 'spec.template.spec.containers[0]';
+    expect(await causes({ name: 'My_App' })).toEqual([[`${at}.name`, expect.stringMatching(/^Invalid value: "My_App": a lowercase RFC 1123 label must consist of/)]]);
+    expect(await causes({ ports: [{ name: 'http-metrics-port', containerPort: 9090 }] })).toEqual([[`${at}.ports[0].name`, 'Invalid value: "http-metrics-port": must be no more than 15 characters']]);
+    expect(await causes({ env: [{ name: '1PORT', value: '1' }] })).toEqual([[`${at}.env[0].name`, expect.stringMatching(/^Invalid value: "1PORT": a valid environment variable name must consist of/)]]);
+    expect(await causes({ volumeMounts: [{ name: 'models', mountPath: '/models' }] })).toEqual([[`${at}.volumeMounts[0].name`, 'Not found: "models"']]);
+    expect(await causes({ volumeMounts: [{ name: 'models', mountPath: '/models' }] }, [{ name: 'models', emptyDir: {} }])).toEqual([]);
+    expect(await causes({ resources: { requests: { cpu: '2' }, limits: { cpu: '1' } } })).toEqual([[`${at}.resources.requests`, 'Invalid value: "2": must be less than or equal to cpu limit of 1']]);
+    // Extended resources (GPUs) cannot be overcommitted: a request needs an equal limit.
+    expect(await causes({ resources: { requests: { 'nvidia.com/gpu': '1' } } })).toEqual([[`${at}.resources.limits`, 'Required value: Limit must be set for non overcommitable resources']]);
+    expect(await causes({ resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '2' } } })).toEqual([[`${at}.resources.requests`, 'Invalid value: "1": must be equal to nvidia.com/gpu limit of 2']]);
+    // Limits alone: the template keeps them as given; a Pod gets requests equal to its limits.
+    const limitsOnly = { limits: { cpu: '1', 'nvidia.com/gpu': '1' } };
+    const dep = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments?dryRun=All`, { body: deployment('podspec', {}, [container({ resources: limitsOnly })]) });
+    expect(dep.body.spec.template.spec.containers[0].resources).toEqual(limitsOnly);
+    const pod = await raw(c, 'POST', `/api/v1/namespaces/${NS}/pods?dryRun=All`, { body: { metadata: { name: 'podspec' }, spec: { containers: [container({ resources: limitsOnly })] } } });
+    expect(pod.body.spec.containers[0].resources).toEqual({ ...limitsOnly, requests: limitsOnly.limits });
+  });
+
   it('immutability: immutable ConfigMaps/Secrets, a Deployment selector, a PersistentVolumeClaim spec', async () => {
     // immutable: true freezes data (and the flag); metadata may still change.
     const frozen = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
