@@ -238,6 +238,11 @@ function validateDeployment(d: Json, old: Json | undefined): FieldError[] {
     errs.push({ type: 'FieldValueInvalid', field: 'spec.template.metadata.labels', value: s.template?.metadata?.labels ?? {}, detail: '`selector` does not match template `labels`' });
   }
   errs.push(...validatePodSpec(s.template?.spec, 'spec.template.spec'));
+  const restart = s.template?.spec?.restartPolicy;
+  if (restart !== 'Always') errs.push({ type: 'FieldValueNotSupported', field: 'spec.template.spec.restartPolicy', value: restart ?? '', detail: 'supported values: "Always"' });
+  const ru = s.strategy?.type === 'RollingUpdate' ? s.strategy.rollingUpdate : undefined;
+  const zero = (v: Json) => v === 0 || v === '0%' || v === '0';
+  if (ru && zero(ru.maxSurge) && zero(ru.maxUnavailable)) errs.push({ type: 'FieldValueInvalid', field: 'spec.strategy.rollingUpdate.maxUnavailable', value: ru.maxUnavailable, detail: 'may not be 0 when `maxSurge` is 0' });
   return errs;
 }
 
@@ -306,6 +311,9 @@ function validateService(s: Json): FieldError[] {
   ports.forEach((p, i) => {
     if (typeof p.port !== 'number' || p.port < 1 || p.port > 65535) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].port`, value: p.port, detail: 'must be between 1 and 65535, inclusive' });
     if (ports.length > 1 && !p.name) errs.push({ type: 'FieldValueRequired', field: `spec.ports[${i}].name`, detail: '' });
+    if (p.name) errs.push(...labelNameErrors(p.name, `spec.ports[${i}].name`));
+    if (typeof p.targetPort === 'string') for (const m of portNameErrors(p.targetPort)) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].targetPort`, value: p.targetPort, detail: m });
+    else if (typeof p.targetPort === 'number' && (p.targetPort < 1 || p.targetPort > 65535)) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].targetPort`, value: p.targetPort, detail: 'must be between 1 and 65535, inclusive' });
   });
   return errs;
 }
