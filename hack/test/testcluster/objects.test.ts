@@ -249,6 +249,21 @@ describe('test API server: objects', () => {
     // Extended resources (GPUs) cannot be overcommitted: a request needs an equal limit.
     expect(await causes({ resources: { requests: { 'nvidia.com/gpu': '1' } } })).toEqual([[`${at}.resources.limits`, 'Required value: Limit must be set for non overcommitable resources']]);
     expect(await causes({ resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '2' } } })).toEqual([[`${at}.resources.requests`, 'Invalid value: "1": must be equal to nvidia.com/gpu limit of 2']]);
+    // Deployment-level rules: pods restart Always; a rolling update must be able to move.
+    const depCauses = async (extra: Record<string, unknown>, restartPolicy?: string) => {
+      const body = deployment('podspec', extra) as any;
+      if (restartPolicy) body.spec.template.spec.restartPolicy = restartPolicy;
+      const r = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments?dryRun=All`, { body });
+      return expectStatus(r.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message]);
+    };
+    expect(await depCauses({}, 'Never')).toEqual([['spec.template.spec.restartPolicy', 'Unsupported value: "Never": supported values: "Always"']]);
+    expect(await depCauses({ strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: '0%' } } })).toEqual([['spec.strategy.rollingUpdate.maxUnavailable', expect.stringMatching(/may not be 0 when `maxSurge` is 0$/)]]);
+    // Service ports: names are DNS labels, named target ports IANA service names.
+    const svc = await raw(c, 'POST', `/api/v1/namespaces/${NS}/services?dryRun=All`, { body: { metadata: { name: 'podspec' }, spec: { ports: [{ name: 'HTTP', port: 80, targetPort: 'http-metrics-port' }] } } });
+    expect(expectStatus(svc.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message])).toEqual([
+      ['spec.ports[0].name', expect.stringMatching(/^Invalid value: "HTTP": a lowercase RFC 1123 label must consist of/)],
+      ['spec.ports[0].targetPort', 'Invalid value: "http-metrics-port": must be no more than 15 characters'],
+    ]);
     // Limits alone: the template keeps them as given; a Pod gets requests equal to its limits.
     const limitsOnly = { limits: { cpu: '1', 'nvidia.com/gpu': '1' } };
     const dep = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments?dryRun=All`, { body: deployment('podspec', {}, [container({ resources: limitsOnly })]) });
