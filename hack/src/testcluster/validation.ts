@@ -69,5 +69,9 @@ export function validateMeta(def: ResourceDef, obj: Json): FieldError[] {
   (m.ownerReferences ?? []).forEach((r: Json, i: number) => {
     for (const f of ['apiVersion', 'kind', 'name', 'uid']) if (!r?.[f]) errs.push({ type: 'FieldValueRequired', field: `metadata.ownerReferences[${i}].${f}`, detail: '' });
   });
+  const controllers = (m.ownerReferences ?? []).filter((r: Json) => r?.controller === true).map((r: Json) => `${r.kind}/${r.name}`);
+  if (controllers.length > 1) {
+    errs.push({ type: 'FieldValueInvalid', field: 'metadata.ownerReferences', value: m.ownerReferences, detail: `Only one reference can have Controller set to true. Found "true" in references for ${controllers[0]} and ${controllers[1]}` });
+  }
   return errs;
 }
