@@ -630,6 +630,12 @@ describe('test API server: objects', () => {
     await k.core.patchNamespacedConfigMap({ name: 'gc-fg-free', namespace: NS, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
     await waitFor(async () => !(await exists('gc-fg-free')), 'the non-blocking dependent to go');
 
+    // Only one owner may be the controller.
+    const twoControllers = await rejection(child('gc-two', fg, { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'a', uid: 'u1', controller: true }, { apiVersion: 'v1', kind: 'ConfigMap', name: 'b', uid: 'u2', controller: true }] }));
+    expect(expectStatus(twoControllers.body, 422, 'Invalid').details.causes).toEqual([
+      { reason: 'FieldValueInvalid', field: 'metadata.ownerReferences', message: expect.stringMatching(/: Only one reference can have Controller set to true\. Found "true" in references for ConfigMap\/a and ConfigMap\/b$/) },
+    ]);
+
     // Orphan: dependents stay, without the owner reference.
     const or = await owner('gc-or');
     const keep = await owner('gc-keep');
