@@ -27,6 +27,8 @@ interface BuiltinSpec {
   storageVersion?: string;
   fieldSelectors?: Record<string, FieldGetter>;
   columns?: Array<{ col: TableColumn; cell: (o: Json) => Json }>;
+  /** false: no leading Name column (the columns list their own) */
+  nameColumn?: false;
   defaults?: ResourceDef['defaults'];
   validate?: ResourceDef['validate'];
   fromStorage?: ResourceDef['fromStorage'];
@@ -218,6 +220,14 @@ function validateIngress(ing: Json): FieldError[] {
     });
   });
   return errs;
+}
+
+/** printEvent's Last Seen: the last timestamp (or the first), with the count and first sighting when repeated. */
+const eventFirstSeen = (o: Json): string => age(o.firstTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp);
+function eventLastSeen(o: Json): string {
+  if (o.series) return age(o.series.lastObservedTime);
+  const last = o.lastTimestamp ? age(o.lastTimestamp) : eventFirstSeen(o);
+  return (o.count ?? 0) > 1 ? `${last} (x${o.count} over ${eventFirstSeen(o)})` : last;
 }
 
 /** ConfigMaps and Secrets marked `immutable: true` keep their data (and the mark) for good. */
@@ -475,12 +485,19 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
     {
       group: '', version: 'v1', resource: 'events', kind: 'Event', cls: 'CoreV1Event', namespaced: true, shortNames: ['ev'], storage: 'events', storageVersion: 'v1',
       fieldSelectors: eventFields,
+      // As printEvent: no leading Name column (Name is the last, wide-only one).
+      nameColumn: false,
       columns: [
-        { col: { name: 'Last Seen', type: 'string' }, cell: (o) => age(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp) },
+        { col: { name: 'Last Seen', type: 'string' }, cell: eventLastSeen },
         { col: { name: 'Type', type: 'string' }, cell: (o) => o.type },
         { col: { name: 'Reason', type: 'string' }, cell: (o) => o.reason },
-        { col: { name: 'Object', type: 'string' }, cell: (o) => `${String(o.involvedObject?.kind ?? '').toLowerCase()}/${o.involvedObject?.name ?? ''}` },
-        { col: { name: 'Message', type: 'string' }, cell: (o) => o.message },
+        { col: { name: 'Object', type: 'string' }, cell: (o) => (o.involvedObject?.kind ? `${String(o.involvedObject.kind).toLowerCase()}/${o.involvedObject?.name ?? ''}` : (o.involvedObject?.name ?? '')) },
+        { col: { name: 'Subobject', type: 'string', priority: 1 }, cell: (o) => o.involvedObject?.fieldPath ?? '' },
+        { col: { name: 'Source', type: 'string', priority: 1 }, cell: (o) => [o.source?.component || o.reportingComponent, o.source?.host || o.reportingInstance].filter(Boolean).join(', ') },
+        { col: { name: 'Message', type: 'string' }, cell: (o) => String(o.message ?? '').trim() },
+        { col: { name: 'First Seen', type: 'string', priority: 1 }, cell: eventFirstSeen },
+        { col: { name: 'Count', type: 'string', priority: 1 }, cell: (o) => o.series?.count ?? o.count ?? 0 },
+        { col: { name: 'Name', type: 'string', priority: 1 }, cell: (o) => o.metadata.name },
       ],
     },
     {
@@ -587,8 +604,8 @@ export function builtinDefs(allocateIP: () => string): { defs: ResourceDef[]; sc
       schemaName: schemas.nameOf[s.cls]!,
       schema: { root: schemas.schemas[schemas.nameOf[s.cls]!], resolve },
       fieldSelectors: { ...metaFieldSelectors(), ...(s.fieldSelectors ?? {}) },
-      columns: [NAME_COL, ...extraCols.map((c) => c.col)],
-      cells: (o) => [o.metadata.name, ...extraCols.map((c) => c.cell(o))],
+      columns: [...(s.nameColumn === false ? [] : [NAME_COL]), ...extraCols.map((c) => c.col)],
+      cells: (o) => [...(s.nameColumn === false ? [] : [o.metadata.name]), ...extraCols.map((c) => c.cell(o))],
       fromStorage: s.fromStorage,
       toStorage: s.toStorage,
       defaults: s.defaults,
