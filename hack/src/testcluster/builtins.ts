@@ -250,6 +250,7 @@ function validateDeployment(d: Json, old: Json | undefined): FieldError[] {
   errs.push(...validatePodSpec(s.template?.spec, 'spec.template.spec'));
   const restart = s.template?.spec?.restartPolicy;
   if (restart !== 'Always') errs.push({ type: 'FieldValueNotSupported', field: 'spec.template.spec.restartPolicy', value: restart ?? '', detail: 'supported values: "Always"' });
+  if (s.strategy?.type === 'Recreate' && s.strategy.rollingUpdate) errs.push({ type: 'FieldValueForbidden', field: 'spec.strategy.rollingUpdate', detail: "may not be specified when strategy `type` is 'Recreate'" });
   const ru = s.strategy?.type === 'RollingUpdate' ? s.strategy.rollingUpdate : undefined;
   const zero = (v: Json) => v === 0 || v === '0%' || v === '0';
   if (ru && zero(ru.maxSurge) && zero(ru.maxUnavailable)) errs.push({ type: 'FieldValueInvalid', field: 'spec.strategy.rollingUpdate.maxUnavailable', value: ru.maxUnavailable, detail: 'may not be 0 when `maxSurge` is 0' });
