@@ -832,6 +832,14 @@ describe('test API server: objects', () => {
       ['http', 80, 80],
       ['metrics', 9090, 9091],
     ]);
+    // $setElementOrder reorders a merged list; $retainKeys drops the keys it does not name (kubectl apply sends both).
+    await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'two', image: 'registry.test/two:1' }] } } } } });
+    const reordered = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { '$setElementOrder/containers': [{ name: 'two' }, { name: 'solo' }] } } } } });
+    expect(reordered.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['two', 'solo']);
+    const recreate = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { strategy: { type: 'Recreate' } } } });
+    expect(expectStatus(recreate.body, 422, 'Invalid').details.causes).toEqual([{ reason: 'FieldValueForbidden', field: 'spec.strategy.rollingUpdate', message: "Forbidden: may not be specified when strategy `type` is 'Recreate'" }]);
+    const retained = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { strategy: { $retainKeys: ['type'], type: 'Recreate' } } } });
+    expect([retained.status, retained.body.spec.strategy]).toEqual([200, { type: 'Recreate' }]);
     // A merge patch replaces the list instead.
     const mpDep = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.MergePatch, body: { spec: { template: { spec: { containers: [{ name: 'only', image: 'registry.test/only:1' }] } } } } });
     expect(mpDep.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['only']);
