@@ -3,8 +3,9 @@ import type { Json } from './types.js';
 
 /**
  * Request bodies in the Kubernetes protobuf encoding (application/vnd.kubernetes.protobuf), which kubectl v1.32's
- * typed commands send (`create namespace|secret|configmap|deployment|service|serviceaccount`, `run`): the "k8s\0"
- * magic, then a runtime.Unknown envelope whose raw bytes are the object's message. Decoded into the JSON the
+ * typed commands send (`create namespace|secret|configmap|deployment|service|serviceaccount|role|rolebinding|
+ * clusterrole|clusterrolebinding|ingress|pdb|quota`, `run`): the "k8s\0" magic, then a runtime.Unknown envelope
+ * whose raw bytes are the object's message. Decoded into the JSON the
  * apiserver would serve for the same Go object: zero scalars of non-pointer fields (always on the wire) are dropped as
  * encoding/json's omitempty drops them, and so are such zero values of fields not listed below. A set field that is
  * not listed is a clear 415 (send JSON instead).
@@ -13,7 +14,7 @@ export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
 
 // Field tables: number -> "jsonName type". Types: string, bytes, int32, int64, bool, time, microtime, quantity,
 // intorstr, skip (a status the server ignores on writes), map<string|bytes|quantity>, another message; a leading []
-// repeats, a trailing ? marks a pointer field (its zero value is kept).
+// repeats, a trailing ? marks a pointer field (its zero value is kept); the name - embeds a Go struct inline.
 const M: Record<string, Record<number, string>> = {
   Unknown: { 1: 'typeMeta TypeMeta', 2: 'raw bytes', 3: 'contentEncoding string', 4: 'contentType string' },
   TypeMeta: { 1: 'apiVersion string', 2: 'kind string' },
@@ -55,18 +56,18 @@ const M: Record<string, Record<number, string>> = {
   EnvVar: { 1: 'name string', 2: 'value string', 3: 'valueFrom EnvVarSource' },
   EnvVarSource: { 1: 'fieldRef ObjectFieldSelector', 3: 'configMapKeyRef KeySelector', 4: 'secretKeyRef KeySelector' },
   ObjectFieldSelector: { 1: 'apiVersion string', 2: 'fieldPath string' },
-  KeySelector: { 1: 'localObjectReference LocalObjectReference', 2: 'key string', 3: 'optional bool?' },
+  KeySelector: { 1: '- LocalObjectReference', 2: 'key string', 3: 'optional bool?' },
   EnvFromSource: { 1: 'prefix string', 2: 'configMapRef EnvSource', 3: 'secretRef EnvSource' },
-  EnvSource: { 1: 'localObjectReference LocalObjectReference', 2: 'optional bool?' },
+  EnvSource: { 1: '- LocalObjectReference', 2: 'optional bool?' },
   ResourceRequirements: { 1: 'limits map<quantity>', 2: 'requests map<quantity>' },
   VolumeMount: { 1: 'name string', 2: 'readOnly bool', 3: 'mountPath string', 4: 'subPath string' },
-  Volume: { 1: 'name string', 2: 'volumeSource VolumeSource' },
+  Volume: { 1: 'name string', 2: '- VolumeSource' },
   VolumeSource: { 2: 'emptyDir EmptyDirVolumeSource', 6: 'secret SecretVolumeSource', 19: 'configMap ConfigMapVolumeSource' },
   EmptyDirVolumeSource: { 1: 'medium string', 2: 'sizeLimit quantity' },
   SecretVolumeSource: { 1: 'secretName string', 2: 'items []KeyToPath', 3: 'defaultMode int32?', 4: 'optional bool?' },
-  ConfigMapVolumeSource: { 1: 'localObjectReference LocalObjectReference', 2: 'items []KeyToPath', 3: 'defaultMode int32?', 4: 'optional bool?' },
+  ConfigMapVolumeSource: { 1: '- LocalObjectReference', 2: 'items []KeyToPath', 3: 'defaultMode int32?', 4: 'optional bool?' },
   KeyToPath: { 1: 'key string', 2: 'path string', 3: 'mode int32?' },
-  Probe: { 1: 'handler ProbeHandler', 2: 'initialDelaySeconds int32', 3: 'timeoutSeconds int32', 4: 'periodSeconds int32', 5: 'successThreshold int32', 6: 'failureThreshold int32' },
+  Probe: { 1: '- ProbeHandler', 2: 'initialDelaySeconds int32', 3: 'timeoutSeconds int32', 4: 'periodSeconds int32', 5: 'successThreshold int32', 6: 'failureThreshold int32' },
   ProbeHandler: { 1: 'exec ExecAction', 2: 'httpGet HTTPGetAction', 3: 'tcpSocket TCPSocketAction' },
   ExecAction: { 1: 'command []string' },
   HTTPGetAction: { 1: 'path string', 2: 'port intorstr', 3: 'host string', 4: 'scheme string' },
@@ -83,12 +84,39 @@ const M: Record<string, Record<number, string>> = {
   },
   DeploymentStrategy: { 1: 'type string', 2: 'rollingUpdate RollingUpdateDeployment' },
   RollingUpdateDeployment: { 1: 'maxUnavailable intorstr?', 2: 'maxSurge intorstr?' },
+  ResourceQuota: { 1: 'metadata ObjectMeta', 2: 'spec ResourceQuotaSpec', 3: 'status skip' },
+  ResourceQuotaSpec: { 1: 'hard map<quantity>', 2: 'scopes []string' },
+  Role: { 1: 'metadata ObjectMeta', 2: 'rules []PolicyRule' },
+  ClusterRole: { 1: 'metadata ObjectMeta', 2: 'rules []PolicyRule', 3: 'aggregationRule AggregationRule' },
+  AggregationRule: { 1: 'clusterRoleSelectors []LabelSelector' },
+  PolicyRule: { 1: 'verbs []string', 2: 'apiGroups []string', 3: 'resources []string', 4: 'resourceNames []string', 5: 'nonResourceURLs []string' },
+  RoleBinding: { 1: 'metadata ObjectMeta', 2: 'subjects []Subject', 3: 'roleRef RoleRef' },
+  ClusterRoleBinding: { 1: 'metadata ObjectMeta', 2: 'subjects []Subject', 3: 'roleRef RoleRef' },
+  Subject: { 1: 'kind string', 2: 'apiGroup string', 3: 'name string', 4: 'namespace string' },
+  RoleRef: { 1: 'apiGroup string', 2: 'kind string', 3: 'name string' },
+  Ingress: { 1: 'metadata ObjectMeta', 2: 'spec IngressSpec', 3: 'status skip' },
+  IngressSpec: { 1: 'defaultBackend IngressBackend', 2: 'tls []IngressTLS', 3: 'rules []IngressRule', 4: 'ingressClassName string?' },
+  IngressBackend: { 3: 'resource TypedLocalObjectReference', 4: 'service IngressServiceBackend' },
+  IngressServiceBackend: { 1: 'name string', 2: 'port ServiceBackendPort' },
+  ServiceBackendPort: { 1: 'name string', 2: 'number int32' },
+  TypedLocalObjectReference: { 1: 'apiGroup string?', 2: 'kind string', 3: 'name string' },
+  IngressRule: { 1: 'host string', 2: '- IngressRuleValue' },
+  IngressRuleValue: { 1: 'http HTTPIngressRuleValue' },
+  HTTPIngressRuleValue: { 1: 'paths []HTTPIngressPath' },
+  HTTPIngressPath: { 1: 'path string', 2: 'backend IngressBackend', 3: 'pathType string?' },
+  IngressTLS: { 1: 'hosts []string', 2: 'secretName string' },
+  PodDisruptionBudget: { 1: 'metadata ObjectMeta', 2: 'spec PodDisruptionBudgetSpec', 3: 'status skip' },
+  PodDisruptionBudgetSpec: { 1: 'minAvailable intorstr?', 2: 'selector LabelSelector', 3: 'maxUnavailable intorstr?', 4: 'unhealthyPodEvictionPolicy string?' },
   Time: { 1: 'seconds int64', 2: 'nanos int32' },
   Quantity: { 1: 'string string' },
   IntOrString: { 1: 'type int64', 2: 'intVal int32', 3: 'strVal string' },
 };
 /** Top-level kinds whose message shares the kind's name (with their API versions). */
-const KINDS: Record<string, string> = { Namespace: 'v1', ConfigMap: 'v1', Secret: 'v1', ServiceAccount: 'v1', Service: 'v1', Pod: 'v1', Event: 'v1', Deployment: 'apps/v1' };
+const RBAC = 'rbac.authorization.k8s.io/v1';
+const KINDS: Record<string, string> = {
+  Namespace: 'v1', ConfigMap: 'v1', Secret: 'v1', ServiceAccount: 'v1', Service: 'v1', Pod: 'v1', Event: 'v1', ResourceQuota: 'v1', Deployment: 'apps/v1',
+  Role: RBAC, ClusterRole: RBAC, RoleBinding: RBAC, ClusterRoleBinding: RBAC, Ingress: 'networking.k8s.io/v1', PodDisruptionBudget: 'policy/v1',
+};
 
 class Reader {
   pos = 0;
@@ -204,7 +232,8 @@ function message(buf: Buffer, name: string): Json {
       continue;
     }
     const v = scalar(r, type, wireType, `${name}.${json}`);
-    if (repeated) (out[json] ??= []).push(v);
+    if (json === '-') Object.assign(out, v);
+    else if (repeated) (out[json] ??= []).push(v);
     else if (v !== undefined && (pointer || !isZero(v))) out[json] = v;
   }
   return out;
