@@ -357,6 +357,21 @@ describe('kubectl against the test API server', () => {
     expect(await k.ok(['run', 'one-off', '-n', 'shop', '--image=busybox:1.36', '--restart=Never', '--env=MODE=test', '--', 'sleep', '1'])).toBe('pod/one-off created\n');
     const pod = JSON.parse(await k.ok(['get', 'pod', 'one-off', '-n', 'shop', '-o', 'json']));
     expect([pod.metadata.labels, pod.spec.restartPolicy, pod.spec.containers[0].args, pod.spec.containers[0].env]).toEqual([{ run: 'one-off' }, 'Never', ['sleep', '1'], [{ name: 'MODE', value: 'test' }]]);
+    for (const [args, out] of [
+      [['create', 'role', 'reader', '--verb=get,list', '--resource=configmaps'], 'role.rbac.authorization.k8s.io/reader created\n'],
+      [['create', 'rolebinding', 'reader', '--role=reader', '--serviceaccount=shop:robot'], 'rolebinding.rbac.authorization.k8s.io/reader created\n'],
+      [['create', 'ingress', 'web', '--class=nginx', '--rule=shop.example/api*=web:80'], 'ingress.networking.k8s.io/web created\n'],
+      [['create', 'poddisruptionbudget', 'web', '--selector=app=web', '--min-available=1'], 'poddisruptionbudget.policy/web created\n'],
+    ] as const) {
+      expect(await k.ok([...args, '-n', 'shop'])).toBe(out);
+    }
+    expect(JSON.parse(await k.ok(['get', 'role', 'reader', '-n', 'shop', '-o', 'jsonpath={.rules}']))).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }]);
+    expect(JSON.parse(await k.ok(['get', 'rolebinding', 'reader', '-n', 'shop', '-o', 'json'])).subjects).toEqual([{ kind: 'ServiceAccount', name: 'robot', namespace: 'shop' }]);
+    expect(JSON.parse(await k.ok(['get', 'ingress', 'web', '-n', 'shop', '-o', 'jsonpath={.spec}']))).toEqual({
+      ingressClassName: 'nginx',
+      rules: [{ host: 'shop.example', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }],
+    });
+    expect(await k.ok(['get', 'pdb', 'web', '-n', 'shop', '-o', 'jsonpath={.spec.minAvailable}'])).toBe('1');
     expect(await k.ok(['describe', 'deployment', 'web', '-n', 'shop'])).toMatch(/\nReplicas:\s+2 desired \| 0 updated \| 0 total \| 0 available \| 0 unavailable\nStrategyType:\s+RollingUpdate\n/);
     const tbl = (await k.ok(['get', 'secrets,configmaps,deployments', '-n', 'shop'])).split('\n');
     expect(tbl).toEqual(expect.arrayContaining([expect.stringMatching(/^NAME\s+TYPE\s+DATA\s+AGE$/), expect.stringMatching(/^secret\/creds\s+Opaque\s+1\s+\d+s$/), expect.stringMatching(/^configmap\/settings\s+1\s+\d+s$/), expect.stringMatching(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/), expect.stringMatching(/^deployment\.apps\/web\s+0\/2\s+0\s+0\s+\d+s$/)]));
