@@ -132,7 +132,8 @@ export function buildBuiltinSchemas(roots: Array<{ cls: string; group: string }>
     if (map) {
       const inner = typeSchema(owner, field, map[1]!, '', pkg);
       if (format === 'byte') inner.format = 'byte';
-      if (/^(V1ResourceRequirements|V1NodeStatus|V1ResourceQuotaSpec|V1ResourceQuotaStatus|V1LimitRangeItem)$/.test(owner)) return { type: 'object', additionalProperties: { $ref: `#/components/schemas/${QUANTITY}` } };
+      const quantities = /^(V1ResourceRequirements|V1VolumeResourceRequirements|V1NodeStatus|V1ResourceQuotaSpec|V1ResourceQuotaStatus|V1LimitRangeItem)$/.test(owner) || ['V1PersistentVolumeClaimStatus.capacity', 'V1PersistentVolumeClaimStatus.allocatedResources', 'V1PersistentVolumeSpec.capacity', 'V1PodSpec.overhead'].includes(`${owner}.${field}`);
+      if (quantities) return { type: 'object', additionalProperties: { $ref: `#/components/schemas/${QUANTITY}` } };
       return { type: 'object', additionalProperties: inner };
     }
     if (t === 'string') return format ? { type: 'string', format } : { type: 'string' };

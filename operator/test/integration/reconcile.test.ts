@@ -73,6 +73,11 @@ describe('operator: owned objects', () => {
   });
 
   it('makes zero writes on a full resync of unchanged CRs', async () => {
+    // Quantities in other spellings than the ones the API server stores (500m, 1Gi, "2", 10Gi) are not drift.
+    await createModel(h.kube, model('spelled', { resources: { requests: { cpu: '0.5', memory: '1024Mi' }, limits: { cpu: 2 } }, cache: { pvc: { size: '10240Mi' } } }));
+    const spelled = await waitFor(() => tryGet(h.kube, 'Deployment', NS, 'spelled'), 'the Deployment');
+    expect(spelled.spec.template.spec.containers[0].resources).toMatchObject({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2' } });
+    expect((await waitFor(() => tryGet(h.kube, 'PersistentVolumeClaim', NS, 'spelled-model-cache'), 'the cache claim')).spec.resources.requests.storage).toBe('10Gi');
     await settle(op);
     h.cluster.clearRequests();
     const before = await total(op.metrics.reconciles);
