@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
 import { Kubectl, type KubectlResult } from '../../src/testcluster/kubectl.js';
@@ -432,7 +433,7 @@ describe('npm run testcluster', () => {
 
   it('prints a kubeconfig path kubectl can use, and stops cleanly on SIGTERM', async () => {
     // Its own process group (npm -> sh -> node), signalled as a whole like a terminal or a service manager does.
-    child = spawn('npm', ['run', '--silent', 'testcluster', '--', '--dir', dir, '--namespace', 'cli-ns'], { cwd: join(import.meta.dirname, '../../..'), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child = spawn('npm', ['run', '--silent', 'testcluster', '--', '--dir', dir, '--namespace', 'cli-ns'], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     exited = new Promise((resolve) => child!.once('exit', (code, signal) => resolve({ code, signal })));
     let stdout = '';
     let stderr = '';
