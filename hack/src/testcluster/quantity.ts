@@ -29,7 +29,7 @@ function parseExact(q: string): { m: bigint; e: number; format: 'DecimalSI' | 'B
   const num = /^([+-]?)(\d*)(?:\.(\d*))?(.*)$/.exec(q);
   if (!num || (num[2] === '' && !num[3])) return undefined;
   let m = BigInt(`${num[1]}${num[2]}${num[3] ?? ''}` || '0');
-  let e = -(num[3] ?? '').length;
+  const e = -(num[3] ?? '').length;
   const suffix = num[4]!;
   const exp = /^[eE]([+-]?\d+)$/.exec(suffix);
   if (exp) return { m, e: e + Number(exp[1]), format: 'DecimalExponent' };

@@ -1,7 +1,7 @@
 import type { ObjectApi } from '../api.js';
-import type { Store } from '../store.js';
+import type { Store, StoredEvent } from '../store.js';
 import { type Json, deepEqual, nowTime } from '../types.js';
-import { WorkQueue } from './queue.js';
+import { Controller } from './controller.js';
 
 const CRD_STORAGE = 'apiextensions.k8s.io/customresourcedefinitions';
 const CLEANUP = 'customresourcecleanup.apiextensions.k8s.io';
@@ -10,23 +10,21 @@ const CLEANUP = 'customresourcecleanup.apiextensions.k8s.io';
  * What apiextensions-apiserver does for a CRD: serve its resources, set NamesAccepted/Established, and on deletion
  * remove every custom resource before letting the CRD go.
  */
-export class CrdController {
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
-
+export class CrdController extends Controller {
   constructor(
     private readonly api: ObjectApi,
     store: Store,
     onError: (key: string, e: unknown) => void,
   ) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
-    this.unsubscribe = store.subscribe((ev) => {
-      if (ev.storage === CRD_STORAGE) this.queue.add(ev.obj.metadata.name);
-      else if (ev.type === 'DELETED') {
-        const crdName = ev.storage.replace(/^([^/]+)\/(.+)$/, '$2.$1');
-        if (api.registry.hasCrd(crdName)) this.queue.add(crdName);
-      }
-    });
+    super(store, onError);
+  }
+
+  protected onEvent(ev: StoredEvent): void {
+    if (ev.storage === CRD_STORAGE) this.queue.add(ev.obj.metadata.name);
+    else if (ev.type === 'DELETED') {
+      const crdName = ev.storage.replace(/^([^/]+)\/(.+)$/, '$2.$1');
+      if (this.api.registry.hasCrd(crdName)) this.queue.add(crdName);
+    }
   }
 
   private def() {
@@ -75,10 +73,5 @@ export class CrdController {
       storedVersions: [...new Set([...(crd.status?.storedVersions ?? []), storageVersion])],
     };
     if (!deepEqual(status, crd.status)) this.api.update(def, undefined, name, { ...crd, status }, { fieldManager: 'kube-apiserver', subresource: 'status' });
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
   }
 }

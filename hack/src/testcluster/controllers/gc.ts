@@ -1,35 +1,33 @@
 import type { ObjectApi } from '../api.js';
 import { ApiError } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
-import type { Store } from '../store.js';
+import type { Store, StoredEvent } from '../store.js';
 import type { Json } from '../types.js';
-import { WorkQueue } from './queue.js';
+import { Controller } from './controller.js';
 
 /**
  * The garbage collector: deletes dependents whose owners are gone (background), deletes dependents before their
  * owner (foregroundDeletion finalizer) and strips owner references for orphaning (orphan finalizer).
  */
-export class GarbageCollector {
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
-
+export class GarbageCollector extends Controller {
   constructor(
     private readonly api: ObjectApi,
     private readonly store: Store,
     onError: (key: string, e: unknown) => void,
   ) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
-    this.unsubscribe = store.subscribe((ev) => {
-      const m = ev.obj.metadata;
-      if (ev.type === 'DELETED') this.queue.add(`owner|${m.uid}`);
-      else {
-        if (m.deletionTimestamp && (m.finalizers ?? []).some((f: string) => f === 'foregroundDeletion' || f === 'orphan')) this.queue.add(`owner|${m.uid}`);
-        if ((m.ownerReferences ?? []).length) this.queue.add(`dep|${ev.storage}|${m.namespace ?? ''}|${m.name}`);
-        if (m.deletionTimestamp === undefined && ev.prev?.metadata?.deletionTimestamp === undefined) return;
-      }
-      // A dependent going away may unblock a foreground owner.
-      for (const r of m.ownerReferences ?? []) this.queue.add(`owner|${r.uid}`);
-    });
+    super(store, onError);
+  }
+
+  protected onEvent(ev: StoredEvent): void {
+    const m = ev.obj.metadata;
+    if (ev.type === 'DELETED') this.queue.add(`owner|${m.uid}`);
+    else {
+      if (m.deletionTimestamp && (m.finalizers ?? []).some((f: string) => f === 'foregroundDeletion' || f === 'orphan')) this.queue.add(`owner|${m.uid}`);
+      if ((m.ownerReferences ?? []).length) this.queue.add(`dep|${ev.storage}|${m.namespace ?? ''}|${m.name}`);
+      if (m.deletionTimestamp === undefined && ev.prev?.metadata?.deletionTimestamp === undefined) return;
+    }
+    // A dependent going away may unblock a foreground owner.
+    for (const r of m.ownerReferences ?? []) this.queue.add(`owner|${r.uid}`);
   }
 
   private dependents(uid: string): Array<{ def: ResourceDef; obj: Json }> {
@@ -37,7 +35,7 @@ export class GarbageCollector {
     for (const storage of this.store.storages()) {
       const def = this.api.registry.byStorage(storage);
       if (!def) continue;
-      for (const o of this.store.list(storage)) if ((o.metadata.ownerReferences ?? []).some((r: Json) => r.uid === uid)) out.push({ def, obj: o });
+      for (const o of this.store.list(storage, undefined, (x) => (x.metadata.ownerReferences ?? []).some((r: Json) => r.uid === uid))) out.push({ def, obj: o });
     }
     return out;
   }
@@ -103,10 +101,5 @@ export class GarbageCollector {
       return;
     }
     this.ignoreGone(() => this.api.delete(def, ns || undefined, name, { propagationPolicy: 'Background' }));
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
   }
 }

@@ -1,25 +1,23 @@
 import type { ObjectApi } from '../api.js';
-import type { Store } from '../store.js';
-import { WorkQueue } from './queue.js';
+import type { Store, StoredEvent } from '../store.js';
+import { Controller } from './controller.js';
 
 /** The namespace lifecycle controller: deleting a namespace deletes its content, then the namespace itself. */
-export class NamespaceController {
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
-
+export class NamespaceController extends Controller {
   constructor(
     private readonly api: ObjectApi,
-    store: Store,
+    private readonly store: Store,
     onError: (key: string, e: unknown) => void,
   ) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
-    this.unsubscribe = store.subscribe((ev) => {
-      if (ev.storage === '/namespaces' && ev.type !== 'DELETED' && ev.obj.metadata.deletionTimestamp) this.queue.add(ev.obj.metadata.name);
-      else if (ev.type === 'DELETED' && ev.obj.metadata.namespace) {
-        const ns = store.get('/namespaces', undefined, ev.obj.metadata.namespace);
-        if (ns?.metadata.deletionTimestamp) this.queue.add(ns.metadata.name);
-      }
-    });
+    super(store, onError);
+  }
+
+  protected onEvent(ev: StoredEvent): void {
+    if (ev.storage === '/namespaces' && ev.type !== 'DELETED' && ev.obj.metadata.deletionTimestamp) this.queue.add(ev.obj.metadata.name);
+    else if (ev.type === 'DELETED' && ev.obj.metadata.namespace) {
+      const ns = this.store.get('/namespaces', undefined, ev.obj.metadata.namespace);
+      if (ns?.metadata.deletionTimestamp) this.queue.add(ns.metadata.name);
+    }
   }
 
   reconcile(name: string): void {
@@ -37,10 +35,5 @@ export class NamespaceController {
       }
     }
     if (remaining === 0 && (ns.metadata.finalizers ?? []).length === 0) this.api.finalize(nsDef, ns);
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
   }
 }

@@ -2,10 +2,10 @@ import type { ObjectApi } from '../api.js';
 import { ApiError } from '../errors.js';
 import { type KubeletApi, type PodRunner } from '../pods.js';
 import { parseQuantity } from '../quantity.js';
-import type { Store } from '../store.js';
+import type { Store, StoredEvent } from '../store.js';
 import { type Json, deepEqual, nowTime } from '../types.js';
 import { recordEvent } from './events.js';
-import { WorkQueue } from './queue.js';
+import { Controller } from './controller.js';
 
 const PODS = '/pods';
 const NODES = '/nodes';
@@ -52,9 +52,7 @@ const tolerates = (pod: Json, t: Json): boolean =>
   (pod.spec?.tolerations ?? []).some((tol: Json) => (tol.operator === 'Exists' ? !tol.key || tol.key === t.key : tol.key === t.key && (tol.value ?? '') === (t.value ?? '')) && (!tol.effect || tol.effect === t.effect));
 
 /** The default scheduler: binds pending pods to nodes with room, or reports them Unschedulable with the usual message. */
-export class Scheduler {
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
+export class Scheduler extends Controller {
   private readonly kubelet: KubeletApi;
 
   constructor(
@@ -63,7 +61,7 @@ export class Scheduler {
     private readonly runner: PodRunner,
     onError: (key: string, e: unknown) => void,
   ) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
+    super(store, onError);
     const podDef = api.registry.find('', 'v1', 'pods')!;
     this.kubelet = {
       updateStatus: (ns, name, mutate) => {
@@ -77,14 +75,15 @@ export class Scheduler {
         }
       },
     };
-    this.unsubscribe = store.subscribe((ev) => {
-      if (ev.storage === PODS) {
-        if (ev.type === 'DELETED') {
-          runner.stop(ev.obj);
-          this.requeuePending();
-        } else if (!ev.obj.spec?.nodeName) this.queue.add(`${ev.obj.metadata.namespace}/${ev.obj.metadata.name}`);
-      } else if (ev.storage === NODES) this.requeuePending();
-    });
+  }
+
+  protected onEvent(ev: StoredEvent): void {
+    if (ev.storage === PODS) {
+      if (ev.type === 'DELETED') {
+        this.runner.stop(ev.obj);
+        this.requeuePending();
+      } else if (!ev.obj.spec?.nodeName) this.queue.add(`${ev.obj.metadata.namespace}/${ev.obj.metadata.name}`);
+    } else if (ev.storage === NODES) this.requeuePending();
   }
 
   kubeletApi(): KubeletApi {
@@ -151,10 +150,5 @@ export class Scheduler {
       this.kubelet.updateStatus(ns, name, (p) => ({ ...p.status, phase: 'Pending', conditions: [...(p.status?.conditions ?? []).filter((c: Json) => c.type !== 'PodScheduled'), condition] }));
       recordEvent(this.api, { ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', 'FailedScheduling', message, 'default-scheduler');
     }
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
   }
 }

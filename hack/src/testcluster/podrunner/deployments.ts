@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { ObjectApi } from '../api.js';
 import { randomSuffix } from '../api.js';
 import { recordEvent } from '../controllers/events.js';
-import { WorkQueue } from '../controllers/queue.js';
+import { Controller } from '../controllers/controller.js';
 import { ApiError } from '../errors.js';
 import { labelSelectorFromObject, matchesLabels } from '../selectors.js';
-import type { Store } from '../store.js';
+import type { Store, StoredEvent } from '../store.js';
 import { type Json, deepEqual, nowTime } from '../types.js';
 
 const isReady = (p: Json) => (p.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
@@ -16,25 +16,23 @@ const isReady = (p: Json) => (p.status?.conditions ?? []).some((c: Json) => c.ty
  * (RollingUpdate with maxUnavailable 0). Status: replicas, updatedReplicas, readyReplicas, availableReplicas,
  * observedGeneration and the Available/Progressing conditions, as the operator reads them.
  */
-export class DeploymentController {
-  private readonly queue: WorkQueue;
-  private readonly unsubscribe: () => void;
-
+export class DeploymentController extends Controller {
   constructor(
     private readonly api: ObjectApi,
     store: Store,
     onError: (key: string, e: unknown) => void,
   ) {
-    this.queue = new WorkQueue((k) => this.reconcile(k), onError);
-    this.unsubscribe = store.subscribe((ev) => {
-      const m = ev.obj.metadata;
-      if (ev.storage === 'apps/deployments') this.queue.add(`${m.namespace}/${m.name}`);
-      else if (ev.storage === '/pods') for (const r of m.ownerReferences ?? []) if (r.kind === 'Deployment') this.queue.add(`${m.namespace}/${r.name}`);
-    });
+    super(store, onError);
     for (const d of store.list('apps/deployments')) this.queue.add(`${d.metadata.namespace}/${d.metadata.name}`);
   }
 
-  private reconcile(key: string): void {
+  protected onEvent(ev: StoredEvent): void {
+    const m = ev.obj.metadata;
+    if (ev.storage === 'apps/deployments') this.queue.add(`${m.namespace}/${m.name}`);
+    else if (ev.storage === '/pods') for (const r of m.ownerReferences ?? []) if (r.kind === 'Deployment') this.queue.add(`${m.namespace}/${r.name}`);
+  }
+
+  reconcile(key: string): void {
     const [ns, name] = key.split('/') as [string, string];
     const depDef = this.api.registry.find('apps', 'v1', 'deployments')!;
     const podDef = this.api.registry.find('', 'v1', 'pods')!;
@@ -105,10 +103,5 @@ export class DeploymentController {
     };
     const strip = (s: Json) => ({ ...s, conditions: (s?.conditions ?? []).map((c: Json) => ({ ...c, lastUpdateTime: undefined, lastTransitionTime: undefined })) });
     if (!deepEqual(strip(dep.status ?? {}), strip(status))) this.api.update(depDef, ns, name, { ...dep, status }, { fieldManager: 'kube-controller-manager', subresource: 'status' });
-  }
-
-  stop(): void {
-    this.unsubscribe();
-    this.queue.stop();
   }
 }
