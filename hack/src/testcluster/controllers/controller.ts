@@ -1,3 +1,4 @@
+import type { ObjectApi } from '../api.js';
 import type { Store, StoredEvent } from '../store.js';
 import { WorkQueue } from './queue.js';
 
@@ -9,7 +10,11 @@ export abstract class Controller {
   protected readonly queue: WorkQueue;
   private readonly unsubscribe: () => void;
 
-  constructor(store: Store, onError: (key: string, e: unknown) => void) {
+  constructor(
+    protected readonly api: ObjectApi,
+    protected readonly store: Store,
+    onError: (key: string, e: unknown) => void,
+  ) {
     this.queue = new WorkQueue((k) => this.reconcile(k), onError);
     this.unsubscribe = store.subscribe((ev) => this.onEvent(ev));
   }

@@ -1,5 +1,4 @@
-import type { ObjectApi } from '../api.js';
-import type { Store, StoredEvent } from '../store.js';
+import type { StoredEvent } from '../store.js';
 import { type Json, deepEqual, nowTime } from '../types.js';
 import { Controller } from './controller.js';
 
@@ -11,14 +10,6 @@ const CLEANUP = 'customresourcecleanup.apiextensions.k8s.io';
  * remove every custom resource before letting the CRD go.
  */
 export class CrdController extends Controller {
-  constructor(
-    private readonly api: ObjectApi,
-    store: Store,
-    onError: (key: string, e: unknown) => void,
-  ) {
-    super(store, onError);
-  }
-
   protected onEvent(ev: StoredEvent): void {
     if (ev.storage === CRD_STORAGE) this.queue.add(ev.obj.metadata.name);
     else if (ev.type === 'DELETED') {

@@ -1,7 +1,6 @@
-import type { ObjectApi } from '../api.js';
 import { ApiError } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
-import type { Store, StoredEvent } from '../store.js';
+import type { StoredEvent } from '../store.js';
 import type { Json } from '../types.js';
 import { Controller } from './controller.js';
 
@@ -10,14 +9,6 @@ import { Controller } from './controller.js';
  * owner (foregroundDeletion finalizer) and strips owner references for orphaning (orphan finalizer).
  */
 export class GarbageCollector extends Controller {
-  constructor(
-    private readonly api: ObjectApi,
-    private readonly store: Store,
-    onError: (key: string, e: unknown) => void,
-  ) {
-    super(store, onError);
-  }
-
   protected onEvent(ev: StoredEvent): void {
     const m = ev.obj.metadata;
     if (ev.type === 'DELETED') this.queue.add(`owner|${m.uid}`);

@@ -1,17 +1,8 @@
-import type { ObjectApi } from '../api.js';
-import type { Store, StoredEvent } from '../store.js';
+import type { StoredEvent } from '../store.js';
 import { Controller } from './controller.js';
 
 /** The namespace lifecycle controller: deleting a namespace deletes its content, then the namespace itself. */
 export class NamespaceController extends Controller {
-  constructor(
-    private readonly api: ObjectApi,
-    private readonly store: Store,
-    onError: (key: string, e: unknown) => void,
-  ) {
-    super(store, onError);
-  }
-
   protected onEvent(ev: StoredEvent): void {
     if (ev.storage === '/namespaces' && ev.type !== 'DELETED' && ev.obj.metadata.deletionTimestamp) this.queue.add(ev.obj.metadata.name);
     else if (ev.type === 'DELETED' && ev.obj.metadata.namespace) {

@@ -56,12 +56,12 @@ export class Scheduler extends Controller {
   private readonly kubelet: KubeletApi;
 
   constructor(
-    private readonly api: ObjectApi,
-    private readonly store: Store,
+    api: ObjectApi,
+    store: Store,
     private readonly runner: PodRunner,
     onError: (key: string, e: unknown) => void,
   ) {
-    super(store, onError);
+    super(api, store, onError);
     const podDef = api.registry.find('', 'v1', 'pods')!;
     this.kubelet = {
       updateStatus: (ns, name, mutate) => {

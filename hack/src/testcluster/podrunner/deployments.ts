@@ -18,11 +18,11 @@ const isReady = (p: Json) => (p.status?.conditions ?? []).some((c: Json) => c.ty
  */
 export class DeploymentController extends Controller {
   constructor(
-    private readonly api: ObjectApi,
+    api: ObjectApi,
     store: Store,
     onError: (key: string, e: unknown) => void,
   ) {
-    super(store, onError);
+    super(api, store, onError);
     for (const d of store.list('apps/deployments')) this.queue.add(`${d.metadata.namespace}/${d.metadata.name}`);
   }
 
