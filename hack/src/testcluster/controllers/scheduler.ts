@@ -54,6 +54,8 @@ const tolerates = (pod: Json, t: Json): boolean =>
 /** The default scheduler: binds pending pods to nodes with room, or reports them Unschedulable with the usual message. */
 export class Scheduler extends Controller {
   private readonly kubelet: KubeletApi;
+  /** podRequests of each pod by uid (parsing quantities for every bound pod on every scheduling adds up). */
+  private readonly requests = new Map<string, Record<string, number>>();
 
   constructor(
     api: ObjectApi,
@@ -79,6 +81,7 @@ export class Scheduler extends Controller {
 
   protected onEvent(ev: StoredEvent): void {
     if (ev.storage === PODS) {
+      this.requests.delete(ev.obj.metadata.uid);
       if (ev.type === 'DELETED') {
         this.runner.stop(ev.obj);
         this.requeuePending();
@@ -109,7 +112,9 @@ export class Scheduler extends Controller {
       if (!p.spec?.nodeName || ['Succeeded', 'Failed'].includes(p.status?.phase)) return;
       const u = usage.get(p.spec.nodeName) ?? { pods: 0, requests: {} };
       u.pods++;
-      for (const [k, v] of Object.entries(podRequests(p))) u.requests[k] = (u.requests[k] ?? 0) + v;
+      let req = this.requests.get(p.metadata.uid);
+      if (!req) this.requests.set(p.metadata.uid, (req = podRequests(p)));
+      for (const [k, v] of Object.entries(req)) u.requests[k] = (u.requests[k] ?? 0) + v;
       usage.set(p.spec.nodeName, u);
     });
     const req = podRequests(pod);

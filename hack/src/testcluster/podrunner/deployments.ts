@@ -17,19 +17,43 @@ const isReady = (p: Json) => (p.status?.conditions ?? []).some((c: Json) => c.ty
  * observedGeneration and the Available/Progressing conditions, as the operator reads them.
  */
 export class DeploymentController extends Controller {
+  /** Pod names by the uid of the Deployment that owns them, so that a reconcile reads its pods without a scan. */
+  private readonly podsOf = new Map<string, Set<string>>();
+
   constructor(
     api: ObjectApi,
     store: Store,
     onError: (key: string, e: unknown) => void,
   ) {
     super(api, store, onError);
+    store.scan('/pods', (p) => this.index(p, true));
     for (const d of store.list('apps/deployments')) this.queue.add(`${d.metadata.namespace}/${d.metadata.name}`);
+  }
+
+  private index(pod: Json, present: boolean): void {
+    for (const r of pod.metadata.ownerReferences ?? []) {
+      if (r.kind !== 'Deployment') continue;
+      const names = this.podsOf.get(r.uid) ?? new Set<string>();
+      if (present) names.add(pod.metadata.name);
+      else names.delete(pod.metadata.name);
+      if (names.size > 0) this.podsOf.set(r.uid, names);
+      else this.podsOf.delete(r.uid);
+    }
   }
 
   protected onEvent(ev: StoredEvent): void {
     const m = ev.obj.metadata;
     if (ev.storage === 'apps/deployments') this.queue.add(`${m.namespace}/${m.name}`);
-    else if (ev.storage === '/pods') for (const r of m.ownerReferences ?? []) if (r.kind === 'Deployment') this.queue.add(`${m.namespace}/${r.name}`);
+    else if (ev.storage === '/pods') {
+      if (ev.prev) this.index(ev.prev, false);
+      this.index(ev.obj, ev.type !== 'DELETED');
+      for (const r of [...(ev.prev?.metadata.ownerReferences ?? []), ...(m.ownerReferences ?? [])]) if (r.kind === 'Deployment') this.queue.add(`${m.namespace}/${r.name}`);
+    }
+  }
+
+  private podsOwnedBy(dep: Json): Json[] {
+    const names = [...(this.podsOf.get(dep.metadata.uid) ?? [])].sort();
+    return names.map((n) => this.store.get('/pods', dep.metadata.namespace, n)).filter((p): p is Json => p !== undefined);
   }
 
   reconcile(key: string): void {
@@ -41,8 +65,7 @@ export class DeploymentController extends Controller {
     const template = dep.spec.template ?? {};
     const hash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
     const selector = labelSelectorFromObject(dep.spec.selector) ?? [];
-    const ownedBy = (p: Json) => (p.metadata.ownerReferences ?? []).some((r: Json) => r.uid === dep.metadata.uid);
-    const owned = this.api.store.list('/pods', ns, (p) => ownedBy(p) && matchesLabels(selector, p.metadata.labels));
+    const owned = this.podsOwnedBy(dep).filter((p) => matchesLabels(selector, p.metadata.labels));
     const live = owned.filter((p) => !p.metadata.deletionTimestamp);
     const current = live.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
     const old = live.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash);
@@ -79,7 +102,7 @@ export class DeploymentController extends Controller {
     const readyCurrent = current.filter(isReady).length;
     if (old.length && readyCurrent >= desired) old.forEach(del);
 
-    const after = this.api.store.list('/pods', ns, (p) => !p.metadata.deletionTimestamp && ownedBy(p));
+    const after = this.podsOwnedBy(dep).filter((p) => !p.metadata.deletionTimestamp);
     const ready = after.filter(isReady).length;
     const updated = after.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length;
     const prevConds: Json[] = dep.status?.conditions ?? [];
