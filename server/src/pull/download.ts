@@ -103,14 +103,24 @@ async function transfer(options: DownloadOptions, partial: string): Promise<{ ha
   // Not stream.pipeline: on a dropped connection it would destroy the file stream and lose buffered bytes, and
   // the next try resumes from what is on disk. Ending the file stream in `finally` flushes them.
   const out = createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' });
+  const reader = (response.body as WebReadableStream<Uint8Array>).getReader();
+  // Node 20's fetch can leave a body read pending for ever when its request is aborted mid-body (seen when a sibling
+  // download fails): cancelling the reader ends the read.
+  const stop = () => void reader.cancel(options.signal?.reason).catch(() => undefined);
+  options.signal?.addEventListener('abort', stop, { once: true });
   try {
-    for await (const chunk of response.body as WebReadableStream<Uint8Array>) {
+    if (options.signal?.aborted) stop();
+    for (;;) {
+      const { done, value: chunk } = await reader.read();
+      if (done) break;
       hash?.update(chunk);
       written += chunk.length;
       if (!out.write(chunk)) await once(out, 'drain');
       options.onProgress?.(written);
     }
+    options.signal?.throwIfAborted();
   } finally {
+    options.signal?.removeEventListener('abort', stop);
     out.end();
     await finished(out);
   }
