@@ -55,7 +55,7 @@ export interface TestCluster {
   /** Object access with API-server semantics, for test setup without HTTP (writes record managedFields). */
   api: ObjectApi;
   /** Every request received, in order. */
-  requests(filter?: Partial<Pick<RequestRecord, 'verb' | 'resource' | 'namespace' | 'name' | 'method'>>): RequestRecord[];
+  requests(filter?: Partial<Pick<RequestRecord, 'verb' | 'resource' | 'subresource' | 'namespace' | 'name' | 'method'>>): RequestRecord[];
   /** Requests that wrote (create/update/patch/delete/deletecollection). */
   writes(): RequestRecord[];
   clearRequests(): void;

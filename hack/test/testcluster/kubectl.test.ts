@@ -441,6 +441,8 @@ describe('npm run testcluster', () => {
     child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const path = await waitFor(() => /\n/.test(stdout) && stdout.split('\n')[0], 'the kubeconfig path on stdout', 20000);
     expect(path).toBe(join(dir, 'kubeconfig'));
+    // stderr is another pipe: its line may arrive after stdout's.
+    await waitFor(() => /\n/.test(stderr), 'the line on stderr', 20000);
     expect(stderr).toMatch(/^testcluster: serving https:\/\/127\.0\.0\.1:\d+; export KUBECONFIG=/);
     const cli = new Kubectl({ kubeconfigPath: path });
     try {
