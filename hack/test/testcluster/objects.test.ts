@@ -11,6 +11,7 @@ import {
   WIDGET_PLURAL,
   WIDGET_VERSION,
   type Clients,
+  type Json,
   clients,
   installWidgetCrd,
   raw,
@@ -40,7 +41,7 @@ function deployment(name: string, extra: Record<string, unknown> = {}, container
 }
 
 /** Expects a metav1.Status failure with this code and reason (and returns it for more checks). */
-function expectStatus(body: any, code: number, reason: string): any {
+function expectStatus(body: Json, code: number, reason: string): Json {
   expect(body).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason });
   expect(typeof body.message).toBe('string');
   return body;
@@ -57,8 +58,8 @@ describe('test API server: objects', () => {
   });
   afterAll(async () => c.stop());
 
-  const getWidget = async (name: string): Promise<any> => k.custom.getNamespacedCustomObject({ ...W, name });
-  const createWidget = async (body: Record<string, unknown>): Promise<any> => k.custom.createNamespacedCustomObject({ ...W, body });
+  const getWidget = async (name: string): Promise<Json> => k.custom.getNamespacedCustomObject({ ...W, name });
+  const createWidget = async (body: Record<string, unknown>): Promise<Json> => k.custom.createNamespacedCustomObject({ ...W, body });
 
   it('CRUD on ConfigMaps, Secrets, Services, Deployments and Widgets, with Status errors and a Content-Type on every response', async () => {
     // ConfigMap
@@ -86,7 +87,7 @@ describe('test API server: objects', () => {
     expect(expectStatus(missing.body, 404, 'NotFound').message).toBe('configmaps "missing" not found');
     const renamed = await raw(c, 'PUT', `/api/v1/namespaces/${NS}/configmaps/crud`, { body: { ...replaced, metadata: { ...replaced.metadata, name: 'other' } } });
     expect(expectStatus(renamed.body, 400, 'BadRequest').message).toBe('the name of the object (other) does not match the name on the URL (crud)');
-    const deleted: any = await k.core.deleteNamespacedConfigMap({ name: 'crud', namespace: NS });
+    const deleted: Json = await k.core.deleteNamespacedConfigMap({ name: 'crud', namespace: NS });
     expect(deleted).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: 'crud', kind: 'configmaps', uid: cm.metadata!.uid } });
     const gone = await rejection(k.core.readNamespacedConfigMap({ name: 'crud', namespace: NS }));
     expect(gone.code).toBe(404);
@@ -132,10 +133,10 @@ describe('test API server: objects', () => {
     const w = await createWidget(widget('crud', { size: 2 }));
     expect(w).toMatchObject({ apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'crud', namespace: NS, generation: 1 }, spec: { size: 2 } });
     expect((await getWidget('crud')).spec.size).toBe(2);
-    const w2: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'crud', body: { ...w, spec: { size: 5 } } });
+    const w2: Json = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'crud', body: { ...w, spec: { size: 5 } } });
     expect(w2.spec.size).toBe(5);
-    expect((await k.custom.listNamespacedCustomObject(W)).items.map((i: any) => i.metadata.name)).toContain('crud');
-    const wdel: any = await k.custom.deleteNamespacedCustomObject({ ...W, name: 'crud' });
+    expect((await k.custom.listNamespacedCustomObject(W)).items.map((i: Json) => i.metadata.name)).toContain('crud');
+    const wdel: Json = await k.custom.deleteNamespacedCustomObject({ ...W, name: 'crud' });
     expect(wdel).toMatchObject({ kind: 'Widget', metadata: { name: 'crud', uid: w.metadata.uid } });
     const wgone = await rejection(getWidget('crud'));
     expect(expectStatus(wgone.body, 404, 'NotFound')).toMatchObject({ message: 'widgets.example.test "crud" not found', details: { name: 'crud', group: WIDGET_GROUP, kind: 'widgets' } });
@@ -220,7 +221,7 @@ describe('test API server: objects', () => {
     expect((await post(ingress({ host: '*.example.com' }))).status).toBe(201);
     const causes = async (body: unknown) => {
       const r = await post(body);
-      return expectStatus(r.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message]);
+      return expectStatus(r.body, 422, 'Invalid').details.causes.map((x: Json) => [x.field, x.message]);
     };
     expect(await causes(ingress({}, { pathType: undefined }))).toEqual([['spec.rules[0].http.paths[0].pathType', 'Required value: pathType must be specified']]);
     expect(await causes(ingress({}, { pathType: 'Regex' }))).toEqual([['spec.rules[0].http.paths[0].pathType', 'Unsupported value: "Regex": supported values: "Exact", "ImplementationSpecific", "Prefix"']]);
@@ -234,10 +235,10 @@ describe('test API server: objects', () => {
   it('pod spec validation (templates too): names, volume mounts, requests against limits; requests default from limits on Pods only', async () => {
     const container = (extra: Record<string, unknown>) => ({ name: 'app', image: 'registry.test/app:1', ...extra });
     const causes = async (c0: Record<string, unknown>, volumes?: unknown[]) => {
-      const body = deployment('podspec', {}, [container(c0)]) as any;
+      const body = deployment('podspec', {}, [container(c0)]) as Json;
       if (volumes) body.spec.template.spec.volumes = volumes;
       const r = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments?dryRun=All`, { body });
-      return r.status === 201 ? [] : expectStatus(r.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message]);
+      return r.status === 201 ? [] : expectStatus(r.body, 422, 'Invalid').details.causes.map((x: Json) => [x.field, x.message]);
     };
     const at = 'spec.template.spec.containers[0]';
     expect(await causes({ name: 'My_App' })).toEqual([[`${at}.name`, expect.stringMatching(/^Invalid value: "My_App": a lowercase RFC 1123 label must consist of/)]]);
@@ -251,16 +252,16 @@ describe('test API server: objects', () => {
     expect(await causes({ resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '2' } } })).toEqual([[`${at}.resources.requests`, 'Invalid value: "1": must be equal to nvidia.com/gpu limit of 2']]);
     // Deployment-level rules: pods restart Always; a rolling update must be able to move.
     const depCauses = async (extra: Record<string, unknown>, restartPolicy?: string) => {
-      const body = deployment('podspec', extra) as any;
+      const body = deployment('podspec', extra) as Json;
       if (restartPolicy) body.spec.template.spec.restartPolicy = restartPolicy;
       const r = await raw(c, 'POST', `/apis/apps/v1/namespaces/${NS}/deployments?dryRun=All`, { body });
-      return expectStatus(r.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message]);
+      return expectStatus(r.body, 422, 'Invalid').details.causes.map((x: Json) => [x.field, x.message]);
     };
     expect(await depCauses({}, 'Never')).toEqual([['spec.template.spec.restartPolicy', 'Unsupported value: "Never": supported values: "Always"']]);
     expect(await depCauses({ strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: '0%' } } })).toEqual([['spec.strategy.rollingUpdate.maxUnavailable', expect.stringMatching(/may not be 0 when `maxSurge` is 0$/)]]);
     // Service ports: names are DNS labels, named target ports IANA service names.
     const svc = await raw(c, 'POST', `/api/v1/namespaces/${NS}/services?dryRun=All`, { body: { metadata: { name: 'podspec' }, spec: { ports: [{ name: 'HTTP', port: 80, targetPort: 'http-metrics-port' }] } } });
-    expect(expectStatus(svc.body, 422, 'Invalid').details.causes.map((x: any) => [x.field, x.message])).toEqual([
+    expect(expectStatus(svc.body, 422, 'Invalid').details.causes.map((x: Json) => [x.field, x.message])).toEqual([
       ['spec.ports[0].name', expect.stringMatching(/^Invalid value: "HTTP": a lowercase RFC 1123 label must consist of/)],
       ['spec.ports[0].targetPort', 'Invalid value: "http-metrics-port": must be no more than 15 characters'],
     ]);
@@ -358,9 +359,9 @@ describe('test API server: objects', () => {
       expect(same.metadata!.resourceVersion).toBe(cm.metadata!.resourceVersion);
       const patched = await k.objects.patch<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'noop', namespace: NS, labels: { x: 'y' } }, data: { a: '1' } }, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch);
       expect(patched.metadata!.resourceVersion).toBe(cm.metadata!.resourceVersion);
-      const sameW: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'noop', body: w });
+      const sameW: Json = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'noop', body: w });
       expect([sameW.metadata.resourceVersion, sameW.metadata.generation]).toEqual([w.metadata.resourceVersion, 1]);
-      const sameStatus: any = await k.custom.replaceNamespacedCustomObjectStatus({ ...W, name: 'noop', body: w });
+      const sameStatus: Json = await k.custom.replaceNamespacedCustomObjectStatus({ ...W, name: 'noop', body: w });
       expect(sameStatus.metadata.resourceVersion).toBe(w.metadata.resourceVersion);
       // A manager that changes nothing owns nothing: still no write.
       const otherManager = await raw(c, 'PUT', `/api/v1/namespaces/${NS}/configmaps/noop?fieldManager=someone-else`, { body: cm });
@@ -435,25 +436,25 @@ describe('test API server: objects', () => {
     const path = `/apis/${WIDGET_GROUP}/v1/gadgets`;
     await waitFor(async () => (await raw(c, 'GET', path)).status === 200, 'gadgets to be served');
     const G = { group: WIDGET_GROUP, version: 'v1', plural: 'gadgets' };
-    const g: any = await k.custom.createClusterCustomObject({ ...G, body: { apiVersion: WIDGET_API_VERSION, kind: 'Gadget', metadata: { name: 'g', namespace: 'ignored' }, spec: { a: 1 }, status: { ok: true } } });
+    const g: Json = await k.custom.createClusterCustomObject({ ...G, body: { apiVersion: WIDGET_API_VERSION, kind: 'Gadget', metadata: { name: 'g', namespace: 'ignored' }, spec: { a: 1 }, status: { ok: true } } });
     expect(g.metadata.namespace).toBeUndefined();
     expect([g.status, g.metadata.generation]).toEqual([{ ok: true }, 1]);
     expect((await raw(c, 'GET', `/apis/${WIDGET_GROUP}/v1/namespaces/default/gadgets/g`)).status).toBe(404);
     expect((await raw(c, 'GET', `${path}/g/status`)).status).toBe(404);
-    const st: any = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { status: { ok: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const st: Json = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { status: { ok: false } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     expect([st.status, st.metadata.generation]).toEqual([{ ok: false }, 2]);
-    const labelled: any = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { metadata: { labels: { a: 'b' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const labelled: Json = await k.custom.patchClusterCustomObject({ ...G, name: 'g', body: { metadata: { labels: { a: 'b' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     expect(labelled.metadata.generation).toBe(2);
-    expect((await k.custom.listClusterCustomObject(G)).items.map((i: any) => i.metadata.name)).toEqual(['g']);
+    expect((await k.custom.listClusterCustomObject(G)).items.map((i: Json) => i.metadata.name)).toEqual(['g']);
     // selectableFields make spec.a a field selector; other fields are not.
-    const byField = async (fieldSelector: string) => (await k.custom.listClusterCustomObject({ ...G, fieldSelector })).items.map((i: any) => i.metadata.name);
+    const byField = async (fieldSelector: string) => (await k.custom.listClusterCustomObject({ ...G, fieldSelector })).items.map((i: Json) => i.metadata.name);
     expect([await byField('spec.a=1'), await byField('spec.a!=1'), await byField('metadata.name=g')]).toEqual([['g'], [], ['g']]);
     const unsupported = await rejection(k.custom.listClusterCustomObject({ ...G, fieldSelector: 'spec.b=1' }));
     expect(expectStatus(unsupported.body, 400, 'BadRequest').message).toBe('field label not supported: spec.b');
   });
 
   it('CRD deletion: Terminating, no new custom resources (405), instances deleted first, then the CRD and its endpoint', async () => {
-    const crd = { ...widgetCrd(), metadata: { name: 'gizmos.example.test' } } as any;
+    const crd = { ...widgetCrd(), metadata: { name: 'gizmos.example.test' } } as Json;
     crd.spec.names = { plural: 'gizmos', singular: 'gizmo', kind: 'Gizmo', listKind: 'GizmoList' };
     expect((await raw(c, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crd })).status).toBe(201);
     const path = `/apis/${WIDGET_GROUP}/v1/namespaces/${NS}/gizmos`;
@@ -465,12 +466,12 @@ describe('test API server: objects', () => {
     expect([del.status, del.body.metadata.finalizers]).toEqual([200, ['customresourcecleanup.apiextensions.k8s.io']]);
     const terminating = await waitFor(async () => {
       const r = await raw(c, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.test');
-      return r.body.status?.conditions?.find((x: any) => x.type === 'Terminating');
+      return r.body.status?.conditions?.find((x: Json) => x.type === 'Terminating');
     }, 'the Terminating condition');
     expect(terminating).toMatchObject({ status: 'True', reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' });
     const late = await raw(c, 'POST', path, { body: gizmo('late') });
     expect(expectStatus(late.body, 405, 'MethodNotAllowed')).toMatchObject({ message: 'create not allowed while custom resource definition is terminating', details: { group: WIDGET_GROUP, kind: 'gizmos' } });
-    await waitFor(async () => (await raw(c, 'GET', path)).body.items?.map((i: any) => i.metadata.name).join() === 'held', 'the instances without finalizers to go');
+    await waitFor(async () => (await raw(c, 'GET', path)).body.items?.map((i: Json) => i.metadata.name).join() === 'held', 'the instances without finalizers to go');
     expect((await raw(c, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.test')).status).toBe(200);
     await raw(c, 'PATCH', `${path}/held`, { contentType: PatchStrategy.JsonPatch, body: [{ op: 'remove', path: '/metadata/finalizers' }] });
     await waitFor(async () => (await raw(c, 'GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.test')).status === 404, 'the CRD to go');
@@ -481,10 +482,10 @@ describe('test API server: objects', () => {
     const created = await createWidget(widget('sub', { size: 2, replicas: 1 }, { status: { phase: 'Made-up' } }));
     expect(created.status).toBeUndefined();
     // The main endpoint ignores status.
-    const main: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'sub', body: { ...created, spec: { size: 4, replicas: 1 }, status: { phase: 'Ignored' } } });
+    const main: Json = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'sub', body: { ...created, spec: { size: 4, replicas: 1 }, status: { phase: 'Ignored' } } });
     expect([main.spec.size, main.status]).toEqual([4, undefined]);
     // /status ignores spec and metadata for custom resources.
-    const st: any = await k.custom.replaceNamespacedCustomObjectStatus({
+    const st: Json = await k.custom.replaceNamespacedCustomObjectStatus({
       ...W,
       name: 'sub',
       body: { ...main, metadata: { ...main.metadata, labels: { via: 'status' }, finalizers: ['example.test/x'] }, spec: { size: 99, replicas: 1 }, status: { phase: 'Ready', replicas: 1, selector: 'app=sub' } },
@@ -495,13 +496,13 @@ describe('test API server: objects', () => {
     expect(st.metadata.finalizers).toBeUndefined();
     expect(st.metadata.generation).toBe(main.metadata.generation);
     // ... and status survives later main-endpoint writes.
-    const later: any = await k.custom.patchNamespacedCustomObject({ ...W, name: 'sub', body: [{ op: 'replace', path: '/spec/size', value: 5 }] });
+    const later: Json = await k.custom.patchNamespacedCustomObject({ ...W, name: 'sub', body: [{ op: 'replace', path: '/spec/size', value: 5 }] });
     expect(later.status.phase).toBe('Ready');
 
     // scale: autoscaling/v1 Scale from specReplicasPath/statusReplicasPath/labelSelectorPath.
-    const scale: any = await k.custom.getNamespacedCustomObjectScale({ ...W, name: 'sub' });
+    const scale: Json = await k.custom.getNamespacedCustomObjectScale({ ...W, name: 'sub' });
     expect(scale).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'sub', namespace: NS, resourceVersion: later.metadata.resourceVersion }, spec: { replicas: 1 }, status: { replicas: 1, selector: 'app=sub' } });
-    const scaled: any = await k.custom.replaceNamespacedCustomObjectScale({ ...W, name: 'sub', body: { ...scale, spec: { replicas: 4 } } });
+    const scaled: Json = await k.custom.replaceNamespacedCustomObjectScale({ ...W, name: 'sub', body: { ...scale, spec: { replicas: 4 } } });
     expect(scaled).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 4 } });
     const after = await getWidget('sub');
     expect(after.spec.replicas).toBe(4);
@@ -553,7 +554,7 @@ describe('test API server: objects', () => {
       { reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: 'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.test/late"}' },
     ]);
     // deletionTimestamp cannot be cleared by an update.
-    const cleared: any = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'fin', body: { ...deleting, metadata: { ...deleting.metadata, deletionTimestamp: undefined }, spec: { size: 2 } } });
+    const cleared: Json = await k.custom.replaceNamespacedCustomObject({ ...W, name: 'fin', body: { ...deleting, metadata: { ...deleting.metadata, deletionTimestamp: undefined }, spec: { size: 2 } } });
     expect(cleared.metadata.deletionTimestamp).toBe(deleting.metadata.deletionTimestamp);
     await k.custom.patchNamespacedCustomObject({ ...W, name: 'fin', body: [{ op: 'remove', path: '/metadata/finalizers' }] });
     expect((await rejection(getWidget('fin'))).code).toBe(404);
@@ -807,16 +808,16 @@ describe('test API server: objects', () => {
     const smp = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'sidecar', image: 'registry.test/side:2' }, { name: 'app', env: [{ name: 'B', value: '2' }] }] } } } } });
     expect(smp.status).toBe(200);
     const cs = smp.body.spec.template.spec.containers;
-    expect(cs.map((x: any) => [x.name, x.image])).toEqual([
+    expect(cs.map((x: Json) => [x.name, x.image])).toEqual([
       ['app', 'registry.test/app:1'],
       ['sidecar', 'registry.test/side:2'],
     ]);
     expect(cs[0].env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: '2' }]);
     const del = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'sidecar', $patch: 'delete' }] } } } } });
-    expect(del.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['app']);
+    expect(del.body.spec.template.spec.containers.map((x: Json) => x.name)).toEqual(['app']);
     // $patch: replace swaps the whole list; tolerations (no patch strategy) are replaced atomically.
     const replacedList = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'solo', image: 'registry.test/solo:1' }, { $patch: 'replace' }], tolerations: [{ key: 'a', operator: 'Exists' }] } } } } });
-    expect(replacedList.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['solo']);
+    expect(replacedList.body.spec.template.spec.containers.map((x: Json) => x.name)).toEqual(['solo']);
     const tol = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { tolerations: [{ key: 'b', operator: 'Exists' }] } } } } });
     expect(tol.body.spec.template.spec.tolerations).toEqual([{ key: 'b', operator: 'Exists' }]);
     // Primitive lists with the merge strategy (finalizers) are unions; $deleteFromPrimitiveList removes.
@@ -828,21 +829,21 @@ describe('test API server: objects', () => {
     // Service ports merge by port.
     await k.core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'smp' }, spec: { ports: [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }] } } });
     const svc = await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/services/smp`, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { ports: [{ port: 9090, targetPort: 9091 }] } } });
-    expect(svc.body.spec.ports.map((x: any) => [x.name, x.port, x.targetPort])).toEqual([
+    expect(svc.body.spec.ports.map((x: Json) => [x.name, x.port, x.targetPort])).toEqual([
       ['http', 80, 80],
       ['metrics', 9090, 9091],
     ]);
     // $setElementOrder reorders a merged list; $retainKeys drops the keys it does not name (kubectl apply sends both).
     await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { containers: [{ name: 'two', image: 'registry.test/two:1' }] } } } } });
     const reordered = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { template: { spec: { '$setElementOrder/containers': [{ name: 'two' }, { name: 'solo' }] } } } } });
-    expect(reordered.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['two', 'solo']);
+    expect(reordered.body.spec.template.spec.containers.map((x: Json) => x.name)).toEqual(['two', 'solo']);
     const recreate = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { strategy: { type: 'Recreate' } } } });
     expect(expectStatus(recreate.body, 422, 'Invalid').details.causes).toEqual([{ reason: 'FieldValueForbidden', field: 'spec.strategy.rollingUpdate', message: "Forbidden: may not be specified when strategy `type` is 'Recreate'" }]);
     const retained = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { strategy: { $retainKeys: ['type'], type: 'Recreate' } } } });
     expect([retained.status, retained.body.spec.strategy]).toEqual([200, { type: 'Recreate' }]);
     // A merge patch replaces the list instead.
     const mpDep = await raw(c, 'PATCH', dpath, { contentType: PatchStrategy.MergePatch, body: { spec: { template: { spec: { containers: [{ name: 'only', image: 'registry.test/only:1' }] } } } } });
-    expect(mpDep.body.spec.template.spec.containers.map((x: any) => x.name)).toEqual(['only']);
+    expect(mpDep.body.spec.template.spec.containers.map((x: Json) => x.name)).toEqual(['only']);
 
     // Custom resources have no strategic merge patch.
     await createWidget(widget('patch', { size: 1, tags: ['a'] }));
@@ -862,7 +863,7 @@ describe('test API server: objects', () => {
     const created = await apply('mgr-a', { size: 3, color: 'red', tags: ['x'] });
     expect(created.status).toBe(201);
     expect(created.body.spec).toEqual({ size: 3, color: 'red', tags: ['x'] });
-    const entryOf = (o: any, m: string) => o.metadata.managedFields.find((e: any) => e.manager === m);
+    const entryOf = (o: Json, m: string) => o.metadata.managedFields.find((e: Json) => e.manager === m);
     expect(entryOf(created.body, 'mgr-a')).toMatchObject({ manager: 'mgr-a', operation: 'Apply', apiVersion: WIDGET_API_VERSION, fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:size': {}, 'f:color': {}, 'f:tags': {} } } });
     expect(entryOf(created.body, 'mgr-a').time).toEqual(expect.any(String));
 
@@ -912,7 +913,7 @@ describe('test API server: objects', () => {
       raw(c, 'PATCH', `${dpath}?fieldManager=${manager}`, { contentType: PatchStrategy.ServerSideApply, body: { ...deployment('ssa', {}, containers), spec: { selector: { matchLabels: { app: 'ssa' } }, template: { metadata: { labels: { app: 'ssa' } }, spec: { containers } } } } });
     expect((await applyDep('app-team', [{ name: 'app', image: 'registry.test/app:1' }])).status).toBe(201);
     const withSidecar = await applyDep('mesh', [{ name: 'sidecar', image: 'registry.test/side:1' }]);
-    expect(withSidecar.body.spec.template.spec.containers.map((x: any) => x.name).sort()).toEqual(['app', 'sidecar']);
+    expect(withSidecar.body.spec.template.spec.containers.map((x: Json) => x.name).sort()).toEqual(['app', 'sidecar']);
     const imageConflict = await applyDep('mesh', [{ name: 'sidecar', image: 'registry.test/side:1' }, { name: 'app', image: 'registry.test/app:2' }]);
     expect(imageConflict.status).toBe(409);
     expect(imageConflict.body.details.causes).toEqual([{ reason: 'FieldManagerConflict', message: 'conflict with "app-team"', field: '.spec.template.spec.containers[name="app"].image' }]);
@@ -959,7 +960,7 @@ describe('test API server: objects', () => {
     expect((await invalid({ size: 101 })).details.causes).toEqual([{ reason: 'FieldValueInvalid', message: 'Invalid value: "object": size must be at most 100', field: 'spec' }]);
     // A minimum violation does not keep CEL rules from running: both errors are reported.
     const two = await invalid({ replicas: -2, size: 101 });
-    expect(two.details.causes.map((x: any) => x.field).sort()).toEqual(['spec', 'spec.replicas']);
+    expect(two.details.causes.map((x: Json) => x.field).sort()).toEqual(['spec', 'spec.replicas']);
     expect(two.message).toMatch(/^Widget\.example\.test "invalid" is invalid: \[spec/);
     // ... while an enum error does: the CEL violation is not reported.
     expect((await invalid({ color: 'pink', size: 101 })).details.causes).toEqual([
@@ -993,14 +994,14 @@ describe('test API server: objects', () => {
     const list = await raw(c, 'GET', `${WIDGETS_PATH(NS)}?labelSelector=`, { accept });
     expect(list.status).toBe(200);
     expect(list.body).toMatchObject({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: expect.any(String) } });
-    expect(list.body.columnDefinitions.map((d: any) => [d.name, d.type, d.format])).toEqual([
+    expect(list.body.columnDefinitions.map((d: Json) => [d.name, d.type, d.format])).toEqual([
       ['Name', 'string', 'name'],
       ['Size', 'integer', ''],
       ['Replicas', 'integer', ''],
       ['Phase', 'string', ''],
       ['Age', 'date', ''],
     ]);
-    const rows = Object.fromEntries(list.body.rows.map((r: any) => [r.cells[0], r]));
+    const rows = Object.fromEntries(list.body.rows.map((r: Json) => [r.cells[0], r]));
     expect(rows['table-a'].cells.slice(0, 4)).toEqual(['table-a', 7, 2, 'Ready']);
     expect(rows['table-a'].cells[4]).toMatch(/^\d+s$/);
     expect(rows['table-b'].cells.slice(0, 4)).toEqual(['table-b', 1, null, null]);
@@ -1011,11 +1012,11 @@ describe('test API server: objects', () => {
     expect(one.body.rows[0].object).toMatchObject({ kind: 'Widget', spec: { size: 7 } });
     // Built-in: ConfigMaps' Name, Data, Age.
     const cms = await raw(c, 'GET', `/api/v1/namespaces/sel/configmaps`, { accept });
-    expect(cms.body.columnDefinitions.map((d: any) => d.name)).toEqual(['Name', 'Data', 'Age']);
+    expect(cms.body.columnDefinitions.map((d: Json) => d.name)).toEqual(['Name', 'Data', 'Age']);
     // PartialObjectMetadata (metadata-only clients and informers).
     const meta = await raw(c, 'GET', WIDGETS_PATH(NS), { accept: 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json' });
     expect(meta.body.kind).toBe('PartialObjectMetadataList');
-    expect(meta.body.items.find((i: any) => i.metadata.name === 'table-a')).toEqual({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: expect.objectContaining({ name: 'table-a' }) });
+    expect(meta.body.items.find((i: Json) => i.metadata.name === 'table-a')).toEqual({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: expect.objectContaining({ name: 'table-a' }) });
     // Plain JSON when the client asks for it.
     expect((await raw(c, 'GET', WIDGETS_PATH(NS))).body.kind).toBe('WidgetList');
   });
@@ -1132,7 +1133,7 @@ describe('test API server: Deployment controller and scheduler', () => {
     }, 'web status to catch up with the rollout');
     expect(afterRoll.metadata!.generation).toBe(3);
 
-    // More GPUs than any node has: PodScheduled=False, Unschedulable, with the scheduler's message.
+    // More GPUs than Json node has: PodScheduled=False, Unschedulable, with the scheduler's message.
     await k.apps.createNamespacedDeployment({ namespace: ns, body: dep('big', 1, { resources: { limits: { 'nvidia.com/gpu': '2' } } }) });
     const big = await waitFor(async () => {
       const [p] = await podsOf('big');

@@ -4,6 +4,10 @@ import { request as httpsRequest } from 'node:https';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import type { TestCluster } from '../../src/testcluster/index.js';
 
+/** API server JSON, read field by field in assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 export const WIDGET_GROUP = 'example.test';
 export const WIDGET_VERSION = 'v1';
 export const WIDGET_PLURAL = 'widgets';
@@ -102,7 +106,7 @@ export interface RawResponse {
   headers: Record<string, string | string[] | undefined>;
   text: string;
   /** the body parsed as JSON (undefined when it is not JSON) */
-  body: any;
+  body: Json;
 }
 
 /** One HTTPS request to the cluster with its CA and token; body objects are sent as JSON. */
@@ -176,7 +180,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined | null | fal
 }
 
 /** The rejection of a client-node call (an ApiException with .code and .body), or fails when it resolves. */
-export async function rejection(p: Promise<unknown>): Promise<{ code: number; body: any }> {
+export async function rejection(p: Promise<unknown>): Promise<{ code: number; body: Json }> {
   try {
     await p;
   } catch (e) {
