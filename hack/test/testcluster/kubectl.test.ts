@@ -2,7 +2,7 @@
 // server-side apply, field validation and schema errors on a test CRD, built-in types, and the `npm run testcluster` CLI.
 // Expected texts are what kube-apiserver v1.32 answers and kubectl v1.32 prints for the same requests.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -429,6 +429,16 @@ describe('npm run testcluster', () => {
       await exited;
     }
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses unknown flags and bad values with exit code 2 and the usage', () => {
+    const cli = fileURLToPath(new URL('../../dist/testcluster/cli.js', import.meta.url));
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20000 });
+    const bogus = run('--bogus');
+    expect([bogus.status, bogus.stdout]).toEqual([2, '']);
+    expect(bogus.stderr).toMatch(/^testcluster: Unknown option '--bogus'.*\nusage: testcluster /s);
+    const port = run('--port', 'abc');
+    expect([port.status, port.stderr]).toEqual([2, "testcluster: --port: expected an integer from 0 to 65535, got 'abc'\n"]);
   });
 
   it('prints a kubeconfig path kubectl can use, and stops cleanly on SIGTERM', async () => {
