@@ -9,6 +9,7 @@ import type { OperatorMetrics } from '../metrics.js';
 import { INSTANCE_LABEL, MANAGED_SELECTOR } from '../resources/meta.js';
 import { OWNED_KINDS, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
 import { EventRecorder } from './events.js';
+import { PodIndex } from './pod-index.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconciler.js';
 
@@ -32,6 +33,7 @@ export class Controller {
   private readonly models: Watcher<HyperGenModel & KubernetesObject>;
   private readonly owned: Record<OwnedKind, Watcher<AnyObject>>;
   private readonly pods: Watcher<AnyObject>;
+  private readonly podIndex = new PodIndex();
   private readonly reconciler: Reconciler;
   private running = false;
   private readonly workers: Promise<void>[] = [];
@@ -83,11 +85,19 @@ export class Controller {
       dropManagedFields(obj);
       delete (obj as { spec?: unknown }).spec;
     };
-    this.pods = watch<AnyObject>(Types.Pod, MANAGED_SELECTOR, (_verb, pod) => this.enqueueOwner(pod), keepPodStatus);
+    this.pods = watch<AnyObject>(
+      Types.Pod,
+      MANAGED_SELECTOR,
+      (verb, pod) => {
+        this.podIndex.update(verb as 'add' | 'update' | 'delete', pod);
+        this.enqueueOwner(pod);
+      },
+      keepPodStatus,
+    );
 
     this.reconciler = new Reconciler({
       client,
-      caches: { models: this.models, owned: this.owned, pods: this.pods },
+      caches: { models: this.models, owned: this.owned, pods: this.podIndex },
       config: options.plan,
       randomBytes,
       now: () => new Date(),

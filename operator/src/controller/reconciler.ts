@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Reason, type HyperGenModel, type HyperGenModelStatus } from '../api/types.js';
 import { ApiError, isAlreadyExists, isNotFound, resourcePath, Types, type KubeClient, type ResourceType } from '../kube/client.js';
 import { isSubset } from '../kube/compare.js';
-import { canonicalJson, INSTANCE_LABEL, MANAGED_BY, metaTime } from '../resources/meta.js';
+import { canonicalJson, MANAGED_BY, metaTime } from '../resources/meta.js';
 import { CREATE_ONLY, OWNED_KINDS, plan, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
 import { apiKeyRef } from '../resources/secret.js';
 import { modelSource } from '../resources/source.js';
@@ -19,7 +19,7 @@ export interface Cache<T> {
 export interface Caches {
   models: Cache<HyperGenModel>;
   owned: Record<OwnedKind, Cache<KubeObject>>;
-  pods: Cache<KubeObject>;
+  pods: { of(namespace: string, model: string): KubeObject[] };
 }
 
 export interface ReconcilerDeps {
@@ -105,9 +105,7 @@ export class Reconciler {
     // status is written then, once, instead of now and again then.
     if (wrote) return 'done';
 
-    const pods = this.deps.caches.pods
-      .list(namespace)
-      .filter((p) => p.metadata.labels?.[INSTANCE_LABEL] === name && p.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY);
+    const pods = this.deps.caches.pods.of(namespace, name);
     const now = this.deps.now();
     const status = computeStatus(
       cr,
