@@ -141,9 +141,11 @@ class Reader {
   skip(wireType: number): void {
     if (wireType === 0) this.varint();
     else if (wireType === 2) this.bytes();
-    else if (wireType === 1) this.pos += 8;
-    else if (wireType === 5) this.pos += 4;
-    else throw badRequest(`protobuf: unsupported wire type ${wireType}`);
+    else if (wireType === 1 || wireType === 5) {
+      const n = wireType === 1 ? 8 : 4;
+      if (this.pos + n > this.buf.length) throw badRequest('protobuf: truncated fixed-width field');
+      this.pos += n;
+    } else throw badRequest(`protobuf: unsupported wire type ${wireType}`);
   }
 }
 
@@ -185,7 +187,9 @@ function scalar(r: Reader, type: string, wireType: number, where: string): unkno
     case 'microtime': {
       const t = message(sub, 'Time');
       if (!t.seconds && !t.nanos) return undefined;
-      const iso = new Date(t.seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
+      const date = new Date(t.seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
+      if (Number.isNaN(date.getTime())) throw badRequest(`protobuf: time out of range (${t.seconds} s)`);
+      const iso = date.toISOString();
       return type === 'time' ? iso.replace(/\.\d+Z$/, 'Z') : iso.replace(/\.(\d+)Z$/, `.${String(Math.floor((t.nanos ?? 0) / 1000)).padStart(6, '0')}Z`);
     }
     case 'quantity':
@@ -228,7 +232,8 @@ function message(buf: Buffer, name: string): Json {
         else if (ek >> 3n === 2n) v = scalar(entry, map, Number(ek & 7n), `${name}.${json} value`);
         else entry.skip(Number(ek & 7n));
       }
-      (out[json] ??= {})[k] = v;
+      // defineProperty: a "__proto__" label key is data, not the map's prototype.
+      Object.defineProperty((out[json] ??= {}), k, { value: v, enumerable: true, writable: true, configurable: true });
       continue;
     }
     const v = scalar(r, type, wireType, `${name}.${json}`);

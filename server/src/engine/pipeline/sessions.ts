@@ -45,8 +45,9 @@ export function cudaProviderPath(): string {
  */
 export async function loadSessions(dir: string, components: Component[], requested: 'auto' | 'cuda' | 'cpu'): Promise<LoadedSessions> {
   if (requested === 'cpu') return { sessions: await createAll(dir, components, 'cpu'), device: 'cpu', deviceReason: 'CPU requested' };
+  // Only 'auto' trusts the path (it follows onnxruntime-node 1.30's layout); an explicit 'cuda' always tries.
   const provider = cudaProviderPath();
-  if (!existsSync(provider)) {
+  if (requested === 'auto' && !existsSync(provider)) {
     const why = `the onnxruntime-node CUDA provider is not installed (${provider} is missing)`;
     return { sessions: await createAll(dir, components, 'cpu'), device: 'cpu', deviceReason: `CUDA execution provider not available: ${why}; using CPU` };
   }
