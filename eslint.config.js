@@ -11,4 +11,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The playground's browser script: a classic script in the page, with the browser's globals.
+  {
+    files: ['server/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', fetch: 'readonly', performance: 'readonly', setTimeout: 'readonly', console: 'readonly' },
+    },
+  },
 );

@@ -21,6 +21,8 @@ export interface ServeConfig {
   requestTimeoutS: number;
   shutdownGraceS: number;
   imageTtlS: number;
+  /** Serve the playground page at GET /. */
+  playground: boolean;
   cacheDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -60,6 +62,7 @@ export function serveOptions(): Option[] {
     new Option('--request-timeout-s <s>', 'longest time a generation request may take, queueing included').env('HYPERGEN_REQUEST_TIMEOUT_S').default(600).argParser(integer(1, 86_400)),
     new Option('--shutdown-grace-s <s>', 'time in-flight requests get to finish on SIGTERM').env('HYPERGEN_SHUTDOWN_GRACE_S').default(25).argParser(integer(0, 3_600)),
     new Option('--image-ttl-s <s>', 'how long response_format=url images stay downloadable').env('HYPERGEN_IMAGE_TTL_S').default(3600).argParser(integer(1, 86_400)),
+    new Option('--no-playground', 'do not serve the playground page at GET /').env('HYPERGEN_NO_PLAYGROUND'),
     new Option('--cache-dir <dir>', 'where model URIs are downloaded').env('HYPERGEN_CACHE_DIR').default('.hypergen-cache'),
     new Option('--log-level <level>', 'log level').env('HYPERGEN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ];

@@ -51,6 +51,7 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
     logger,
     metrics,
     keys,
+    playground: config.playground,
     state,
     modelId: config.modelId,
     requestedDevice: config.device,

@@ -12,6 +12,7 @@ import { healthRouter, type HealthDeps } from './routes/health.js';
 import { imageFilesRouter, imagesRouter, type ImagesDeps } from './routes/images.js';
 import { metricsRouter } from './routes/metrics.js';
 import { modelsRouter } from './routes/models.js';
+import { playgroundRouter } from './routes/playground.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -20,6 +21,8 @@ export interface AppDeps extends HealthDeps, ImagesDeps {
   metrics: Metrics;
   /** Absent: no authentication. */
   keys: KeySource | undefined;
+  /** Serve the playground page at GET / (--no-playground turns it off). */
+  playground: boolean;
 }
 
 /** Labels latency and counts by route pattern (not raw path), so metric cardinality stays bounded. */
@@ -92,6 +95,7 @@ function createApp(deps: AppDeps): express.Express {
   app.use(metricsRouter(deps.metrics.registry));
 
   app.use(imageFilesRouter(deps.store));
+  if (deps.playground) app.use(playgroundRouter({ ...deps, authRequired: deps.keys !== undefined }));
 
   if (deps.keys) app.use('/v1', requireApiKey(deps.keys));
   app.use(express.json({ limit: MAX_BODY_BYTES, type: () => true }));

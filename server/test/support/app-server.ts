@@ -17,6 +17,7 @@ export interface AppServerOptions {
   maxBatchSize?: number;
   batchWaitMs?: number;
   modelId?: string;
+  playground?: boolean;
 }
 
 /** The real Express app on 127.0.0.1 with a scripted engine; logs are captured for assertions. */
@@ -34,7 +35,7 @@ export async function startAppServer(options: AppServerOptions = {}) {
   const keys: KeySource | undefined = options.keys ? { current: () => new ApiKeys(options.keys!) } : undefined;
   const modelId = options.modelId ?? 'org/tiny-model';
   const handler = createHandler({
-    logger, metrics, keys, state, modelId, requestedDevice: 'auto', queueSize: () => queue.size,
+    logger, metrics, keys, playground: options.playground ?? true, state, modelId, requestedDevice: 'auto', queueSize: () => queue.size,
     engineInfo: () => engine.info, queue, store, defaults: {},
   });
   const server: Server = await new Promise((resolve) => {
