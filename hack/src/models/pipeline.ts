@@ -1,17 +1,20 @@
 // Writes a whole pipeline folder in the Optimum layout, atomically, with a stamp that says what generated it.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildClip } from './clip.js';
-import { DIFFUSERS_VERSION } from './configs.js';
-import { Graph } from './graph.js';
+import { buildClip } from '@hypergen/server/convert/clip.js';
+import { DIFFUSERS_VERSION } from '@hypergen/server/convert/configs.js';
+import { Graph } from '@hypergen/server/convert/graph.js';
+import { buildUNet } from '@hypergen/server/convert/unet.js';
+import { buildVaeDecoder } from '@hypergen/server/convert/vae.js';
 import type { Component, Preset } from './presets.js';
-import { buildUNet } from './unet.js';
-import { buildVaeDecoder } from './vae.js';
 import { WeightStore } from './weights.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** The product's graph builders this generator runs (server/dist/convert). */
+const BUILDER_DIR = dirname(createRequire(import.meta.url).resolve('@hypergen/server/convert/graph.js'));
 /** The real CLIP vocabulary shipped with the server (hack/{src,dist}/models -> repo root). */
 export const CLIP_TOKENIZER_DIR = resolve(HERE, '../../../server/assets/clip-tokenizer');
 export const STAMP_FILE = '.hypergen-generator.json';
@@ -34,8 +37,8 @@ export interface PipelineReport {
 }
 
 /**
- * What the folder's contents depend on: the preset, the seed, the generator's own code and the vocabulary.
- * Any change to one of them makes existing folders stale.
+ * What the folder's contents depend on: the preset, the seed, the generator's own code, the product's graph
+ * builders and the vocabulary. Any change to one of them makes existing folders stale.
  */
 export function fingerprint(p: Preset, seed: number): string {
   const h = createHash('sha256').update(JSON.stringify({ preset: p, seed }));
@@ -43,6 +46,7 @@ export function fingerprint(p: Preset, seed: number): string {
   for (const f of readdirSync(HERE).filter((n) => n.endsWith(ext) && !n.endsWith('.d.ts')).sort()) {
     h.update(f).update(readFileSync(join(HERE, f)));
   }
+  for (const f of readdirSync(BUILDER_DIR).filter((n) => n.endsWith('.js')).sort()) h.update(f).update(readFileSync(join(BUILDER_DIR, f)));
   for (const f of ['vocab.json', 'merges.txt']) h.update(readFileSync(join(CLIP_TOKENIZER_DIR, f)));
   return h.digest('hex');
 }
@@ -93,7 +97,7 @@ function writeComponent(dir: string, p: Preset, spec: ComponentSpec, seed: numbe
   try {
     const g = new Graph(`${p.name}/${component}`, weights);
     spec.build(g);
-    const onnxBytes = g.save(join(folder, 'model.onnx'), `${p.name}@${seed}`);
+    const onnxBytes = g.save(join(folder, 'model.onnx'), 'hypergen-tiny-models', `${p.name}@${seed}`);
     return { component, parameters: weights.parameters, onnxBytes, externalBytes: weights.externalBytes };
   } finally {
     weights.close();

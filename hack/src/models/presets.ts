@@ -9,9 +9,9 @@ import {
   unetConfig,
   type VaeConfig,
   vaeConfig,
-} from './configs.js';
-import type { ClipExport } from './clip.js';
-import type { TimestepInput } from './unet.js';
+} from '@hypergen/server/convert/configs.js';
+import type { ClipExport } from '@hypergen/server/convert/clip.js';
+import type { TimestepInput } from '@hypergen/server/convert/unet.js';
 
 export type Component = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_decoder';
 

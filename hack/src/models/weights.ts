@@ -1,20 +1,10 @@
-// Deterministic random weights, written either inline (raw_data) or streamed to an ONNX external data file.
-import { closeSync, openSync, writeSync } from 'node:fs';
+// Deterministic random weights (a WeightSource for the product's graph builders), written inline (raw_data) or
+// streamed to an ONNX external data file.
+import { TensorPlacer } from '@hypergen/server/convert/external-data.js';
+import type { Init, ParamRequest, WeightSource } from '@hypergen/server/convert/weight-source.js';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
-
-/** How a parameter is initialised: uniform noise of a given standard deviation around a centre. */
-export interface Init {
-  readonly center: number;
-  readonly std: number;
-}
-
-/** Variance-preserving init for a layer with `fanIn` inputs (keeps activations O(1)). */
-export const fanIn = (n: number, gain = 1): Init => ({ center: 0, std: gain / Math.sqrt(n) });
-/** Norm scales near 1 and biases near 0, slightly perturbed so the network is not symmetric. */
-export const normScale: Init = { center: 1, std: 0.05 };
-export const smallBias: Init = { center: 0, std: 0.02 };
 
 /** FNV-1a over the UTF-16 code units, then a murmur finaliser: a 32-bit seed per tensor name. */
 export function hashSeed(text: string): number {
@@ -67,57 +57,32 @@ export interface WeightStoreOptions {
   readonly countOnly?: boolean;
 }
 
-/** Turns named parameters into TensorProtos, streaming large ones to the external data file. */
-export class WeightStore {
-  private fd: number | undefined;
-  private offset = 0;
+/** Turns named parameters into float32 TensorProtos of random values, streaming large ones to the external data file. */
+export class WeightStore implements WeightSource {
+  private readonly placer: TensorPlacer;
   parameters = 0;
 
-  constructor(private readonly options: WeightStoreOptions) {}
+  constructor(private readonly options: WeightStoreOptions) {
+    const { externalPath, externalLocation = 'model.onnx_data', externalMinBytes = 1024 } = options;
+    this.placer = new TensorPlacer(externalPath === undefined ? {} : { path: externalPath, location: externalLocation, minBytes: externalMinBytes });
+  }
 
-  float(name: string, dims: readonly number[], init: Init): onnxProto.onnx.ITensorProto {
+  tensor({ name, dims, init }: ParamRequest): onnxProto.onnx.ITensorProto {
     const count = dims.reduce((a, b) => a * b, 1);
     this.parameters += count;
-    const bytes = count * 4;
-    const seedText = `${this.options.seed}/${name}`;
     const base = { name, dims: [...dims], dataType: onnx.TensorProto.DataType.FLOAT };
-    const { externalPath, externalLocation = 'model.onnx_data', externalMinBytes = 1024 } = this.options;
     if (this.options.countOnly === true) return base;
-    if (externalPath === undefined || bytes < externalMinBytes) {
-      const data = new Float32Array(count);
-      let at = 0;
-      generate(seedText, count, init, (chunk) => {
-        data.set(chunk, at);
-        at += chunk.length;
-      });
-      return { ...base, rawData: new Uint8Array(data.buffer) };
-    }
-    this.fd ??= openSync(externalPath, 'w');
-    const fd = this.fd;
-    const start = this.offset;
-    generate(seedText, count, init, (chunk) => {
-      const bytesOf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      for (let done = 0; done < bytesOf.length; ) done += writeSync(fd, bytesOf, done);
-    });
-    this.offset += bytes;
-    return {
-      ...base,
-      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: externalLocation },
-        { key: 'offset', value: String(start) },
-        { key: 'length', value: String(bytes) },
-      ],
-    };
+    return this.placer.place(base, count * 4, (sink) =>
+      generate(`${this.options.seed}/${name}`, count, init, (chunk) => sink(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))),
+    );
   }
 
   /** Bytes written to the external file so far. */
   get externalBytes(): number {
-    return this.offset;
+    return this.placer.externalBytes;
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    this.placer.close();
   }
 }

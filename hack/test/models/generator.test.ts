@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { unetConfig } from '../../src/models/configs.js';
-import { float, Graph } from '../../src/models/graph.js';
-import { linear } from '../../src/models/layers.js';
+import { unetConfig } from '@hypergen/server/convert/configs.js';
+import { float, Graph } from '@hypergen/server/convert/graph.js';
+import { linear } from '@hypergen/server/convert/layers.js';
 import { countParameters, ensurePipeline, STAMP_FILE } from '../../src/models/pipeline.js';
 import { preset } from '../../src/models/presets.js';
-import { buildUNet } from '../../src/models/unet.js';
+import { buildUNet } from '@hypergen/server/convert/unet.js';
 import { WeightStore } from '../../src/models/weights.js';
 
 const { onnx } = onnxProto;
@@ -83,7 +83,7 @@ describe('external data', () => {
         epsilon: float(1e-5),
       });
       g.output('y', y, 'float32', ['n', 24]);
-      g.save(path, 'test');
+      g.save(path, 'hypergen-test', 'test');
       store.close();
     };
     build(join(dir, 'inline.onnx'), false);

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { type Dim, Graph } from '../../src/models/graph.js';
-import { attention, groupNorm, nearest2x } from '../../src/models/layers.js';
+import { type Dim, Graph } from '@hypergen/server/convert/graph.js';
+import { attention, groupNorm, nearest2x } from '@hypergen/server/convert/layers.js';
 import { ensurePipeline } from '../../src/models/pipeline.js';
 import { preset } from '../../src/models/presets.js';
-import { sinusoidal } from '../../src/models/unet.js';
+import { sinusoidal } from '@hypergen/server/convert/unet.js';
 import { WeightStore } from '../../src/models/weights.js';
 
 let root: string;
@@ -31,7 +31,7 @@ async function runGraph(x: Tensor, xDims: Dim[], build: (g: Graph, x: string) =>
   const path = join(root, `g${counter++}.onnx`);
   const g = new Graph('test', new WeightStore({ seed: 'layers' }));
   g.output('y', build(g, g.input('x', 'float32', xDims)), 'float32', Array.from({ length: yRank }, (_, i) => `d${i}`));
-  g.save(path, 'test');
+  g.save(path, 'hypergen-test', 'test');
   const session = await InferenceSession.create(path);
   const out = (await session.run({ x })).y as Tensor;
   await session.release();

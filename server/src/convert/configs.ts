@@ -1,5 +1,7 @@
 // Component configs in the exact JSON shape diffusers / transformers write (config.json), plus builders with their
-// library defaults. The graph generators read architecture from these same objects, so config and graph agree.
+// library defaults. The graph builders read architecture from these same objects, so config and graph agree.
+
+import { UnsupportedModelError } from './errors.js';
 
 export const DIFFUSERS_VERSION = '0.30.0';
 export const TRANSFORMERS_VERSION = '4.44.0';
@@ -25,7 +27,7 @@ export interface UNetConfig {
   freq_shift: number;
   in_channels: number;
   layers_per_block: number;
-  mid_block_scale_factor: 1;
+  mid_block_scale_factor: number;
   mid_block_type: 'UNetMidBlock2DCrossAttn';
   norm_eps: number;
   norm_num_groups: number;
@@ -39,6 +41,11 @@ export interface UNetConfig {
   up_block_types: UpBlockType[];
   upcast_attention: boolean;
   use_linear_projection: boolean;
+  // Keys diffusers writes that the tiny generator leaves out (their defaults apply when absent).
+  conv_in_kernel?: number;
+  conv_out_kernel?: number;
+  resnet_out_scale_factor?: number;
+  time_embedding_dim?: number | null;
 }
 
 type Required<T, K extends keyof T> = Partial<T> & Pick<T, K>;
@@ -143,6 +150,10 @@ export interface VaeConfig {
   sample_size: number;
   scaling_factor: number;
   up_block_types: 'UpDecoderBlock2D'[];
+  // Keys diffusers writes that the tiny generator leaves out (their defaults apply when absent).
+  mid_block_add_attention?: boolean;
+  use_quant_conv?: boolean;
+  use_post_quant_conv?: boolean;
 }
 
 export function vaeConfig(
@@ -210,6 +221,6 @@ export function schedulerConfig(
 /** A per-block setting that diffusers accepts either as one value or as a list per down block. */
 export function perBlock(value: number | number[], blocks: number, what: string): number[] {
   if (typeof value === 'number') return new Array<number>(blocks).fill(value);
-  if (value.length !== blocks) throw new Error(`${what} has ${value.length} entries for ${blocks} blocks`);
+  if (value.length !== blocks) throw new UnsupportedModelError(`${what} has ${value.length} entries for ${blocks} blocks`);
   return value;
 }

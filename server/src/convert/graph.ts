@@ -1,7 +1,9 @@
-// A small ONNX graph builder: nodes, initializers and typed graph inputs/outputs, serialised with onnx-proto.
+// A small ONNX graph builder: nodes, initializers (from a WeightSource) and typed graph inputs/outputs, serialised
+// with onnx-proto. Activations are computed in the graph's float type (float32, or float16 for fp16 exports).
 import { writeFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
-import { type Init, WeightStore } from './weights.js';
+import { toFloat16Bits } from '../engine/pipeline/tensors.js';
+import type { FloatElem, Init, ParamLayout, WeightSource } from './weight-source.js';
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -14,9 +16,10 @@ export const OPSET = 17;
 /** IR version 8 is what opset 17 requires and what onnx-proto (onnx 1.10 schema) describes. */
 export const IR_VERSION = 8;
 
-export type ElemType = 'float32' | 'int32' | 'int64';
+export type ElemType = 'float32' | 'float16' | 'int32' | 'int64';
 const ELEM: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
 };
@@ -47,7 +50,16 @@ function valueInfo(name: string, elem: ElemType, dims: readonly Dim[]): IValueIn
   return { name, type: { tensorType: { elemType: ELEM[elem], shape: { dim } } } };
 }
 
-/** Graph under construction. Parameters come from a WeightStore; helper constants are always inline. */
+/** Little-endian bytes of float values in the given float type. */
+export function floatBytes(elem: FloatElem, values: ArrayLike<number>): Uint8Array {
+  if (elem === 'float32') {
+    const f = Float32Array.from(values);
+    return new Uint8Array(f.buffer);
+  }
+  return new Uint8Array(Uint16Array.from(values, toFloat16Bits).buffer);
+}
+
+/** Graph under construction. Parameters come from a WeightSource; helper constants are always inline. */
 export class Graph {
   private readonly nodes: INodeProto[] = [];
   private readonly initializers: ITensorProto[] = [];
@@ -56,9 +68,11 @@ export class Graph {
   private readonly constants = new Map<string, string>();
   private counter = 0;
 
+  /** `float`: the element type activations, parameters and graph float inputs/outputs use. */
   constructor(
     readonly name: string,
-    readonly weights: WeightStore,
+    readonly weights: WeightSource,
+    readonly float: FloatElem = 'float32',
   ) {}
 
   input(name: string, elem: ElemType, dims: readonly Dim[]): string {
@@ -90,22 +104,24 @@ export class Graph {
     return this.opN(opType, inputs, 1, attrs)[0] as string;
   }
 
-  /** A trainable (random) parameter named like the diffusers/transformers state dict entry. */
-  param(name: string, dims: readonly number[], init: Init): string {
-    this.initializers.push(this.weights.float(name, dims, init));
+  /** Casts `x` to `elem` (no node when the graph already computes in that type and `from` says so). */
+  cast(x: string, elem: ElemType, from?: ElemType): string {
+    return from === elem ? x : this.op('Cast', [x], { to: ELEM[elem] });
+  }
+
+  /** A parameter named like the diffusers/transformers state dict entry, in the graph's layout `dims`. */
+  param(name: string, dims: readonly number[], init: Init, layout: ParamLayout = 'same'): string {
+    this.initializers.push(this.weights.tensor({ name, dims, init, layout, elem: this.float }));
     return name;
   }
 
   /** An inline constant, shared between all users of the same value. */
-  constant(elem: 'float32' | 'int64', dims: readonly number[], values: readonly number[]): string {
+  constant(elem: FloatElem | 'int64', dims: readonly number[], values: readonly number[]): string {
     const key = `${elem}:${dims.join('x')}:${values.join(',')}`;
     const known = this.constants.get(key);
     if (known !== undefined) return known;
     const name = `const_${this.constants.size}`;
-    const rawData =
-      elem === 'float32'
-        ? new Uint8Array(Float32Array.from(values).buffer)
-        : new Uint8Array(BigInt64Array.from(values, (v) => BigInt(v)).buffer);
+    const rawData = elem === 'int64' ? new Uint8Array(BigInt64Array.from(values, (v) => BigInt(v)).buffer) : floatBytes(elem, values);
     this.initializers.push({ name, dims: [...dims], dataType: ELEM[elem], rawData });
     this.constants.set(key, name);
     return name;
@@ -116,25 +132,25 @@ export class Graph {
     return this.constant('int64', [values.length], values);
   }
 
-  /** A float32 scalar constant. */
+  /** A scalar constant in the graph's float type. */
   scalar(value: number): string {
-    return this.constant('float32', [], [value]);
+    return this.constant(this.float, [], [value]);
   }
 
-  /** A large float32 constant (e.g. the causal mask); not counted as a parameter. */
+  /** A large constant in the graph's float type (e.g. the causal mask); not counted as a parameter. */
   floats(dims: readonly number[], values: Float32Array): string {
     const name = `const_${this.constants.size}`;
-    this.constants.set(`float32:${dims.join('x')}:${name}`, name); // keeps the const_N numbering unique
-    this.initializers.push({ name, dims: [...dims], dataType: ELEM.float32, rawData: new Uint8Array(values.buffer) });
+    this.constants.set(`${this.float}:${dims.join('x')}:${name}`, name); // keeps the const_N numbering unique
+    this.initializers.push({ name, dims: [...dims], dataType: ELEM[this.float], rawData: floatBytes(this.float, values) });
     return name;
   }
 
   /** Serialises the model; external tensors must already be on disk beside `path`. */
-  save(path: string, producerVersion: string): number {
+  save(path: string, producerName: string, producerVersion: string): number {
     const bytes = onnx.ModelProto.encode({
       irVersion: IR_VERSION,
       opsetImport: [{ domain: '', version: OPSET }],
-      producerName: 'hypergen-tiny-models',
+      producerName,
       producerVersion,
       graph: {
         name: this.name,

@@ -1,6 +1,8 @@
-// transformers CLIPTextModel / CLIPTextModelWithProjection as an ONNX graph (Optimum output names).
+// transformers CLIPTextModel / CLIPTextModelWithProjection (modeling_clip.py, 4.42 semantics) as an ONNX graph with
+// Optimum's names: input_ids -> last_hidden_state, pooler_output or text_embeds, and hidden_states.0..N for SDXL.
 import type { ClipTextConfig } from './configs.js';
-import { elemCode, type ElemType, type Graph } from './graph.js';
+import { UnsupportedModelError } from './errors.js';
+import type { ElemType, Graph } from './graph.js';
 import { activation, attention, layerNorm, linear } from './layers.js';
 
 export interface ClipExport {
@@ -10,12 +12,13 @@ export interface ClipExport {
   readonly hiddenStates: boolean;
 }
 
-const NEG = -1e9; // additive causal mask: finite, so a fully masked row could never produce NaN
+/** Additive causal mask: finite (float16's lowest for fp16 graphs), so a fully masked row could never produce NaN. */
+const NEG = { float32: -1e9, float16: -65504 } as const;
 
 export function buildClip(g: Graph, c: ClipTextConfig, ex: ClipExport): void {
   const d = c.hidden_size;
   const heads = c.num_attention_heads;
-  if (d % heads !== 0) throw new Error(`text encoder: hidden_size ${d} does not split into ${heads} heads`);
+  if (d % heads !== 0) throw new UnsupportedModelError(`text encoder: hidden_size ${d} does not split into ${heads} heads`);
   const maxLen = c.max_position_embeddings;
   const withProjection = c.architectures[0] === 'CLIPTextModelWithProjection';
 
@@ -31,7 +34,7 @@ export function buildClip(g: Graph, c: ClipTextConfig, ex: ClipExport): void {
   let x = g.op('Add', [tokens, positions]);
 
   const causal = new Float32Array(maxLen * maxLen);
-  for (let i = 0; i < maxLen; i++) for (let j = i + 1; j < maxLen; j++) causal[i * maxLen + j] = NEG;
+  for (let i = 0; i < maxLen; i++) for (let j = i + 1; j < maxLen; j++) causal[i * maxLen + j] = NEG[g.float];
   const mask = g.op('Slice', [
     g.floats([maxLen, maxLen], causal),
     g.ints([0, 0]),
@@ -53,18 +56,21 @@ export function buildClip(g: Graph, c: ClipTextConfig, ex: ClipExport): void {
   }
   const last = layerNorm(g, 'text_model.final_layer_norm', x, d, c.layer_norm_eps);
 
-  // Pooled output: the token at argmax(input_ids), i.e. the first end-of-text token (id 49407, the largest).
-  const eot = g.op('ArgMax', [g.op('Cast', [ids], { to: elemCode('float32') /* exact for ids < 2^24 */ })], { axis: -1, keepdims: 1 });
+  // Pooled output, as CLIPTextTransformer picks it: with the legacy eos_token_id 2 (configs saved before
+  // transformers 4.31) the token at argmax(input_ids), i.e. the first id 49407; otherwise the first eos_token_id.
+  // ArgMax returns the first maximum; the Cast to float32 is exact for ids < 2^24.
+  const match = c.eos_token_id === 2 ? ids : g.op('Equal', [g.cast(ids, 'int64', ex.idsElem), g.constant('int64', [], [c.eos_token_id])]);
+  const eot = g.op('ArgMax', [g.cast(match, 'float32')], { axis: -1, keepdims: 1 });
   const pooled = g.op('GatherND', [last, eot], { batch_dims: 1 });
 
   const seq = ['batch_size', 'sequence_length', d];
   if (withProjection) {
     const embeds = linear(g, 'text_projection', pooled, d, c.projection_dim, false);
-    g.output('text_embeds', embeds, 'float32', ['batch_size', c.projection_dim]);
-    g.output('last_hidden_state', last, 'float32', seq);
+    g.output('text_embeds', embeds, g.float, ['batch_size', c.projection_dim]);
+    g.output('last_hidden_state', last, g.float, seq);
   } else {
-    g.output('last_hidden_state', last, 'float32', seq);
-    g.output('pooler_output', pooled, 'float32', ['batch_size', d]);
+    g.output('last_hidden_state', last, g.float, seq);
+    g.output('pooler_output', pooled, g.float, ['batch_size', d]);
   }
-  if (ex.hiddenStates) hidden.forEach((h, i) => g.output(`hidden_states.${i}`, h, 'float32', seq));
+  if (ex.hiddenStates) hidden.forEach((h, i) => g.output(`hidden_states.${i}`, h, g.float, seq));
 }

@@ -1,36 +1,37 @@
-// Building blocks shared by the UNet, the VAE decoder and CLIP, written the way torch.onnx exports them.
+// Building blocks shared by the UNet, the VAE and CLIP, written the way torch.onnx exports them; each follows the
+// named diffusers/transformers module (parameter names included) so checkpoint weights drop in.
 import { float, type Graph } from './graph.js';
-import { fanIn, normScale, smallBias } from './weights.js';
+import { fanIn, normScale, smallBias } from './weight-source.js';
 
-/** Linear layer; the weight is stored [in, out] so it feeds MatMul directly (as exporters transpose it). */
+/** torch.nn.Linear; the weight is stored [in, out] so it feeds MatMul directly (as exporters transpose it). */
 export function linear(g: Graph, p: string, x: string, inF: number, outF: number, bias = true, gain = 1): string {
-  const y = g.op('MatMul', [x, g.param(`${p}.weight`, [inF, outF], fanIn(inF, gain))]);
+  const y = g.op('MatMul', [x, g.param(`${p}.weight`, [inF, outF], fanIn(inF, gain), 'linear')]);
   return bias ? g.op('Add', [y, g.param(`${p}.bias`, [outF], smallBias)]) : y;
 }
 
-/** Square-kernel convolution with "same" padding for odd kernels. */
-export function conv(g: Graph, p: string, x: string, cin: number, cout: number, k: number, stride = 1, gain = 1): string {
-  const pad = (k - 1) >> 1;
+/** Square-kernel torch.nn.Conv2d; `pad` defaults to "same" padding for odd kernels. */
+export function conv(g: Graph, p: string, x: string, cin: number, cout: number, k: number, stride = 1, gain = 1, pad = (k - 1) >> 1): string {
   const w = g.param(`${p}.weight`, [cout, cin, k, k], fanIn(cin * k * k, gain));
   const b = g.param(`${p}.bias`, [cout], smallBias);
   return g.op('Conv', [x, w, b], { kernel_shape: [k, k], pads: [pad, pad, pad, pad], strides: [stride, stride] });
 }
 
 /**
- * GroupNorm as torch exports it before opset 18: reshape to [N, groups, -1], InstanceNormalization with unit
- * scale, reshape back, then the per-channel affine.
+ * torch.nn.GroupNorm as torch exports it before opset 18: reshape to [N, groups, -1], InstanceNormalization with
+ * unit scale, reshape back, then the per-channel affine.
  */
 export function groupNorm(g: Graph, p: string, x: string, channels: number, groups: number, eps: number): string {
   if (channels % groups !== 0) throw new Error(`${p}: ${channels} channels do not split into ${groups} groups`);
   const grouped = g.op('Reshape', [x, g.ints([0, groups, -1])]);
-  const ones = g.constant('float32', [groups], new Array<number>(groups).fill(1));
-  const zeros = g.constant('float32', [groups], new Array<number>(groups).fill(0));
+  const ones = g.constant(g.float, [groups], new Array<number>(groups).fill(1));
+  const zeros = g.constant(g.float, [groups], new Array<number>(groups).fill(0));
   const normed = g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: float(eps) });
   const back = g.op('Reshape', [normed, g.op('Shape', [x])]);
-  const scaled = g.op('Mul', [back, g.param(`${p}.weight`, [channels, 1, 1], normScale)]);
-  return g.op('Add', [scaled, g.param(`${p}.bias`, [channels, 1, 1], smallBias)]);
+  const scaled = g.op('Mul', [back, g.param(`${p}.weight`, [channels, 1, 1], normScale, 'channel')]);
+  return g.op('Add', [scaled, g.param(`${p}.bias`, [channels, 1, 1], smallBias, 'channel')]);
 }
 
+/** torch.nn.LayerNorm over the last axis, with affine. */
 export function layerNorm(g: Graph, p: string, x: string, dim: number, eps: number): string {
   const scale = g.param(`${p}.weight`, [dim], normScale);
   const bias = g.param(`${p}.bias`, [dim], smallBias);
@@ -39,13 +40,13 @@ export function layerNorm(g: Graph, p: string, x: string, dim: number, eps: numb
 
 export const silu = (g: Graph, x: string): string => g.op('Mul', [x, g.op('Sigmoid', [x])]);
 
-/** Exact (erf) GELU; opset 17 has no Gelu op, and onnxruntime fuses this pattern. */
+/** Exact (erf) GELU, torch's default; opset 17 has no Gelu op, and onnxruntime fuses this pattern. */
 export function gelu(g: Graph, x: string): string {
   const erf = g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]);
   return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [erf, g.scalar(1)])]);
 }
 
-/** CLIP's quick_gelu: x * sigmoid(1.702 x). */
+/** transformers' quick_gelu: x * sigmoid(1.702 x). */
 export const quickGelu = (g: Graph, x: string): string =>
   g.op('Mul', [x, g.op('Sigmoid', [g.op('Mul', [x, g.scalar(1.702)])])]);
 
@@ -65,19 +66,31 @@ export interface AttentionSpec {
   readonly qkvBias: boolean;
   /** Additive mask broadcast over [batch, heads, Lq, Lk] (CLIP's causal mask). */
   readonly mask?: string;
+  /** diffusers' upcast_attention / upcast_softmax: scores and softmax in float32 (matters only in fp16 graphs). */
+  readonly upcast?: boolean;
 }
 
-/** Multi-head scaled dot-product attention with MatMul/Softmax; tokens are [batch, length, width]. */
+/**
+ * Multi-head scaled dot-product attention (diffusers Attention with AttnProcessor2_0, transformers CLIPAttention):
+ * softmax(q k^T / sqrt(head_dim)) v with MatMul/Softmax; tokens are [batch, length, width].
+ */
 export function attention(g: Graph, p: string, x: string, context: string, s: AttentionSpec): string {
   const inner = s.heads * s.headDim;
   const heads = g.ints([0, 0, s.heads, s.headDim]);
   const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
-  const q = split(linear(g, `${p}.${s.names.q}`, x, s.dim, inner, s.qkvBias), [0, 2, 1, 3]); // [B,H,Lq,D]
-  const k = split(linear(g, `${p}.${s.names.k}`, context, s.contextDim, inner, s.qkvBias), [0, 2, 3, 1]); // [B,H,D,Lk]
+  let q = split(linear(g, `${p}.${s.names.q}`, x, s.dim, inner, s.qkvBias), [0, 2, 1, 3]); // [B,H,Lq,D]
+  let k = split(linear(g, `${p}.${s.names.k}`, context, s.contextDim, inner, s.qkvBias), [0, 2, 3, 1]); // [B,H,D,Lk]
   const v = split(linear(g, `${p}.${s.names.v}`, context, s.contextDim, inner, s.qkvBias), [0, 2, 1, 3]); // [B,H,Lk,D]
-  let scores = g.op('MatMul', [g.op('Mul', [q, g.scalar(1 / Math.sqrt(s.headDim))]), k]);
-  if (s.mask !== undefined) scores = g.op('Add', [scores, s.mask]);
-  const probs = g.op('Softmax', [scores], { axis: -1 });
+  const upcast = s.upcast === true && g.float !== 'float32';
+  if (upcast) {
+    q = g.cast(q, 'float32');
+    k = g.cast(k, 'float32');
+  }
+  const scale = upcast ? g.constant('float32', [], [1 / Math.sqrt(s.headDim)]) : g.scalar(1 / Math.sqrt(s.headDim));
+  let scores = g.op('MatMul', [g.op('Mul', [q, scale]), k]);
+  if (s.mask !== undefined) scores = g.op('Add', [scores, upcast ? g.cast(s.mask, 'float32') : s.mask]);
+  let probs = g.op('Softmax', [scores], { axis: -1 });
+  if (upcast) probs = g.cast(probs, g.float);
   const merged = g.op('Reshape', [
     g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
     g.ints([0, 0, inner]),
@@ -100,9 +113,11 @@ export interface ResnetSpec {
   readonly eps: number;
   /** silu(time embedding) and its width; absent in the VAE. */
   readonly temb?: { readonly value: string; readonly dim: number };
+  /** diffusers' output_scale_factor: (shortcut + h) / factor; 1 unless the config says otherwise. */
+  readonly outputScale?: number;
 }
 
-/** diffusers ResnetBlock2D (default time_scale_shift, output_scale_factor 1). */
+/** diffusers ResnetBlock2D (time_embedding_norm "default", SiLU, no up/down sampling inside). */
 export function resnet(g: Graph, p: string, x: string, s: ResnetSpec): string {
   let h = conv(g, `${p}.conv1`, silu(g, groupNorm(g, `${p}.norm1`, x, s.cin, s.groups, s.eps)), s.cin, s.cout, 3);
   if (s.temb !== undefined) {
@@ -111,7 +126,9 @@ export function resnet(g: Graph, p: string, x: string, s: ResnetSpec): string {
   }
   h = conv(g, `${p}.conv2`, silu(g, groupNorm(g, `${p}.norm2`, h, s.cout, s.groups, s.eps)), s.cout, s.cout, 3);
   const shortcut = s.cin === s.cout ? x : conv(g, `${p}.conv_shortcut`, x, s.cin, s.cout, 1);
-  return g.op('Add', [shortcut, h]);
+  const sum = g.op('Add', [shortcut, h]);
+  const factor = s.outputScale ?? 1;
+  return factor === 1 ? sum : g.op('Div', [sum, g.scalar(factor)]);
 }
 
 /** Nearest 2x upsampling of [B, C, H, W], as torch exports F.interpolate(scale_factor=2.0, mode="nearest"). */
@@ -122,10 +139,16 @@ export const nearest2x = (g: Graph, x: string): string =>
     nearest_mode: 'floor',
   });
 
-/** diffusers Upsample2D: nearest 2x then a 3x3 conv. */
+/** diffusers Upsample2D (use_conv): nearest 2x then a 3x3 conv. */
 export const upsample = (g: Graph, p: string, x: string, channels: number): string =>
   conv(g, `${p}.conv`, nearest2x(g, x), channels, channels, 3);
 
-/** Stride-2 3x3 conv (diffusers Downsample2D with padding 1). */
-export const downsample = (g: Graph, p: string, x: string, channels: number): string =>
-  conv(g, `${p}.conv`, x, channels, channels, 3, 2);
+/**
+ * diffusers Downsample2D (use_conv): a stride-2 3x3 conv. padding 1 is the UNet's; padding 0 (the VAE encoder's)
+ * first pads the right and bottom edges by one zero, as diffusers does with F.pad(x, (0, 1, 0, 1)).
+ */
+export function downsample(g: Graph, p: string, x: string, channels: number, padding: 0 | 1 = 1): string {
+  if (padding === 1) return conv(g, `${p}.conv`, x, channels, channels, 3, 2);
+  const padded = g.op('Pad', [x, g.ints([0, 0, 0, 0, 0, 0, 1, 1])], { mode: 'constant' });
+  return conv(g, `${p}.conv`, padded, channels, channels, 3, 2, 1, 0);
+}
