@@ -1,0 +1,316 @@
+// convertPipeline: a diffusers pipeline folder (safetensors) -> the Optimum ONNX layout the engine loads, written to a
+// hidden sibling and renamed into place, with a marker (source, options, fingerprint) so a current output is reused.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type PipelineArchitecture, readArchitecture } from './architecture.js';
+import { type CheckpointReport, CheckpointWeights } from './checkpoint-weights.js';
+import { buildClip } from './clip.js';
+import { ConvertError, MissingFileError, UnsupportedModelError } from './errors.js';
+import { TensorPlacer } from './external-data.js';
+import { Graph } from './graph.js';
+import { SafetensorsFile } from './safetensors.js';
+import { buildUNet } from './unet.js';
+import { buildVaeDecoder, buildVaeEncoder } from './vae.js';
+import type { FloatElem } from './weight-source.js';
+
+export const MARKER_FILE = '.hypergen-convert.json';
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export type ConvertDtype = 'fp32' | 'fp16';
+export type OutputComponent = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_decoder' | 'vae_encoder';
+
+export interface ConvertProgress {
+  readonly component: OutputComponent;
+  readonly phase: 'start' | 'done';
+  /** Bytes of the component's source checkpoint. */
+  readonly sourceBytes: number;
+  readonly seconds?: number;
+}
+
+export interface ConvertOptions {
+  readonly dtype: ConvertDtype;
+  readonly onProgress?: (event: ConvertProgress) => void;
+}
+
+export interface ComponentReport {
+  readonly component: OutputComponent;
+  readonly parameters: number;
+  /** model.onnx plus model.onnx_data. */
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly dtype: ConvertDtype;
+  /** Why a component stayed float32 in an fp16 conversion. */
+  readonly keptFp32?: string;
+  readonly sourceFiles: readonly string[];
+  readonly sourceDtypes: Readonly<Record<string, number>>;
+  /** Checkpoint tensors the graph does not use (position_ids buffers, for example). */
+  readonly unused: readonly string[];
+  /** fp16: weight values beyond float16's range, clamped. */
+  readonly clamped: number;
+}
+
+export interface ConvertReport {
+  readonly source: string;
+  readonly out: string;
+  /** false: the output was already current and nothing was converted. */
+  readonly converted: boolean;
+  readonly seconds: number;
+  readonly fingerprint: string;
+  readonly components: readonly ComponentReport[];
+}
+
+interface Marker {
+  readonly source: string;
+  readonly options: { readonly dtype: ConvertDtype };
+  readonly fingerprint: string;
+  readonly components: readonly ComponentReport[];
+  readonly convertedAt: string;
+}
+
+/** A diffusers pipeline folder HyperGen can convert: diffusers weights and no ONNX graph yet. */
+export function isDiffusersPipeline(dir: string): boolean {
+  if (!existsSync(join(dir, 'model_index.json')) || !existsSync(join(dir, 'unet', 'config.json'))) return false;
+  if (existsSync(join(dir, 'unet', 'model.onnx'))) return false;
+  return readdirSync(join(dir, 'unet')).some((f) => /^diffusion_pytorch_model.*\.safetensors(\.index\.json)?$/.test(f));
+}
+
+/** The source folder of each output component, and the file name its checkpoint starts with. */
+const SOURCES: Record<OutputComponent, { folder: string; stem: string }> = {
+  text_encoder: { folder: 'text_encoder', stem: 'model' },
+  text_encoder_2: { folder: 'text_encoder_2', stem: 'model' },
+  unet: { folder: 'unet', stem: 'diffusion_pytorch_model' },
+  vae_decoder: { folder: 'vae', stem: 'diffusion_pytorch_model' },
+  vae_encoder: { folder: 'vae', stem: 'diffusion_pytorch_model' },
+};
+
+/**
+ * The safetensors files holding a component: `STEM[.fp16].safetensors`, or the shards its `.safetensors.index.json`
+ * lists. fp16 conversions prefer diffusers' fp16 variant files, fp32 ones the full-precision files.
+ */
+export function checkpointFiles(sourceDir: string, component: OutputComponent, dtype: ConvertDtype): string[] {
+  const { folder, stem } = SOURCES[component];
+  const dir = join(sourceDir, folder);
+  const variants = dtype === 'fp16' ? [`${stem}.fp16`, stem] : [stem, `${stem}.fp16`];
+  for (const name of variants) {
+    const single = join(dir, `${name}.safetensors`);
+    if (existsSync(single)) return [single];
+    const index = join(dir, `${name}.safetensors.index.json`);
+    if (existsSync(index)) {
+      let map: unknown;
+      try {
+        map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
+      } catch (error) {
+        throw new ConvertError(`${index}: not valid JSON (${(error as Error).message})`);
+      }
+      if (typeof map !== 'object' || map === null) throw new ConvertError(`${index}: no weight_map`);
+      const shards = [...new Set(Object.values(map as Record<string, string>))].sort().map((f) => join(dir, f));
+      for (const shard of shards) if (!existsSync(shard)) throw new MissingFileError(shard, `${component} shard listed in ${basename(index)}`);
+      return shards;
+    }
+  }
+  const present = existsSync(dir) ? readdirSync(dir) : [];
+  if (present.some((f) => /\.(bin|ckpt|pt|pth)$/.test(f))) {
+    throw new UnsupportedModelError(`${dir}: only pickle checkpoints (.bin/.ckpt); HyperGen reads safetensors weights only`);
+  }
+  throw new MissingFileError(join(dir, `${stem}.safetensors`), `${component} weights`);
+}
+
+/** diffusers' deprecated VAE attention names (query/key/value/proj_attn), which it still loads. */
+function vaeAliases(name: string): string[] {
+  const m = /^(.*\.attentions\.0)\.(to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name);
+  if (m === null) return [];
+  const old = { to_q: 'query', to_k: 'key', to_v: 'value', 'to_out.0': 'proj_attn' }[m[2] as 'to_q'];
+  return [`${m[1]}.${old}.${m[3]}`];
+}
+
+interface ComponentPlan {
+  readonly component: OutputComponent;
+  readonly config: object;
+  readonly float: FloatElem;
+  readonly keptFp32?: string;
+  readonly build: (g: Graph) => void;
+}
+
+/** What gets written, in order, and in which precision (fp16 keeps in float32 what diffusers upcasts). */
+function plan(arch: PipelineArchitecture, dtype: ConvertDtype): ComponentPlan[] {
+  const half: FloatElem = dtype === 'fp16' ? 'float16' : 'float32';
+  const sdxl = arch.family === 'sdxl';
+  // Exported like Optimum's SDXL graphs: int64 ids, a float32 timestep per batch row (diffusers' timesteps are
+  // fractional for some schedules), and hidden_states.* outputs where SDXL conditions on the penultimate layer.
+  const clipExport = { idsElem: 'int64', hiddenStates: sdxl } as const;
+  const timestep = { elem: 'float32', scalar: false } as const;
+  const vaeFp32 = dtype === 'fp16' && arch.vae.force_upcast !== false;
+  const vaeFloat: FloatElem = vaeFp32 ? 'float32' : half;
+  const vaeWhy = vaeFp32 ? 'vae config force_upcast is true: diffusers runs this VAE in float32 (the SDXL VAE overflows in float16)' : undefined;
+  const plans: ComponentPlan[] = [
+    { component: 'text_encoder', config: arch.rawConfigs.text_encoder!, float: half, build: (g) => buildClip(g, arch.textEncoder, clipExport) },
+  ];
+  const te2 = arch.textEncoder2;
+  if (te2 !== undefined) {
+    plans.push({ component: 'text_encoder_2', config: arch.rawConfigs.text_encoder_2!, float: half, build: (g) => buildClip(g, te2, clipExport) });
+  }
+  plans.push(
+    { component: 'unet', config: arch.rawConfigs.unet!, float: half, build: (g) => buildUNet(g, arch.unet, timestep) },
+    { component: 'vae_decoder', config: arch.rawConfigs.vae!, float: vaeFloat, keptFp32: vaeWhy, build: (g) => buildVaeDecoder(g, arch.vae) },
+    { component: 'vae_encoder', config: arch.rawConfigs.vae!, float: vaeFloat, keptFp32: vaeWhy, build: (g) => buildVaeEncoder(g, arch.vae) },
+  );
+  return plans;
+}
+
+const writeJson = (path: string, value: unknown): void => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+
+function convertComponent(sourceDir: string, outDir: string, p: ComponentPlan, dtype: ConvertDtype, onProgress?: ConvertOptions['onProgress']): ComponentReport {
+  const started = performance.now();
+  const files = checkpointFiles(sourceDir, p.component, dtype);
+  const sourceBytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
+  onProgress?.({ component: p.component, phase: 'start', sourceBytes });
+  const folder = join(outDir, p.component);
+  mkdirSync(folder, { recursive: true });
+  writeJson(join(folder, 'config.json'), p.config);
+  const placer = new TensorPlacer({ path: join(folder, 'model.onnx_data'), location: 'model.onnx_data' });
+  const opened: SafetensorsFile[] = [];
+  let report: CheckpointReport;
+  try {
+    for (const f of files) opened.push(SafetensorsFile.open(f));
+    const weights = new CheckpointWeights(opened, placer, {
+      component: `${p.component} (${files.map((f) => basename(f)).join(', ')})`,
+      aliases: p.component.startsWith('vae') ? vaeAliases : undefined,
+    });
+    const g = new Graph(p.component, weights, p.float);
+    p.build(g);
+    report = weights.finish();
+    g.save(join(folder, 'model.onnx'), 'hypergen-convert', '1');
+  } finally {
+    placer.close();
+    for (const f of opened) f.close();
+  }
+  const bytes = readdirSync(folder)
+    .filter((f) => f.startsWith('model.onnx'))
+    .reduce((sum, f) => sum + statSync(join(folder, f)).size, 0);
+  const seconds = (performance.now() - started) / 1000;
+  onProgress?.({ component: p.component, phase: 'done', sourceBytes, seconds });
+  const outDtype: ConvertDtype = p.float === 'float16' ? 'fp16' : 'fp32';
+  return {
+    component: p.component,
+    parameters: report.parameters,
+    bytes,
+    seconds,
+    dtype: outDtype,
+    ...(p.keptFp32 !== undefined ? { keptFp32: p.keptFp32 } : {}),
+    sourceFiles: files.map((f) => f.slice(resolve(sourceDir).length + 1)),
+    sourceDtypes: report.sourceDtypes,
+    unused: report.unused,
+    clamped: report.clamped,
+  };
+}
+
+/** The VAE's decoder and encoder read one checkpoint: a tensor is unused only if no component reading it used it. */
+function sharedUnused(reports: ComponentReport[]): ComponentReport[] {
+  const key = (r: ComponentReport): string => r.sourceFiles.join('\0');
+  return reports.map((r) => {
+    const siblings = reports.filter((o) => key(o) === key(r));
+    return { ...r, unused: r.unused.filter((name) => siblings.every((o) => o.unused.includes(name))) };
+  });
+}
+
+function copyFolder(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    const path = join(from, name);
+    if (statSync(path).isFile()) copyFileSync(path, join(to, name));
+  }
+}
+
+/** Optimum's model_index.json for the converted pipeline (ORTStableDiffusion[XL]Pipeline, vae_decoder/vae_encoder). */
+function optimumIndex(arch: PipelineArchitecture): Record<string, unknown> {
+  const { vae: _vae, image_encoder: _image, feature_extractor: _fe, safety_checker: _sc, _class_name: cls, ...rest } = arch.index;
+  return {
+    ...rest,
+    _class_name: arch.family === 'sdxl' ? 'ORTStableDiffusionXLPipeline' : 'ORTStableDiffusionPipeline',
+    vae_decoder: ['diffusers', 'AutoencoderKL'],
+    vae_encoder: ['diffusers', 'AutoencoderKL'],
+    ...(arch.family === 'sd' ? { requires_safety_checker: false, safety_checker: [null, null], feature_extractor: [null, null] } : {}),
+    _source_class_name: cls,
+  };
+}
+
+/** The converter's own code (its compiled or source files): a new converter makes old outputs stale. */
+function codeHash(): string {
+  const h = createHash('sha256');
+  const ext = HERE.endsWith(join('dist', 'convert')) ? '.js' : '.ts';
+  for (const f of readdirSync(HERE).filter((n) => n.endsWith(ext) && !n.endsWith('.d.ts')).sort()) h.update(f).update(readFileSync(join(HERE, f)));
+  h.update(readFileSync(join(HERE, '..', 'engine', 'pipeline', `tensors${ext}`)));
+  return h.digest('hex');
+}
+
+/** What the output depends on: converter code, options, and every source file's path, size and modification time. */
+export function fingerprint(sourceDir: string, dtype: ConvertDtype): string {
+  const h = createHash('sha256').update(codeHash()).update(JSON.stringify({ dtype }));
+  const root = resolve(sourceDir);
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const s = statSync(path);
+      if (s.isDirectory()) {
+        if (!name.startsWith('.')) walk(path);
+      } else {
+        h.update(`${path.slice(root.length)}\0${s.size}\0${s.mtimeMs}\0`);
+      }
+    }
+  };
+  walk(root);
+  return h.digest('hex');
+}
+
+export function readMarker(dir: string): Marker | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8')) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Converts the diffusers pipeline in `sourceDir` into `outDir`. A current output (same marker fingerprint) is left as
+ * it is; otherwise everything is written to a hidden sibling of outDir and renamed into place. An existing outDir
+ * that this converter did not write is never replaced.
+ */
+export function convertPipeline(sourceDir: string, outDir: string, options: ConvertOptions): ConvertReport {
+  const started = performance.now();
+  const source = resolve(sourceDir);
+  const out = resolve(outDir);
+  const arch = readArchitecture(source); // refusals come before anything is written
+  const expected = fingerprint(source, options.dtype);
+  const existing = readMarker(out);
+  const seconds = (): number => (performance.now() - started) / 1000;
+  if (existing?.fingerprint === expected) {
+    return { source, out, converted: false, seconds: seconds(), fingerprint: expected, components: existing.components };
+  }
+  if (existsSync(out) && existing === undefined && readdirSync(out).length > 0) {
+    throw new ConvertError(`${out} exists and was not written by hypergen convert (no ${MARKER_FILE}); refusing to replace it`);
+  }
+  const parent = dirname(out);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(out)}.tmp-${process.pid}`);
+  const old = join(parent, `.${basename(out)}.old-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    mkdirSync(tmp);
+    const components = sharedUnused(plan(arch, options.dtype).map((p) => convertComponent(source, tmp, p, options.dtype, options.onProgress)));
+    for (const folder of ['tokenizer', 'tokenizer_2', 'scheduler']) {
+      if (existsSync(join(source, folder))) copyFolder(join(source, folder), join(tmp, folder));
+      else if (folder !== 'tokenizer_2' || arch.family === 'sdxl') throw new MissingFileError(join(source, folder), 'pipeline folder');
+    }
+    writeJson(join(tmp, 'model_index.json'), optimumIndex(arch));
+    const marker: Marker = { source, options: { dtype: options.dtype }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
+    writeJson(join(tmp, MARKER_FILE), marker);
+    if (existsSync(out)) renameSync(out, old);
+    renameSync(tmp, out);
+    return { source, out, converted: true, seconds: seconds(), fingerprint: expected, components };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
+}
