@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { SCHEDULER_NAMES, type SchedulerName } from './engine/types.js';
+import { parseTrustedProxies } from './http/trusted-proxies.js';
 
 export interface ServeConfig {
   /** MODEL as given on the command line: a pipeline folder or a model URI. */
@@ -20,6 +21,14 @@ export interface ServeConfig {
   defaultScheduler?: SchedulerName;
   requestTimeoutS: number;
   shutdownGraceS: number;
+  /** On SIGTERM, seconds of serving on with /readyz 503 before the listener closes (part of shutdownGraceS). */
+  drainDelayS: number;
+  /** This replica's address as the other replicas reach it (the pod IP): with peerKeyFile, url images work behind a Service. */
+  peerAddress?: string;
+  /** A key shared by the replicas, signing url image names with their owner's address. */
+  peerKeyFile?: string;
+  /** Addresses/CIDRs of reverse proxies whose X-Forwarded-* headers are believed; empty: none. */
+  trustedProxies: string[];
   imageTtlS: number;
   /** Serve the playground page at GET /. */
   playground: boolean;
@@ -43,6 +52,14 @@ const decimal = (min: number, max: number) => (value: string) => {
   return n;
 };
 
+const proxyList = (value: string) => {
+  try {
+    return parseTrustedProxies(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
+};
+
 /** The serve flags, each also readable from a HYPERGEN_* environment variable (flag wins). */
 export function serveOptions(): Option[] {
   return [
@@ -54,15 +71,19 @@ export function serveOptions(): Option[] {
     new Option('--device <device>', 'execution device').env('HYPERGEN_DEVICE').choices(['auto', 'cuda', 'cpu']).default('auto'),
     new Option('--dtype <dtype>', 'compute precision').env('HYPERGEN_DTYPE').choices(['fp16', 'fp32']).default('fp16'),
     new Option('--max-batch-size <n>', 'most images in one UNet batch').env('HYPERGEN_MAX_BATCH_SIZE').default(4).argParser(integer(1, 64)),
-    new Option('--batch-wait-ms <ms>', 'longest wait for a batch to fill').env('HYPERGEN_BATCH_WAIT_MS').default(10).argParser(integer(0, 10_000)),
+    new Option('--batch-wait-ms <ms>', 'when the engine is idle, how long a lone request waits for company (0: starts at once; arrivals during a batch always form the next one)').env('HYPERGEN_BATCH_WAIT_MS').default(0).argParser(integer(0, 10_000)),
     new Option('--max-queue-size <n>', 'requests waiting beyond which new ones get 429').env('HYPERGEN_MAX_QUEUE_SIZE').default(32).argParser(integer(1, 100_000)),
     new Option('--default-steps <n>', 'num_inference_steps when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_STEPS').argParser(integer(1, 150)),
     new Option('--default-guidance-scale <x>', 'guidance_scale when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_GUIDANCE_SCALE').argParser(decimal(0, 50)),
     new Option('--default-scheduler <name>', 'scheduler when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_SCHEDULER').choices([...SCHEDULER_NAMES]),
     new Option('--request-timeout-s <s>', 'longest time a generation request may take, queueing included').env('HYPERGEN_REQUEST_TIMEOUT_S').default(600).argParser(integer(1, 86_400)),
-    new Option('--shutdown-grace-s <s>', 'time in-flight requests get to finish on SIGTERM').env('HYPERGEN_SHUTDOWN_GRACE_S').default(25).argParser(integer(0, 3_600)),
+    new Option('--shutdown-grace-s <s>', 'on SIGTERM, the time until exit: the drain delay, then in-flight requests finish').env('HYPERGEN_SHUTDOWN_GRACE_S').default(25).argParser(integer(0, 3_600)),
+    new Option('--drain-delay-s <s>', 'on SIGTERM, how long to keep serving with /readyz 503 before the listener closes').env('HYPERGEN_DRAIN_DELAY_S').default(5).argParser(integer(0, 3_600)),
     new Option('--image-ttl-s <s>', 'how long response_format=url images stay downloadable').env('HYPERGEN_IMAGE_TTL_S').default(3600).argParser(integer(1, 86_400)),
     new Option('--no-playground', 'do not serve the playground page at GET /').env('HYPERGEN_NO_PLAYGROUND'),
+    new Option('--peer-address <host>', "this replica's address for the other replicas (the pod IP; the port is --port): with --peer-key-file, any replica serves any url image").env('HYPERGEN_PEER_ADDRESS'),
+    new Option('--peer-key-file <path>', 'a key shared by the replicas, signing url image names with the address of the replica holding them').env('HYPERGEN_PEER_KEY_FILE'),
+    new Option('--trusted-proxies <list>', 'comma-separated addresses/CIDRs whose X-Forwarded-Host/-Proto/-Prefix are believed').env('HYPERGEN_TRUSTED_PROXIES').default([], 'none').argParser(proxyList),
     new Option('--cache-dir <dir>', 'where model URIs are downloaded').env('HYPERGEN_CACHE_DIR').default('.hypergen-cache'),
     new Option('--log-level <level>', 'log level').env('HYPERGEN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ];

@@ -1,14 +1,17 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { isIPv6, type AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { FileKeys, StaticKeys, type KeySource } from './auth/api-keys.js';
 import type { ServeConfig } from './config.js';
 import { createEngine } from './engine/index.js';
 import { createHandler } from './http/app.js';
-import { createLogger } from './logger.js';
+import { trustCheck } from './http/trusted-proxies.js';
+import { createLogger, SecretScrubber } from './logger.js';
 import { createMetrics } from './metrics/registry.js';
 import { resolveModel } from './pull/index.js';
 import { GenerationQueue } from './serving/generation-queue.js';
+import { ImageLinks } from './serving/image-links.js';
 import { ImageStore } from './serving/image-store.js';
 import { ServerState } from './serving/state.js';
 
@@ -25,8 +28,20 @@ function loggableConfig(config: ServeConfig) {
   return { ...rest, auth: apiKey ? 'key' : config.apiKeyFile ? 'key-file' : 'none' };
 }
 
+/** Signed url image names when this replica has peers (--peer-address and --peer-key-file); plain ones otherwise. */
+function imageLinks(config: ServeConfig, port: () => number): ImageLinks {
+  if (!config.peerAddress !== !config.peerKeyFile) throw new Error('--peer-address and --peer-key-file go together (url images across replicas need both).');
+  if (!config.peerAddress || !config.peerKeyFile) return new ImageLinks(undefined, undefined);
+  const key = readFileSync(config.peerKeyFile);
+  if (key.length < 16) throw new Error(`--peer-key-file ${config.peerKeyFile} holds ${key.length} bytes; a peer key needs at least 16.`);
+  const host = config.peerAddress;
+  return new ImageLinks(() => (/^\[.*\]:\d+$|^[^:]+:\d+$/.test(host) ? host : `${isIPv6(host) ? `[${host}]` : host}:${port()}`), key);
+}
+
 export async function serve(config: ServeConfig): Promise<RunningServer> {
-  const logger = createLogger(config.logLevel);
+  const scrubber = new SecretScrubber();
+  if (config.apiKey) scrubber.add(() => [config.apiKey!]);
+  const logger = createLogger(config.logLevel, scrubber);
   logger.info({ config: loggableConfig(config) }, 'starting hypergen server');
 
   const keys: KeySource | undefined = config.apiKey
@@ -34,6 +49,9 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
     : config.apiKeyFile
       ? new FileKeys(config.apiKeyFile, logger)
       : undefined;
+  if (keys) scrubber.add(() => keys.secrets());
+  let port = config.port;
+  const links = imageLinks(config, () => port);
 
   const metrics = createMetrics();
   const state = new ServerState();
@@ -59,12 +77,14 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
     engineInfo: () => engine.info,
     queue,
     store,
+    links,
     defaults: { steps: config.defaultSteps, guidanceScale: config.defaultGuidanceScale, scheduler: config.defaultScheduler },
+    trustedProxy: trustCheck(config.trustedProxies),
   });
 
   const server = createServer(handler).listen(config.port, config.host);
   await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   logger.info({ host: config.host, port }, 'listening');
 
   const loadStarted = performance.now();
@@ -82,14 +102,21 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
     },
   );
 
+  // Drain: readiness 503 at once while the listener keeps answering (load balancers and endpoint controllers need
+  // a moment to move traffic; answers say Connection: close), then the listener closes and admitted work finishes,
+  // all within --shutdown-grace-s. SIGINT (a person at a terminal) skips the delay.
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) =>
     (stopping ??= (async () => {
-      logger.info({ signal, inFlight: queue.size, graceS: config.shutdownGraceS }, 'draining');
+      const graceMs = config.shutdownGraceS * 1000;
+      const delayMs = signal === 'SIGINT' ? 0 : Math.min(config.drainDelayS * 1000, graceMs);
+      logger.info({ signal, inFlight: queue.size, drainDelayS: delayMs / 1000, graceS: config.shutdownGraceS }, 'draining');
       state.drain();
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      logger.info({ inFlight: queue.size }, 'drain delay over: no longer accepting connections');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await queue.drain(config.shutdownGraceS * 1000);
+      await queue.drain(graceMs - delayMs);
       // Responses already computed still need to be written; then the remaining keep-alive sockets go.
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       server.closeAllConnections();

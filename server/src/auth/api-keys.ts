@@ -42,15 +42,20 @@ export class ApiKeys {
 export interface KeySource {
   /** The keys to check a request against, current as of this call. */
   current(): ApiKeys;
+  /** Every key this process has accepted (rotated-out ones too), for the log scrubber; never for matching. */
+  secrets(): Iterable<string>;
 }
 
 export class StaticKeys implements KeySource {
   private readonly keys: ApiKeys;
-  constructor(key: string) {
+  constructor(private readonly key: string) {
     this.keys = new ApiKeys([key]);
   }
   current(): ApiKeys {
     return this.keys;
+  }
+  secrets(): Iterable<string> {
+    return [this.key];
   }
 }
 
@@ -63,6 +68,7 @@ const fingerprint = (s: Stats) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`
  */
 export class FileKeys implements KeySource {
   private readonly keys = new ApiKeys([]);
+  private readonly everLoaded = new Set<string>();
   private seen = '';
 
   constructor(
@@ -82,8 +88,13 @@ export class FileKeys implements KeySource {
     return this.keys;
   }
 
+  secrets(): Iterable<string> {
+    return this.everLoaded;
+  }
+
   private reload(stats: Stats): void {
     const keys = parseKeyFile(readFileSync(this.path, 'utf8'));
+    for (const key of keys) this.everLoaded.add(key);
     this.seen = fingerprint(stats);
     this.keys.replace(keys);
     if (keys.length === 0) this.logger.warn({ path: this.path }, 'API key file holds no keys; every request will be refused');

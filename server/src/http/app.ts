@@ -4,8 +4,9 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { KeySource } from '../auth/api-keys.js';
 import type { Metrics } from '../metrics/registry.js';
-import { ApiError, sendApiError, sendInternalError } from './errors.js';
+import { ApiError, ClientDisconnectedError, sendApiError, sendInternalError } from './errors.js';
 import { requireApiKey } from './middleware/auth.js';
+import { MAX_BODY_BYTES } from './middleware/json-body.js';
 import { modelsFastPath } from './models-fast-path.js';
 import { requestId } from './middleware/request-id.js';
 import { healthRouter, type HealthDeps } from './routes/health.js';
@@ -14,7 +15,7 @@ import { metricsRouter } from './routes/metrics.js';
 import { modelsRouter } from './routes/models.js';
 import { playgroundRouter } from './routes/playground.js';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
 
 export interface AppDeps extends HealthDeps, ImagesDeps {
   logger: Logger;
@@ -41,6 +42,12 @@ function httpMetrics(metrics: Metrics): RequestHandler {
 const errorHandler =
   (logger: Logger): ErrorRequestHandler =>
   (error, req, res, _next) => {
+    // A client that went away (mid-body or while its images were made) is routine: info, a reason, no stack.
+    if (error instanceof ClientDisconnectedError || (error as { type?: string }).type === 'request.aborted' || req.socket.destroyed) {
+      (req.log ?? logger).info({ reason: 'client_disconnect' }, 'client disconnected before the response');
+      res.destroy();
+      return;
+    }
     if (res.headersSent) {
       req.log.error({ err: error }, 'error after response started');
       res.destroy();
@@ -80,7 +87,9 @@ function createApp(deps: AppDeps): express.Express {
     pinoHttp({
       logger: deps.logger,
       genReqId: requestId,
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // A response that never finished is a client that went away ("request aborted"): info with its reason.
+      customLogLevel: (_req, res, err) => (!res.writableFinished ? 'info' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customSuccessObject: (_req, res, value: object) => (res.writableFinished ? value : { ...value, reason: 'client_disconnect' }),
       autoLogging: { ignore: (req) => req.url === '/livez' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
@@ -94,11 +103,10 @@ function createApp(deps: AppDeps): express.Express {
   app.use(healthRouter(deps));
   app.use(metricsRouter(deps.metrics.registry));
 
-  app.use(imageFilesRouter(deps.store));
+  app.use(imageFilesRouter(deps.store, deps.links));
   if (deps.playground) app.use(playgroundRouter({ ...deps, authRequired: deps.keys !== undefined }));
 
   if (deps.keys) app.use('/v1', requireApiKey(deps.keys));
-  app.use(express.json({ limit: MAX_BODY_BYTES, type: () => true }));
   app.use(modelsRouter({ modelId: deps.modelId, created: () => deps.state.loadedAt }));
   app.use(imagesRouter(deps));
 

@@ -19,6 +19,15 @@ export class ApiError extends Error {
   }
 }
 
+/** The client closed its connection before the answer: nothing to send and nothing wrong with the server. */
+export class ClientDisconnectedError extends Error {
+  readonly reason = 'client_disconnect';
+  constructor() {
+    super('client disconnected');
+    this.name = 'ClientDisconnectedError';
+  }
+}
+
 export const invalidParam = (param: string, message: string, code: string | null = 'invalid_value') =>
   new ApiError(400, message, 'invalid_request_error', param, code);
 

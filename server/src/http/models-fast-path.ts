@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { KeySource } from '../auth/api-keys.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { ServerState } from '../serving/state.js';
+import { bearerToken } from './middleware/auth.js';
 import { requestId } from './middleware/request-id.js';
 import { modelList } from './routes/models.js';
 
@@ -15,7 +16,6 @@ export interface FastPathDeps {
 }
 
 const ROUTE = '/v1/models';
-const BEARER = /^Bearer (\S+)$/;
 const UNAUTHORIZED = Buffer.from(JSON.stringify({ detail: 'Invalid API key' }));
 
 /**
@@ -39,7 +39,7 @@ export function modelsFastPath(deps: FastPathDeps): (req: IncomingMessage, res: 
     const started = performance.now();
     const id = requestId(req, res);
     if (deps.state.phase === 'draining') res.setHeader('Connection', 'close');
-    const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    const token = bearerToken(req.headers.authorization);
     const allowed = !deps.keys || (token !== undefined && deps.keys.current().matches(token));
     const payload = allowed ? body() : UNAUTHORIZED;
     res.writeHead(allowed ? 200 : 401, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': payload.length });

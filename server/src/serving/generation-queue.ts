@@ -28,7 +28,10 @@ export interface QueueOptions {
   maxQueueSize: number;
   /** Most images in one engine batch. */
   maxBatchSize: number;
-  /** Longest time the oldest waiting request is held back for a batch to fill. */
+  /**
+   * When the engine is idle, how long a lone request may wait for company (0: it starts at once). Requests that
+   * arrive while a batch runs always gather into the next one, which costs them nothing: the engine is busy anyway.
+   */
   batchWaitMs: number;
   timeoutS: number;
 }
@@ -46,8 +49,9 @@ interface Job {
 
 /**
  * Admission and dynamic batching in front of the engine. Waiting requests form a bounded FIFO: a full queue
- * refuses at once (the caller answers 429) rather than blocking. The oldest waiting request leads the next batch,
- * joined by later requests with the same batchKey up to maxBatchSize images; it waits at most batchWaitMs for them.
+ * refuses at once (the caller answers 429) rather than blocking. An idle engine starts on the oldest waiting request at
+ * once (after batchWaitMs, when that is set); while it runs, arrivals wait, and the oldest leads the next batch,
+ * joined by later requests with the same batchKey up to maxBatchSize images.
  * A client that goes away leaves the queue at once; in a running batch its result is dropped, and the batch stops
  * at the next step boundary only when no client is left.
  */
@@ -57,8 +61,8 @@ export class GenerationQueue {
   private closed = false;
   private idle: (() => void) | undefined;
   private fillTimer: NodeJS.Timeout | undefined;
-  /** Smoothed seconds per batch, for Retry-After. */
-  private secondsPerBatch = 1;
+  /** Measured engine throughput (images per second, smoothed over batches), for Retry-After; none until a batch ran. */
+  private imagesPerSecond: number | undefined;
   private readonly shutdownController = new AbortController();
 
   constructor(
@@ -80,8 +84,7 @@ export class GenerationQueue {
     }
     if (this.waiting.length >= this.options.maxQueueSize) {
       this.metrics.rejected.inc({ reason: 'queue_full' });
-      const batchesAhead = Math.ceil((this.waiting.length + 1) / this.options.maxBatchSize);
-      return Promise.reject(new QueueFullError(Math.max(1, Math.ceil(this.secondsPerBatch * batchesAhead))));
+      return Promise.reject(new QueueFullError(this.retryAfterS()));
     }
     const signal = AbortSignal.any([clientSignal, AbortSignal.timeout(this.options.timeoutS * 1000)]);
     return new Promise<GenerationResult>((resolve, reject) => {
@@ -172,11 +175,19 @@ export class GenerationQueue {
     } finally {
       this.shutdownController.signal.removeEventListener('abort', abortOnShutdown);
       for (const job of batch) job.signal.removeEventListener('abort', stopWhenAbandoned);
-      this.secondsPerBatch = 0.8 * this.secondsPerBatch + 0.2 * ((performance.now() - started) / 1000);
+      const perSecond = images / Math.max(1e-3, (performance.now() - started) / 1000);
+      this.imagesPerSecond = this.imagesPerSecond === undefined ? perSecond : 0.7 * this.imagesPerSecond + 0.3 * perSecond;
       this.running = [];
       this.updateDepth();
       this.pump();
     }
+  }
+
+  /** Seconds until the admitted work is done at the measured throughput (1 s per image before any measurement). */
+  private retryAfterS(): number {
+    const images = [...this.waiting, ...this.running].reduce((sum, job) => sum + job.request.n, 0);
+    const seconds = images / (this.imagesPerSecond ?? 1);
+    return Math.min(this.options.timeoutS, Math.max(1, Math.ceil(seconds)));
   }
 
   /** A client went away or timed out: out of the queue if waiting; its result dropped if running. */

@@ -111,7 +111,8 @@ describe('HTTP API contract (in-process, scripted engine)', () => {
 describe('POST /v1/images/generations validation and mapping', () => {
   let srv: AppServer;
   beforeAll(async () => {
-    srv = await startAppServer({ maxQueueSize: 2 });
+    // The test client stands in for a reverse proxy on 127.0.0.1 (--trusted-proxies 127.0.0.1).
+    srv = await startAppServer({ maxQueueSize: 2, trustedProxies: ['127.0.0.1'] });
     await srv.load();
   });
   afterAll(async () => srv.close());
@@ -147,7 +148,7 @@ describe('POST /v1/images/generations validation and mapping', () => {
     expect(srv.engine.requests.at(-1)!.steps).toBe(6);
   });
 
-  it('serves url images with the forwarded scheme and host', async () => {
+  it('serves url images with the scheme and host a trusted proxy forwarded', async () => {
     const res = await post({ prompt: 'p', response_format: 'url', output_format: 'jpeg' }, {
       'Content-Type': 'application/json', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'images.example.com',
     });

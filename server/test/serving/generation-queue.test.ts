@@ -68,6 +68,29 @@ describe('GenerationQueue', () => {
     expect(await metrics.registry.getSingleMetricAsString('hypergen_requests_rejected_total')).toContain('reason="queue_full"} 2');
   });
 
+  // Issue 13 item 8: batching must not cost a lone request anything.
+  it('with batchWaitMs 0 an idle engine starts at once; requests arriving meanwhile form the next batch', async () => {
+    const { engine, queue } = setup({ maxBatchSize: 16, batchWaitMs: 0 }, 100);
+    const first = queue.submit(request({ seed: 1 }), never());
+    await Promise.resolve();
+    expect(engine.requests.map((r) => r.seed)).toEqual([1]); // started in the same turn, no timer
+    const later = [2, 3, 4].map((seed) => queue.submit(request({ seed }), never()));
+    await Promise.all([first, ...later]);
+    expect(engine.batches.map((b) => b.map((r) => r.seed))).toEqual([[2, 3, 4]]);
+  });
+
+  // Issue 13 item 7: the estimate comes from what the engine has done, not a fixed guess per batch.
+  it('estimates Retry-After from the measured throughput', async () => {
+    const { queue } = setup({ maxQueueSize: 8, maxBatchSize: 1, batchWaitMs: 0 }, 40);
+    await Promise.all([1, 2, 3].map((seed) => queue.submit(request({ seed }), never()))); // ~25 images/s measured
+    const burst = Array.from({ length: 10 }, (_, i) => queue.submit(request({ seed: 10 + i }), never()));
+    const outcomes = await Promise.allSettled(burst);
+    const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as QueueFullError);
+    expect(refused.length).toBeGreaterThan(0);
+    // 9 admitted images at ~25/s clear in well under 2 s (the old per-batch guess said 8-9 s).
+    for (const error of refused) expect(error.retryAfterS).toBeLessThanOrEqual(2);
+  });
+
   it('frees a waiting slot at once when its client goes away', async () => {
     const { engine, queue } = setup({ maxBatchSize: 1, batchWaitMs: 0 }, 100);
     const first = queue.submit(request({ seed: 1 }), never());

@@ -7,6 +7,8 @@ import { createHandler } from '../../src/http/app.js';
 import { REDACTED_PATHS } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { GenerationQueue } from '../../src/serving/generation-queue.js';
+import { trustCheck } from '../../src/http/trusted-proxies.js';
+import { ImageLinks } from '../../src/serving/image-links.js';
 import { ImageStore } from '../../src/serving/image-store.js';
 import { ServerState } from '../../src/serving/state.js';
 import { ScriptedEngine } from './scripted-engine.js';
@@ -18,6 +20,10 @@ export interface AppServerOptions {
   batchWaitMs?: number;
   modelId?: string;
   playground?: boolean;
+  /** --trusted-proxies entries (default none). */
+  trustedProxies?: string[];
+  /** --image-ttl-s (default 60). */
+  imageTtlS?: number;
 }
 
 /** The real Express app on 127.0.0.1 with a scripted engine; logs are captured for assertions. */
@@ -31,12 +37,13 @@ export async function startAppServer(options: AppServerOptions = {}) {
   const metrics = createMetrics();
   const state = new ServerState();
   const queue = new GenerationQueue(engine, { maxQueueSize: options.maxQueueSize ?? 8, maxBatchSize: options.maxBatchSize ?? 1, batchWaitMs: options.batchWaitMs ?? 0, timeoutS: 30 }, metrics, logger);
-  const store = new ImageStore(60_000);
-  const keys: KeySource | undefined = options.keys ? { current: () => new ApiKeys(options.keys!) } : undefined;
+  const store = new ImageStore((options.imageTtlS ?? 60) * 1000);
+  const keys: KeySource | undefined = options.keys ? { current: () => new ApiKeys(options.keys!), secrets: () => options.keys! } : undefined;
   const modelId = options.modelId ?? 'org/tiny-model';
   const handler = createHandler({
     logger, metrics, keys, playground: options.playground ?? true, state, modelId, requestedDevice: 'auto', queueSize: () => queue.size,
-    engineInfo: () => engine.info, queue, store, defaults: {},
+    engineInfo: () => engine.info, queue, store, links: new ImageLinks(undefined, undefined), defaults: {},
+    trustedProxy: trustCheck(options.trustedProxies ?? []),
   });
   const server: Server = await new Promise((resolve) => {
     const s = createServer(handler).listen(0, '127.0.0.1', () => resolve(s));

@@ -3,8 +3,11 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { GenerationRequestError, SCHEDULER_NAMES, type EngineInfo, type GenerationRequest } from '../../engine/types.js';
 import { GenerationTimeoutError, QueueFullError, ShuttingDownError, type GenerationQueue } from '../../serving/generation-queue.js';
+import type { ImageLinks } from '../../serving/image-links.js';
 import type { ImageStore } from '../../serving/image-store.js';
-import { ApiError, invalidParam } from '../errors.js';
+import { ApiError, ClientDisconnectedError, invalidParam } from '../errors.js';
+import { jsonBody } from '../middleware/json-body.js';
+import type { TrustCheck } from '../trusted-proxies.js';
 
 export const MAX_PROMPT_CHARS = 32_000;
 const MAX_SEED = 2 ** 32 - 1;
@@ -106,14 +109,20 @@ const SAFE_PREFIX = /^(\/[A-Za-z0-9._~:@!$&'()*+,;=%-]+)*$/;
 
 const firstValue = (header: string | string[] | undefined) => (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim();
 
-/** The absolute base URL the client used, honouring reverse proxies' X-Forwarded-* headers. */
-export function publicBaseUrl(req: Request): string {
-  const proto = firstValue(req.headers['x-forwarded-proto']);
-  const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host ?? '';
-  const prefix = firstValue(req.headers['x-forwarded-prefix'])?.replace(/\/+$/, '') ?? '';
-  const scheme = proto === 'https' || proto === 'http' ? proto : req.protocol;
+/**
+ * The absolute base URL the client used. X-Forwarded-Proto/-Host/-Prefix count only from a trusted proxy (the socket
+ * peer is in --trusted-proxies); anyone else gets the Host they sent on the scheme they came in on.
+ */
+export function publicBaseUrl(req: Request, trusted: TrustCheck): string {
+  const fromProxy = trusted(req.socket.remoteAddress);
+  const forwarded = (name: string) => (fromProxy ? firstValue(req.headers[name]) : undefined);
+  const proto = forwarded('x-forwarded-proto');
+  const host = forwarded('x-forwarded-host') ?? req.headers.host ?? '';
+  const prefix = forwarded('x-forwarded-prefix')?.replace(/\/+$/, '') ?? '';
+  const scheme = proto === 'https' || proto === 'http' ? proto : 'encrypted' in req.socket ? 'https' : 'http';
   const safeHost = SAFE_HOST.test(host) ? host : `${req.socket.localAddress ?? '127.0.0.1'}:${req.socket.localPort ?? ''}`;
-  return `${scheme}://${safeHost}${SAFE_PREFIX.test(prefix) ? prefix : ''}`;
+  const safePrefix = SAFE_PREFIX.test(prefix) && !prefix.split('/').some((segment) => segment === '.' || segment === '..' || /%2e|%2f|%5c/i.test(segment));
+  return `${scheme}://${safeHost}${safePrefix ? prefix : ''}`;
 }
 
 /** The API's name for each engine request field, for errors the engine raises about a field. */
@@ -140,13 +149,17 @@ export interface ImagesDeps {
   engineInfo: () => EngineInfo | undefined;
   queue: GenerationQueue;
   store: ImageStore;
+  /** Public names of url images (signed with the owner's address when replicas share a peer key). */
+  links: ImageLinks;
   defaults: ServingDefaults;
+  /** Peers whose X-Forwarded-* headers shape url images' URLs (default: none). */
+  trustedProxy?: TrustCheck;
 }
 
 export function imagesRouter(deps: ImagesDeps): Router {
   const router = Router();
 
-  router.post('/v1/images/generations', async (req, res) => {
+  router.post('/v1/images/generations', ...jsonBody(), async (req, res) => {
     const body = parseBody(req.body);
     if (body.model !== undefined && body.model !== null && body.model !== deps.modelId) {
       throw new ApiError(404, `The model '${body.model.slice(0, 200)}' does not exist; this server serves '${deps.modelId}'.`, 'invalid_request_error', 'model', 'model_not_found');
@@ -158,19 +171,19 @@ export function imagesRouter(deps: ImagesDeps): Router {
     // The client going away aborts the work: it leaves the queue or stops at the next denoising step.
     const disconnected = new AbortController();
     res.on('close', () => {
-      if (!res.writableFinished) disconnected.abort(new DOMException('client disconnected', 'AbortError'));
+      if (!res.writableFinished) disconnected.abort(new ClientDisconnectedError());
     });
     const result = await deps.queue.submit(request, disconnected.signal).catch((error: unknown) => {
       throw asApiError(error);
     });
 
     const asUrl = body.response_format === 'url';
-    const base = asUrl ? publicBaseUrl(req) : '';
+    const base = asUrl ? publicBaseUrl(req, deps.trustedProxy ?? (() => false)) : '';
     res.json({
       created: Math.floor(Date.now() / 1000),
       data: result.images.map((image) => ({
         ...(asUrl
-          ? { url: `${base}/v1/images/files/${deps.store.put(image.data, image.mimeType, request.outputFormat)}` }
+          ? { url: `${base}/v1/images/files/${deps.links.name(deps.store.put(image.data, image.mimeType, request.outputFormat))}` }
           : { b64_json: image.data.toString('base64') }),
         revised_prompt: request.prompt,
         seed: image.seed,
@@ -184,14 +197,44 @@ export function imagesRouter(deps: ImagesDeps): Router {
   return router;
 }
 
-/** Serves response_format=url images. Their ids are capabilities, so browsers fetch them without the API key. */
-export function imageFilesRouter(store: ImageStore): Router {
+/** Marks a fetch from a peer replica: it is answered from the local store only, so forwarding never loops. */
+export const FORWARDED_HEADER = 'x-hypergen-forwarded';
+const PEER_TIMEOUT_MS = 10_000;
+
+/**
+ * Serves response_format=url images. Their names are capabilities, so browsers fetch them without the API key. An
+ * image made by another replica (a signed name whose owner is not this one) is fetched from that replica and relayed.
+ */
+export function imageFilesRouter(store: ImageStore, links: ImageLinks): Router {
   const router = Router();
-  router.get('/v1/images/files/:name', (req, res) => {
-    const image = store.get(req.params.name);
-    if (!image) throw new ApiError(404, 'This image does not exist or has expired.', 'not_found_error', null, 'image_not_found');
-    res.setHeader('Cache-Control', 'private, max-age=3600');
-    res.type(image.mimeType).send(image.data);
+  const notFound = () => new ApiError(404, 'This image does not exist or has expired.', 'not_found_error', null, 'image_not_found');
+  router.get('/v1/images/files/:name', async (req, res) => {
+    const name = links.parse(req.params.name);
+    if (!name) throw notFound();
+    const image = store.get(name.local);
+    if (image) {
+      // Cacheable for as long as the image stays downloadable (--image-ttl-s from its creation), no longer.
+      res.setHeader('Cache-Control', `private, max-age=${Math.max(0, Math.floor((image.expiresAt - Date.now()) / 1000))}`);
+      res.type(image.mimeType).send(image.data);
+      return;
+    }
+    if (!name.owner || name.owner === links.self || req.headers[FORWARDED_HEADER]) throw notFound();
+    const upstream = await fetch(`http://${name.owner}/v1/images/files/${encodeURIComponent(req.params.name)}`, {
+      headers: { [FORWARDED_HEADER]: '1', 'x-request-id': String(req.id) },
+      redirect: 'error',
+      signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+    }).catch((error: unknown) => {
+      req.log.info({ owner: name.owner, err: (error as Error).message }, 'url image owner unreachable');
+      return undefined;
+    });
+    const type = upstream?.headers.get('content-type') ?? '';
+    if (!upstream || upstream.status !== 200 || !/^image\/(png|jpeg|webp)$/.test(type)) {
+      await upstream?.body?.cancel();
+      throw notFound();
+    }
+    const data = Buffer.from(await upstream.arrayBuffer());
+    res.setHeader('Cache-Control', upstream.headers.get('cache-control') ?? 'private, max-age=0');
+    res.type(type).send(data);
   });
   return router;
 }
