@@ -3,6 +3,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { serveOptions, toServeConfig } from './config.js';
+import { registerConvertCommand } from './convert/command.js';
+import { isDiffusersPipeline } from './convert/convert-pipeline.js';
+import { ConvertError } from './convert/errors.js';
 import { isModelUri } from './pull/index.js';
 import { registerPullCommand } from './pull/command.js';
 import { serve } from './serve.js';
@@ -19,8 +22,11 @@ function checkModelArgument(model: string): void {
   if (!existsSync(path)) throw new UsageError(`MODEL '${model}': no such folder (${path}). Give an ONNX pipeline folder or a model URI such as hf://org/name.`);
   if (!statSync(path).isDirectory()) throw new UsageError(`MODEL '${model}' is not a folder. Give an ONNX pipeline folder or a model URI such as hf://org/name.`);
   if (!existsSync(join(path, 'model_index.json'))) {
-    throw new UsageError(`MODEL '${model}' is not a pipeline folder: model_index.json is missing in ${path} (expected a Hugging Face Optimum ONNX export).`);
+    throw new UsageError(
+      `MODEL '${model}' is not a pipeline folder: model_index.json is missing in ${path} (expected a Hugging Face Optimum ONNX export or a diffusers pipeline).`,
+    );
   }
+  if (isDiffusersPipeline(path)) return; // converted into --cache-dir on start
 }
 
 export function buildProgram(): Command {
@@ -52,6 +58,7 @@ export function buildProgram(): Command {
   });
 
   registerPullCommand(program);
+  registerConvertCommand(program);
   return program;
 }
 
@@ -63,7 +70,7 @@ export async function main(argv: string[]): Promise<void> {
       // Help and version exit 0; every other parse failure is a usage error.
       process.exit(error.exitCode === 0 ? 0 : USAGE_ERROR);
     }
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof ConvertError) {
       process.stderr.write(`hypergen: ${error.message}\n`);
       process.exit(USAGE_ERROR);
     }

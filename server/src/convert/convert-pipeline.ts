@@ -282,6 +282,9 @@ export function convertPipeline(sourceDir: string, outDir: string, options: Conv
   const source = resolve(sourceDir);
   const out = resolve(outDir);
   const arch = readArchitecture(source); // refusals come before anything is written
+  const plans = plan(arch, options.dtype);
+  // Every checkpoint's header is validated up front: a truncated or corrupt file fails before any output exists.
+  for (const p of plans) for (const f of checkpointFiles(source, p.component, options.dtype)) SafetensorsFile.open(f).close();
   const expected = fingerprint(source, options.dtype);
   const existing = readMarker(out);
   const seconds = (): number => (performance.now() - started) / 1000;
@@ -298,7 +301,7 @@ export function convertPipeline(sourceDir: string, outDir: string, options: Conv
   rmSync(tmp, { recursive: true, force: true });
   try {
     mkdirSync(tmp);
-    const components = sharedUnused(plan(arch, options.dtype).map((p) => convertComponent(source, tmp, p, options.dtype, options.onProgress)));
+    const components = sharedUnused(plans.map((p) => convertComponent(source, tmp, p, options.dtype, options.onProgress)));
     for (const folder of ['tokenizer', 'tokenizer_2', 'scheduler']) {
       if (existsSync(join(source, folder))) copyFolder(join(source, folder), join(tmp, folder));
       else if (folder !== 'tokenizer_2' || arch.family === 'sdxl') throw new MissingFileError(join(source, folder), 'pipeline folder');

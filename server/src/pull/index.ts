@@ -1,5 +1,8 @@
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { convertLogged } from '../convert/command.js';
+import { type ConvertDtype, isDiffusersPipeline } from '../convert/convert-pipeline.js';
 import { pullArchive } from './archive.js';
 import { statfsFreeBytes, type PullContext, type PullResult } from './context.js';
 import { pullHf } from './hf.js';
@@ -62,9 +65,26 @@ export async function pullModel(model: string, dir: string, options: PullOptions
   }
 }
 
-/** The local pipeline folder for MODEL; model URIs are pulled into their own folder under cacheDir first. */
-export async function resolveModel(model: string, options: { cacheDir: string; logger: Logger; signal?: AbortSignal }): Promise<string> {
+/** Where a local diffusers folder is converted to: one folder per source path and dtype under cacheDir/converted. */
+export function convertedDir(cacheDir: string, sourceDir: string, dtype: ConvertDtype): string {
+  const id = createHash('sha256').update(resolve(sourceDir)).digest('hex').slice(0, 12);
+  return join(resolve(cacheDir), 'converted', `${basename(resolve(sourceDir))}-${id}-${dtype}`);
+}
+
+/**
+ * The local pipeline folder for MODEL; model URIs are pulled into their own folder under cacheDir first. A local
+ * diffusers pipeline (safetensors, no ONNX) is converted once into cacheDir (`convertDtype`, default fp32); later
+ * starts find the conversion current and convert nothing.
+ */
+export async function resolveModel(
+  model: string,
+  options: { cacheDir: string; logger: Logger; signal?: AbortSignal; convertDtype?: ConvertDtype },
+): Promise<string> {
   const source = parseModelSource(model, process.env.HYPERGEN_PVC_ROOT || DEFAULT_PVC_ROOT);
+  if ((source.kind === 'path' || source.kind === 'pvc') && isDiffusersPipeline(source.path)) {
+    const dtype = options.convertDtype ?? 'fp32';
+    return convertLogged(source.path, convertedDir(options.cacheDir, source.path, dtype), dtype, options.logger).out;
+  }
   const dir = source.kind === 'hf' || source.kind === 'archive' ? join(resolve(options.cacheDir), cacheKey(source)) : '';
   return (await pullModel(model, dir, options)).dir;
 }
