@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readModelConfig } from '../../src/engine/pipeline/model-config.js';
+import { resolveSchedulerConfig } from '../../src/engine/schedulers/index.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -36,12 +37,12 @@ const SDXL_UNET = { sample_size: 128, in_channels: 4, block_out_channels: [320, 
 const SDXL_INDEX = { _class_name: 'ORTStableDiffusionXLPipeline', text_encoder_2: ['transformers', 'CLIPTextModelWithProjection'] };
 
 describe('model folder configuration', () => {
-  it('SD 1.5 (PNDM scheduler): 512 px, 25 steps, guidance 7.5, DPM++ 2M, sizes in multiples of 64', () => {
+  it('SD 1.5 (PNDM scheduler): 512 px, 25 steps, guidance 7.5, PNDM, sizes in multiples of 64', () => {
     const config = readModelConfig(
       folder({ index: { _class_name: 'ORTStableDiffusionPipeline' }, scheduler: { _class_name: 'PNDMScheduler', skip_prk_steps: true }, unet: SD15_UNET }),
     );
     expect(config.family).toBe('sd');
-    expect(config.defaults).toEqual({ width: 512, height: 512, steps: 25, guidanceScale: 7.5, scheduler: 'dpmpp_2m' });
+    expect(config.defaults).toEqual({ width: 512, height: 512, steps: 25, guidanceScale: 7.5, scheduler: 'pndm' });
     expect(config.limits).toEqual({ sizeMultiple: 64, minSize: 64, maxSize: 1024, maxSteps: 150 });
     expect(config.vaeScaleFactor).toBe(8);
     expect(config.forceZerosForEmptyPrompt).toBe(false);
@@ -56,7 +57,8 @@ describe('model folder configuration', () => {
       }),
     );
     expect(config.family).toBe('sd');
-    expect(config.scheduler.predictionType).toBe('v_prediction');
+    expect(resolveSchedulerConfig('ddim', config.scheduler).predictionType).toBe('v_prediction');
+    expect(resolveSchedulerConfig('euler', config.scheduler).predictionType).toBe('v_prediction');
     expect(config.defaults).toMatchObject({ width: 768, scheduler: 'ddim' });
   });
 
@@ -87,6 +89,26 @@ describe('model folder configuration', () => {
     );
     expect(config.family).toBe('sdxl-turbo');
     expect(config.defaults).toEqual({ width: 512, height: 512, steps: 1, guidanceScale: 0, scheduler: 'euler_a' });
+  });
+
+  it('PNDM with the PRK warm-up (skip_prk_steps false or absent) fails the load, naming the option', () => {
+    const dir = folder({ index: { _class_name: 'ORTStableDiffusionPipeline' }, scheduler: { _class_name: 'PNDMScheduler' }, unet: SD15_UNET });
+    expect(() => readModelConfig(dir)).toThrow(/scheduler_config\.json: .*skip_prk_steps false/);
+  });
+
+  it('a scheduler class we do not implement falls back to DPM++ 2M (SD) with its own class defaults', () => {
+    const config = readModelConfig(folder({ index: {}, scheduler: { _class_name: 'KDPM2DiscreteScheduler' }, unet: SD15_UNET }));
+    expect(config.defaults.scheduler).toBe('dpmpp_2m');
+  });
+
+  it('reads Python json (NaN, Infinity, -Infinity) in every config file', () => {
+    const dir = folder({ index: {}, scheduler: {}, unet: SD15_UNET });
+    writeFileSync(join(dir, 'scheduler/scheduler_config.json'), '{"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity, "sample_max_value": NaN}');
+    writeFileSync(join(dir, 'unet/config.json'), JSON.stringify(SD15_UNET).replace('}', ', "note": "NaN -Infinity", "x": Infinity}'));
+    const config = readModelConfig(dir);
+    expect(config.defaults.scheduler).toBe('dpmpp_2m');
+    expect(config.scheduler.values.lambda_min_clipped).toBe(-Infinity);
+    expect(Number.isNaN(config.scheduler.values.sample_max_value)).toBe(true);
   });
 
   it('names the missing or broken file', () => {

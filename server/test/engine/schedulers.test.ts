@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { SchedulerName } from '../../src/engine/types.js';
-import { createScheduler, parseSchedulerConfig } from '../../src/engine/schedulers/index.js';
+import { createScheduler, parseSchedulerConfig, resolveSchedulerConfig } from '../../src/engine/schedulers/index.js';
 import { alphasCumprod } from '../../src/engine/schedulers/schedule.js';
-import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from '../../src/engine/schedulers/config.js';
+import type { SchedulerConfig } from '../../src/engine/schedulers/config.js';
+import { parsePythonJson } from '../../src/engine/pipeline/json.js';
 
 interface LoopStep {
   i: number;
@@ -56,22 +57,31 @@ const CASES: [SchedulerName, string][] = [
   ['euler_a', 'EulerAncestralDiscreteScheduler'],
   ['lcm', 'LCMScheduler'],
   ['dpmpp_2m', 'DPMSolverMultistepScheduler'],
+  ['pndm', 'PNDMScheduler'],
 ];
 
-function entry(cls: string, steps: number): { config: SchedulerConfig; data: StepsEntry } {
+/** The SD 1.5 scheduler config (leading spacing, steps_offset 1), resolved for DDIM-style fields. */
+const SD15: SchedulerConfig = resolveSchedulerConfig(
+  'ddim',
+  parseSchedulerConfig({ beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', steps_offset: 1, clip_sample: false, set_alpha_to_one: false }),
+);
+
+function entry(name: SchedulerName, cls: string, steps: number): { config: SchedulerConfig; data: StepsEntry } {
   const sd15 = (FIXTURE[cls] as { sd15: { config: Record<string, unknown>; steps: Record<string, StepsEntry> } }).sd15;
-  return { config: parseSchedulerConfig(sd15.config), data: sd15.steps[String(steps)]! };
+  // The fixture writes Python's -inf as the string '-inf'.
+  const json = Object.fromEntries(Object.entries(sd15.config).map(([k, v]) => [k, v === '-inf' ? -Infinity : v]));
+  return { config: resolveSchedulerConfig(name, parseSchedulerConfig(json)), data: sd15.steps[String(steps)]! };
 }
 
 describe('noise schedule', () => {
   it('alphas_cumprod matches diffusers for SD 1.5 (all 1000 values)', () => {
-    expectClose(alphasCumprod(DEFAULT_SCHEDULER_CONFIG), FIXTURE._alphas_cumprod_sd15.full);
+    expectClose(alphasCumprod(SD15), FIXTURE._alphas_cumprod_sd15.full);
   });
 });
 
 describe.each(CASES)('%s (diffusers %s, SD 1.5 config)', (name, cls) => {
   it.each([1, 4, 20, 50])('timesteps, sigmas and init_noise_sigma for %i steps', (steps) => {
-    const { config, data } = entry(cls, steps);
+    const { config, data } = entry(name, cls, steps);
     const scheduler = createScheduler(name, config, steps);
     expect([...scheduler.timesteps]).toEqual(data.timesteps);
     expectClose([scheduler.initNoiseSigma], [data.init_noise_sigma]);
@@ -79,7 +89,7 @@ describe.each(CASES)('%s (diffusers %s, SD 1.5 config)', (name, cls) => {
   });
 
   it.each([1, 4, 20])('full denoising loop of %i steps', (steps) => {
-    const { config, data } = entry(cls, steps);
+    const { config, data } = entry(name, cls, steps);
     const scheduler = createScheduler(name, config, steps);
     // prepare_latents: base latents * init_noise_sigma.
     let latents: Float32Array = Float32Array.from(FIXTURE._meta.base_latents, (v) => v * scheduler.initNoiseSigma);
@@ -104,8 +114,8 @@ describe.each(CASES)('%s (diffusers %s, SD 1.5 config)', (name, cls) => {
 });
 
 describe('configs beyond the SD 1.5 fixture (diffusers formulas)', () => {
-  const trailing: SchedulerConfig = { ...DEFAULT_SCHEDULER_CONFIG, timestepSpacing: 'trailing', stepsOffset: 0 };
-  const alphas = alphasCumprod(DEFAULT_SCHEDULER_CONFIG);
+  const trailing: SchedulerConfig = { ...SD15, timestepSpacing: 'trailing', stepsOffset: 0 };
+  const alphas = alphasCumprod(SD15);
   const sigmaAt = (t: number) => Math.sqrt((1 - alphas[t]!) / alphas[t]!);
 
   it('trailing spacing: np.round(np.arange(N, 0, -N / steps)) - 1 (DDIM, Euler; SDXL Turbo)', () => {
@@ -122,7 +132,7 @@ describe('configs beyond the SD 1.5 fixture (diffusers formulas)', () => {
   });
 
   it('linspace spacing: np.linspace(0, N - 1, steps)[::-1], fractional for Euler', () => {
-    const linspace = { ...DEFAULT_SCHEDULER_CONFIG, timestepSpacing: 'linspace' as const };
+    const linspace = { ...SD15, timestepSpacing: 'linspace' as const };
     expectClose(createScheduler('euler', linspace, 4).timesteps, [999, 666, 333, 0]);
     expectClose(createScheduler('euler', linspace, 3).timesteps, [999, 499.5, 0]);
     expect(createScheduler('ddim', linspace, 3).timesteps).toEqual([999, 500, 0]);
@@ -157,7 +167,7 @@ describe('configs beyond the SD 1.5 fixture (diffusers formulas)', () => {
   });
 
   it('v-prediction, DPM++ 2M and LCM use x0 = alpha_t * sample - sigma_t * v', () => {
-    const config = { ...DEFAULT_SCHEDULER_CONFIG, predictionType: 'v_prediction' as const };
+    const config = { ...SD15, predictionType: 'v_prediction' as const };
     const dpm = createScheduler('dpmpp_2m', config, 4) as unknown as { sigmas: number[] } & ReturnType<typeof createScheduler>;
     const sigma = dpm.sigmas[0]!;
     const alpha = 1 / Math.sqrt(sigma ** 2 + 1);
@@ -174,21 +184,92 @@ describe('configs beyond the SD 1.5 fixture (diffusers formulas)', () => {
   });
 
   it('sample prediction is rejected by Euler ancestral, as in diffusers', () => {
-    expect(() => createScheduler('euler_a', { ...DEFAULT_SCHEDULER_CONFIG, predictionType: 'sample' }, 4)).toThrow(/sample/);
+    expect(() => createScheduler('euler_a', { ...SD15, predictionType: 'sample' }, 4)).toThrow(/sample/);
   });
 
   it('linear betas: linspace(beta_start, beta_end)', () => {
-    const linear = alphasCumprod({ ...DEFAULT_SCHEDULER_CONFIG, betaSchedule: 'linear', betaStart: 0.0001, betaEnd: 0.02 });
+    const linear = alphasCumprod({ ...SD15, betaSchedule: 'linear', betaStart: 0.0001, betaEnd: 0.02 });
     expectClose([linear[0]!, linear[1]!], [1 - 0.0001, (1 - 0.0001) * (1 - (0.0001 + 0.0199 / 999))]);
   });
 
-  it('parses scheduler_config.json and rejects unsupported variants', () => {
-    expect(parseSchedulerConfig({ prediction_type: 'v_prediction', timestep_spacing: 'trailing', steps_offset: 0 })).toMatchObject({
-      predictionType: 'v_prediction',
-      timestepSpacing: 'trailing',
-      stepsOffset: 0,
-    });
-    expect(() => parseSchedulerConfig({ beta_schedule: 'squaredcos_cap_v2' })).toThrow(/beta_schedule/);
-    expect(() => parseSchedulerConfig({ rescale_betas_zero_snr: true })).toThrow(/rescale/);
+  it('keeps parsed keys and their absence', () => {
+    expect(parseSchedulerConfig({ _class_name: 'DDIMScheduler', steps_offset: 1 })).toEqual({ className: 'DDIMScheduler', values: { _class_name: 'DDIMScheduler', steps_offset: 1 } });
+    expect(() => parseSchedulerConfig([])).toThrow(/object/);
+  });
+});
+
+const DEMO_SCHEDULER = join(import.meta.dirname, '../../../hack/demo-model/shapes-pipeline/scheduler/scheduler_config.json');
+const resolve = (name: SchedulerName, json: Record<string, unknown>) => resolveSchedulerConfig(name, parseSchedulerConfig(json));
+
+describe('scheduler_config.json resolved per class (diffusers v0.30.3 from_config)', () => {
+  it('absent timestep_spacing: linspace for Euler, Euler a and DPM++ 2M; leading for DDIM, PNDM and LCM', () => {
+    const spacing = (name: SchedulerName) => resolve(name, { _class_name: 'PNDMScheduler', skip_prk_steps: true }).timestepSpacing;
+    expect((['euler', 'euler_a', 'dpmpp_2m'] as const).map(spacing)).toEqual(['linspace', 'linspace', 'linspace']);
+    expect((['ddim', 'pndm', 'lcm'] as const).map(spacing)).toEqual(['leading', 'leading', 'leading']);
+    // And it changes the schedule: 4 Euler steps on a config without the key.
+    expectClose(createScheduler('euler', resolve('euler', {}), 4).timesteps, [999, 666, 333, 0]);
+  });
+
+  it('absent keys take the class signature: betas 0.0001..0.02 linear, steps_offset 0; DDIM clips and sets alpha to one; LCM has SD betas', () => {
+    expect(resolve('euler', {})).toMatchObject({ betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear', stepsOffset: 0, predictionType: 'epsilon' });
+    expect(resolve('ddim', {})).toMatchObject({ clipSample: true, setAlphaToOne: true, clipSampleRange: 1 });
+    expect(resolve('pndm', { skip_prk_steps: true })).toMatchObject({ setAlphaToOne: false, stepsOffset: 0 });
+    expect(resolve('lcm', {})).toMatchObject({ betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear', setAlphaToOne: true, originalInferenceSteps: 50 });
+    expect(resolve('dpmpp_2m', {})).toMatchObject({ solverOrder: 2, lowerOrderFinal: true, finalSigmasType: 'zero', lambdaMinClipped: -Infinity });
+  });
+
+  it('present keys win, including keys another class would default differently; keys a class does not take are ignored', () => {
+    const sd15 = { _class_name: 'PNDMScheduler', timestep_spacing: 'leading', steps_offset: 1, clip_sample: false, skip_prk_steps: true };
+    expect(resolve('euler', sd15)).toMatchObject({ timestepSpacing: 'leading', stepsOffset: 1 });
+    expect(resolve('ddim', sd15).clipSample).toBe(false);
+    // Euler takes no skip_prk_steps and no clip_sample: a PRK config still gives a working Euler.
+    expect(() => resolve('euler', { skip_prk_steps: false, thresholding: true })).not.toThrow();
+  });
+
+  it('refuses, naming the key, what the engine does not implement', () => {
+    expect(() => resolve('pndm', {})).toThrow(/PNDMScheduler skip_prk_steps false .*Runge-Kutta/);
+    expect(() => resolve('pndm', { skip_prk_steps: false })).toThrow(/skip_prk_steps/);
+    expect(() => resolve('euler', { use_karras_sigmas: true })).toThrow(/use_karras_sigmas/);
+    expect(() => resolve('euler', { interpolation_type: 'log_linear' })).toThrow(/interpolation_type/);
+    expect(() => resolve('euler', { final_sigmas_type: 'sigma_min' })).toThrow(/final_sigmas_type/);
+    expect(() => resolve('euler', { use_beta_sigmas: true })).toThrow(/use_beta_sigmas/);
+    expect(() => resolve('dpmpp_2m', { solver_order: 3 })).toThrow(/solver_order/);
+    expect(() => resolve('dpmpp_2m', { algorithm_type: 'sde-dpmsolver++' })).toThrow(/algorithm_type/);
+    expect(() => resolve('dpmpp_2m', { solver_type: 'heun' })).toThrow(/solver_type/);
+    expect(() => resolve('dpmpp_2m', { use_lu_lambdas: true })).toThrow(/use_lu_lambdas/);
+    expect(() => resolve('dpmpp_2m', { variance_type: 'learned_range' })).toThrow(/variance_type/);
+    expect(() => resolve('ddim', { thresholding: true })).toThrow(/thresholding/);
+    expect(() => resolve('ddim', { rescale_betas_zero_snr: true })).toThrow(/rescale_betas_zero_snr/);
+    expect(() => resolve('ddim', { beta_schedule: 'squaredcos_cap_v2' })).toThrow(/beta_schedule/);
+    expect(() => resolve('ddim', { trained_betas: [0.1, 0.2] })).toThrow(/trained_betas/);
+    expect(() => resolve('ddim', { steps_offset: 'one' })).toThrow(/steps_offset/);
+    expect(() => createScheduler('pndm', { ...SD15, predictionType: 'sample' }, 4)).toThrow(/prediction_type/);
+  });
+
+  it("reads the demo model's DPMSolverMultistep config (Python json: lambda_min_clipped -Infinity)", () => {
+    const json = parsePythonJson(readFileSync(DEMO_SCHEDULER, 'utf8')) as Record<string, unknown>;
+    expect(json.lambda_min_clipped).toBe(-Infinity);
+    const config = resolveSchedulerConfig('dpmpp_2m', parseSchedulerConfig(json));
+    expect(config).toMatchObject({ lambdaMinClipped: -Infinity, timestepSpacing: 'linspace', solverOrder: 2 });
+    expect(createScheduler('dpmpp_2m', config, 4).timesteps).toEqual([999, 749, 500, 250]);
+  });
+
+  it('DPM++: a finite lambda_min_clipped shortens the schedule; solver_order 1 is first order throughout; sigma_min final sigma', () => {
+    const base = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' };
+    // lambda(t) = log(alpha_t / sigma_t) falls below -2.5 for the last training timesteps of SD's schedule (-2.68 at 999).
+    const clipped = createScheduler('dpmpp_2m', resolve('dpmpp_2m', { ...base, lambda_min_clipped: -2.5 }), 4).timesteps;
+    const full = createScheduler('dpmpp_2m', resolve('dpmpp_2m', base), 4).timesteps;
+    expect(clipped[0]!).toBeLessThan(full[0]!);
+    const a = alphasCumprod(SD15);
+    const lambdaAt = (t: number) => Math.log(Math.sqrt(a[t]!)) - Math.log(Math.sqrt(1 - a[t]!));
+    expect(lambdaAt(clipped[0]!)).toBeGreaterThanOrEqual(-2.5);
+    const sample = Float32Array.from([1, -2]);
+    const out = Float32Array.from([0.3, 0.1]);
+    const first = createScheduler('dpmpp_2m', resolve('dpmpp_2m', { ...base, solver_order: 1 }), 4);
+    const second = createScheduler('dpmpp_2m', resolve('dpmpp_2m', base), 4);
+    for (const s of [first, second]) s.step(out, 0, sample);
+    expect([...first.step(out, 1, sample).prevSample]).not.toEqual([...second.step(out, 1, sample).prevSample]);
+    const sigmaMin = createScheduler('dpmpp_2m', resolve('dpmpp_2m', { ...base, final_sigmas_type: 'sigma_min' }), 4) as unknown as { sigmas: number[] };
+    expectClose([sigmaMin.sigmas.at(-1)!], [Math.sqrt((1 - a[0]!) / a[0]!)]);
   });
 });

@@ -2,8 +2,8 @@
 // derives the family, the defaults and the size limits. Pure file reading: no ONNX sessions here.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIFFUSERS_SCHEDULER_CLASSES } from '../schedulers/index.js';
-import { parseSchedulerConfig, type SchedulerConfig } from '../schedulers/config.js';
+import { createScheduler, DIFFUSERS_SCHEDULER_CLASSES, parseSchedulerConfig, resolveSchedulerConfig, type SchedulerConfigFile } from '../schedulers/index.js';
+import { parsePythonJson } from './json.js';
 import type { EngineInfo, ModelFamily } from '../types.js';
 
 type Json = Record<string, unknown>;
@@ -13,7 +13,8 @@ export interface ModelConfig {
   family: ModelFamily;
   /** SDXL: both text encoders' penultimate hidden states, pooled embeddings and time ids. */
   sdxl: boolean;
-  scheduler: SchedulerConfig;
+  /** scheduler_config.json as shipped; each scheduler resolves it with its own class defaults. */
+  scheduler: SchedulerConfigFile;
   /** diffusers' VAE scale factor: 2 ** (len(vae block_out_channels) - 1). */
   vaeScaleFactor: number;
   vaeScalingFactor: number;
@@ -29,7 +30,7 @@ export interface ModelConfig {
 function readJson(path: string): Json {
   if (!existsSync(path)) throw new Error(`model folder is missing ${path}`);
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Json;
+    return parsePythonJson(readFileSync(path, 'utf8')) as Json;
   } catch (error) {
     throw new Error(`cannot parse ${path}: ${(error as Error).message}`, { cause: error });
   }
@@ -73,15 +74,21 @@ export function readModelConfig(dir: string): ModelConfig {
   if (sdxl && textEncoderLayers.includes(0)) throw new Error('SDXL pipelines need text_encoder/config.json and text_encoder_2/config.json');
 
   // SDXL Turbo is SDXL distilled onto the trailing schedule (its scheduler config), sampled in 1-4 steps.
-  const family: ModelFamily = sdxl ? (scheduler.timestepSpacing === 'trailing' ? 'sdxl-turbo' : 'sdxl') : 'sd';
-  const configured = DIFFUSERS_SCHEDULER_CLASSES[String(schedulerJson._class_name)];
+  const family: ModelFamily = sdxl ? (scheduler.values.timestep_spacing === 'trailing' ? 'sdxl-turbo' : 'sdxl') : 'sd';
+  const configured = scheduler.className === undefined ? undefined : DIFFUSERS_SCHEDULER_CLASSES[scheduler.className];
   const defaults: EngineInfo['defaults'] =
     family === 'sdxl-turbo'
       ? { width: defaultSize, height: defaultSize, steps: 1, guidanceScale: 0, scheduler: 'euler_a' }
       : family === 'sdxl'
         ? { width: defaultSize, height: defaultSize, steps: 30, guidanceScale: 5, scheduler: configured ?? 'euler' }
-        : // SD 1.x ships PNDM, which we do not implement; DPM++ 2M gives comparable images in 25 steps.
+        : // SD 1.x ships PNDM (pndm); a class we do not implement falls back to DPM++ 2M.
           { width: defaultSize, height: defaultSize, steps: 25, guidanceScale: 7.5, scheduler: configured ?? 'dpmpp_2m' };
+  // The default must run: an option of the model's own scheduler that we do not implement fails the load, loudly.
+  try {
+    createScheduler(defaults.scheduler, resolveSchedulerConfig(defaults.scheduler, scheduler), defaults.steps);
+  } catch (error) {
+    throw new Error(`${schedulerPath}: ${(error as Error).message}`, { cause: error });
+  }
 
   return {
     dir,

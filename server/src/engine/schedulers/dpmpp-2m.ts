@@ -1,5 +1,5 @@
-// DPMSolverMultistepScheduler (diffusers) with algorithm_type dpmsolver++, solver_order 2, solver_type midpoint,
-// lower_order_final (the last step is first order since the final sigma is 0), final_sigmas_type zero.
+// DPMSolverMultistepScheduler (diffusers v0.30.3) with algorithm_type dpmsolver++, solver_type midpoint, solver_order
+// 1 or 2, final_sigmas_type zero or sigma_min, lower_order_final / euler_at_final and lambda_min_clipped as configured.
 import type { SchedulerConfig } from './config.js';
 import { alphasCumprod, dpmTimesteps, interpolate, trainSigmas } from './schedule.js';
 import { combine, predictOriginal, type Scheduler, type StepResult } from './scheduler.js';
@@ -22,7 +22,9 @@ export class DpmSolverPlusPlus2MScheduler implements Scheduler {
   constructor(private readonly config: SchedulerConfig, steps: number) {
     this.timesteps = dpmTimesteps(config, steps);
     const table = trainSigmas(alphasCumprod(config));
-    this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), 0];
+    // sigma_min: the smallest training sigma, ((1 - alphas_cumprod[0]) / alphas_cumprod[0]) ** 0.5.
+    const last = config.finalSigmasType === 'sigma_min' ? table[0]! : 0;
+    this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), last];
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {
@@ -42,9 +44,11 @@ export class DpmSolverPlusPlus2MScheduler implements Scheduler {
     const h = t.lambda - s0.lambda;
     const ratio = t.sigmaT / s0.sigmaT;
     const coef = -t.alpha * Math.expm1(-h);
-    const lowerOrderFinal = stepIndex === this.timesteps.length - 1;
+    const { eulerAtFinal, lowerOrderFinal, finalSigmasType, solverOrder } = this.config;
+    const firstOrderFinal =
+      stepIndex === this.timesteps.length - 1 && (eulerAtFinal || (lowerOrderFinal && this.timesteps.length < 15) || finalSigmasType === 'zero');
     let prevSample: Float32Array;
-    if (this.previous === undefined || lowerOrderFinal) {
+    if (solverOrder === 1 || this.previous === undefined || firstOrderFinal) {
       prevSample = combine(ratio, sample, coef, x0);
     } else {
       const s1 = alphaSigma(this.sigmas[stepIndex - 1]!);

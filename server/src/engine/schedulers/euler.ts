@@ -13,8 +13,8 @@ abstract class EulerBase implements Scheduler {
     const table = trainSigmas(alphasCumprod(config));
     this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), 0];
     const max = Math.max(...this.sigmas);
-    // diffusers: plain max sigma for linspace/trailing, sqrt(max^2 + 1) for leading.
-    this.initNoiseSigma = config.timestepSpacing === 'leading' ? Math.sqrt(max * max + 1) : max;
+    // diffusers: plain max sigma for linspace/trailing, (max ** 2 + 1) ** 0.5 for leading (float32 tensors).
+    this.initNoiseSigma = config.timestepSpacing === 'leading' ? Math.fround(Math.sqrt(Math.fround(Math.fround(max * max) + 1))) : max;
   }
 
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {

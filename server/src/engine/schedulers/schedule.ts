@@ -19,10 +19,11 @@ export function alphasCumprod(config: SchedulerConfig): Float64Array {
       ? linspace(config.betaStart, config.betaEnd, n)
       : linspace(Math.sqrt(config.betaStart), Math.sqrt(config.betaEnd), n).map((b) => f32(b * b));
   const out = new Float64Array(n);
+  // torch.cumprod on CPU accumulates a float32 tensor in double (acc_type) and rounds each output to float32.
   let product = 1;
   for (let i = 0; i < n; i++) {
-    product = f32(product * f32(1 - betas[i]!));
-    out[i] = product;
+    product *= f32(1 - betas[i]!);
+    out[i] = f32(product);
   }
   return out;
 }
@@ -72,17 +73,34 @@ export function spacedTimesteps(config: SchedulerConfig, steps: number, round: b
   }
 }
 
+/**
+ * DPMSolverMultistepScheduler's last_timestep: N minus the number of training timesteps whose
+ * lambda(t) = log(alpha_t) - log(sigma_t) (float32, as torch) lies below lambda_min_clipped (-inf: N).
+ */
+function dpmLastTimestep(config: SchedulerConfig): number {
+  const n = config.numTrainTimesteps;
+  if (config.lambdaMinClipped === -Infinity) return n;
+  const alphas = alphasCumprod(config);
+  let clipped = 0;
+  for (let t = 0; t < n; t++) {
+    const lambda = f32(f32(Math.log(f32(Math.sqrt(alphas[t]!)))) - f32(Math.log(f32(Math.sqrt(f32(1 - alphas[t]!))))));
+    if (lambda < config.lambdaMinClipped) clipped++;
+  }
+  return n - clipped;
+}
+
 /** DPMSolverMultistepScheduler.set_timesteps: steps + 1 points with the last (t = 0) dropped. */
 export function dpmTimesteps(config: SchedulerConfig, steps: number): number[] {
   const n = config.numTrainTimesteps;
+  const last = dpmLastTimestep(config);
   switch (config.timestepSpacing) {
     case 'linspace':
-      return Array.from({ length: steps + 1 }, (_, i) => roundHalfEven(((n - 1) * i) / steps)).reverse().slice(0, -1);
+      return Array.from({ length: steps + 1 }, (_, i) => roundHalfEven(((last - 1) * i) / steps)).reverse().slice(0, -1);
     case 'leading': {
-      const ratio = Math.floor(n / (steps + 1));
+      const ratio = Math.floor(last / (steps + 1));
       return Array.from({ length: steps + 1 }, (_, i) => i * ratio).reverse().slice(0, -1).map((t) => t + config.stepsOffset);
     }
     case 'trailing':
-      return arangeDown(n, 0, -n / steps).map((t) => roundHalfEven(t) - 1);
+      return arangeDown(last, 0, -n / steps).map((t) => roundHalfEven(t) - 1);
   }
 }
