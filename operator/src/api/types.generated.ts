@@ -17,6 +17,17 @@ export interface HyperGenModelSpecSource {
   tokenSecretRef?: HyperGenModelSpecSourceTokenSecretRef;
 }
 
+/** Replicas from the pods' queue depth; the operator writes spec.replicas through the scale subresource. Absent, replicas are left to spec.replicas or a user's own HPA/KEDA. */
+export interface HyperGenModelSpecAutoscaling {
+  /** Fewest replicas; 0 scales to zero when idle (the gateway holds requests while one starts). */
+  minReplicas?: number;
+  maxReplicas: number;
+  /** Admitted generations (running or waiting) per replica to aim for, averaged over the window. */
+  targetQueuePerReplica?: number;
+  /** How long the load must stay below the current replica count before scaling down. */
+  scaleDownDelaySeconds?: number;
+}
+
 /** GPUs per pod. count 0 runs on CPU. */
 export interface HyperGenModelSpecGpu {
   count?: number;
@@ -106,6 +117,8 @@ export interface HyperGenModelSpec {
   source?: HyperGenModelSpecSource;
   /** Desired pods (scale subresource). Unset leaves the Deployment's replicas to an autoscaler. */
   replicas?: number;
+  /** Replicas from the pods' queue depth; the operator writes spec.replicas through the scale subresource. Absent, replicas are left to spec.replicas or a user's own HPA/KEDA. */
+  autoscaling?: HyperGenModelSpecAutoscaling;
   /** GPUs per pod. count 0 runs on CPU. */
   gpu?: HyperGenModelSpecGpu;
   /** Extra cpu/memory requests and limits of the server container. */

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, freePort } from '../../server-process.js';
@@ -23,7 +25,7 @@ export interface ProcessRunnerOptions {
 
 interface Container {
   spec: Json;
-  /** host port standing in for each container port */
+  /** port on the pod's address serving each container port (the container port itself, unless the pod shares 127.0.0.1) */
   ports: Map<number, number>;
   child?: ChildProcess;
   exited?: Promise<void>;
@@ -37,6 +39,8 @@ interface RunningPod {
   name: string;
   uid: string;
   dir: string;
+  /** the pod's IP: a loopback address of its own (see allocatePodAddress) */
+  ip: string;
   mounts: Map<string, string>; // volume name -> host folder
   containers: Container[];
   stopping: boolean;
@@ -46,10 +50,35 @@ interface RunningPod {
 
 const LOG_LIMIT = 2 * 1024 * 1024;
 
+const canBind = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+
+/**
+ * A pod IP as in a cluster: every address of 127.0.0.0/8 is loopback on Linux, so each pod gets its own 127.x.y.z
+ * (random, so that several test clusters on one machine do not collide) where all its container ports are free, and
+ * serves them on the container ports themselves: podIP:containerPort is reachable, as EndpointSlices promise.
+ * Where the system has no such addresses (macOS has only 127.0.0.1), pods share 127.0.0.1 on free host ports.
+ */
+async function allocatePodAddress(containerPorts: number[]): Promise<{ ip: string; ports: Map<number, number> }> {
+  for (let attempt = 0; attempt < 32; attempt++) {
+    const ip = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    let free = true;
+    for (const p of containerPorts) if (!(free = await canBind(ip, p))) break;
+    if (free && (containerPorts.length > 0 || (await canBind(ip, 0)))) return { ip, ports: new Map(containerPorts.map((p) => [p, p])) };
+  }
+  const ports = new Map<number, number>();
+  for (const p of containerPorts) ports.set(p, await freePort());
+  return { ip: '127.0.0.1', ports };
+}
+
 /**
  * A kubelet that runs each container as a local process of the server's entrypoint (the image's `hypergen`):
  * env (incl. secretKeyRef/configMapKeyRef), Secret/ConfigMap/emptyDir/PVC volumes as host folders with container
- * paths in args and env rewritten to them, init containers first, --host/--port forced to a free 127.0.0.1 port,
+ * paths in args and env rewritten to them, init containers first, --host/--port forced to the pod IP (its own loopback address) and container port,
  * readiness from the container's httpGet readinessProbe, restarts with back-off (CrashLoopBackOff), SIGTERM then
  * SIGKILL after the grace period on delete. Secret and ConfigMap changes reach mounted files like the kubelet's
  * atomic writer (`..data` symlink swap).
@@ -80,7 +109,7 @@ export class ProcessPodRunner implements PodRunner {
   start(pod: Json, kubelet: KubeletApi): void {
     const { namespace: ns, name, uid } = pod.metadata;
     if (this.pods.has(uid)) return;
-    const rp: RunningPod = { ns, name, uid, dir: mkdtempSync(join(tmpdir(), `pod-${name}-`)), mounts: new Map(), containers: [], stopping: false, timers: new Set(), kubelet };
+    const rp: RunningPod = { ns, name, uid, dir: mkdtempSync(join(tmpdir(), `pod-${name}-`)), ip: '127.0.0.1', mounts: new Map(), containers: [], stopping: false, timers: new Set(), kubelet };
     this.pods.set(uid, rp);
     void this.run(rp, pod).catch((e) => this.append(rp, undefined, `runner: ${(e as Error).message}\n`));
   }
@@ -141,7 +170,7 @@ export class ProcessPodRunner implements PodRunner {
       if (!obj && !ref.optional) throw new Error(`${kind === 'secrets' ? 'secret' : 'configmap'} "${ref.name}" not found`);
       for (const [k, v] of Object.entries(obj?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = kind === 'secrets' ? Buffer.from(String(v), 'base64').toString() : String(v);
     }
-    const fields: Record<string, string> = { 'metadata.name': rp.name, 'metadata.namespace': rp.ns, 'metadata.uid': rp.uid, 'spec.nodeName': pod.spec.nodeName ?? '', 'status.podIP': '127.0.0.1', 'status.hostIP': '127.0.0.1' };
+    const fields: Record<string, string> = { 'metadata.name': rp.name, 'metadata.namespace': rp.ns, 'metadata.uid': rp.uid, 'spec.nodeName': pod.spec.nodeName ?? '', 'status.podIP': rp.ip, 'status.hostIP': '127.0.0.1' };
     for (const e of c.env ?? []) {
       let v: string | undefined;
       if (e.valueFrom?.secretKeyRef) v = keyRef('secrets', e.valueFrom.secretKeyRef);
@@ -154,7 +183,7 @@ export class ProcessPodRunner implements PodRunner {
   }
 
   /** Command line of a container with container paths mapped and, for serving containers, the forced host/port. */
-  private commandOf(c: Json, mounts: Array<{ mountPath: string; hostPath: string }>, port: number | undefined): string[] {
+  private commandOf(c: Json, mounts: Array<{ mountPath: string; hostPath: string }>, host: string, port: number | undefined): string[] {
     const map = (a: string) => mapPath(a, mounts);
     const cmd: string[] = c.command ?? [];
     const argv = !cmd.length || cmd[0] === 'hypergen' ? [...this.entrypoint, ...[...cmd.slice(1), ...(c.args ?? [])].map(map)] : [...cmd, ...(c.args ?? [])].map(map);
@@ -165,14 +194,16 @@ export class ProcessPodRunner implements PodRunner {
       if (a === '--port' || a === '--host') i++;
       else if (!a.startsWith('--port=') && !a.startsWith('--host=')) out.push(a);
     }
-    return [...out, '--host', '127.0.0.1', '--port', String(port)];
+    return [...out, '--host', host, '--port', String(port)];
   }
 
   private async run(rp: RunningPod, pod: Json): Promise<void> {
     const specs: Json[] = pod.spec.containers ?? [];
+    const address = await allocatePodAddress(specs.flatMap((s) => (s.ports ?? []).map((p: Json) => p.containerPort as number)));
+    rp.ip = address.ip;
     for (const spec of specs) {
       const ports = new Map<number, number>();
-      for (const p of spec.ports ?? []) ports.set(p.containerPort, await freePort());
+      for (const p of spec.ports ?? []) ports.set(p.containerPort, address.ports.get(p.containerPort)!);
       rp.containers.push({ spec, ports, ready: false, restarts: 0, log: '' });
     }
     if (rp.stopping) return;
@@ -180,6 +211,8 @@ export class ProcessPodRunner implements PodRunner {
       ...p.status,
       phase: 'Pending',
       hostIP: '10.0.0.1',
+      podIP: rp.ip,
+      podIPs: [{ ip: rp.ip }],
       startTime: p.status?.startTime ?? nowTime(),
       containerStatuses: specs.map((s) => ({ name: s.name, image: s.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: pod.spec.initContainers?.length ? 'PodInitializing' : 'ContainerCreating' } } })),
     }));
@@ -233,8 +266,8 @@ export class ProcessPodRunner implements PodRunner {
     // A missing Secret/ConfigMap key throws: the caller reports CreateContainerConfigError and retries.
     const env = this.envOf(rp, pod, c.spec, mounts);
     const port = c.ports.values().next().value as number | undefined;
-    if (port !== undefined) Object.assign(env, { HYPERGEN_HOST: '127.0.0.1', HYPERGEN_PORT: String(port) });
-    const [file, ...args] = this.commandOf(c.spec, mounts, port);
+    if (port !== undefined) Object.assign(env, { HYPERGEN_HOST: rp.ip, HYPERGEN_PORT: String(port) });
+    const [file, ...args] = this.commandOf(c.spec, mounts, rp.ip, port);
     const cwd = c.spec.workingDir ? mapPath(c.spec.workingDir, mounts) : rp.dir;
     const child = spawn(file!, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     c.child = child;
@@ -283,7 +316,7 @@ export class ProcessPodRunner implements PodRunner {
         if (alive && probe) {
           const containerPort = typeof probe.port === 'number' ? probe.port : (c.spec.ports ?? []).find((p: Json) => p.name === probe.port)?.containerPort;
           const hostPort = c.ports.get(containerPort);
-          const res = hostPort ? await fetch(`http://127.0.0.1:${hostPort}${probe.path ?? '/'}`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined) : undefined;
+          const res = hostPort ? await fetch(`http://${rp.ip}:${hostPort}${probe.path ?? '/'}`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined) : undefined;
           await res?.body?.cancel();
           ready = !!res && res.status >= 200 && res.status < 400;
         }
@@ -329,9 +362,10 @@ export class ProcessPodRunner implements PodRunner {
 
   endpoint(pod: Json, port: number): { host: string; port: number } | undefined {
     const rp = this.pods.get(pod.metadata.uid);
-    for (const c of rp?.containers ?? []) {
-      const host = c.ports.get(port);
-      if (host && c.child && c.child.exitCode === null) return { host: '127.0.0.1', port: host };
+    if (!rp) return undefined;
+    for (const c of rp.containers) {
+      const hostPort = c.ports.get(port);
+      if (hostPort && c.child && c.child.exitCode === null) return { host: rp.ip, port: hostPort };
     }
     return undefined;
   }
