@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { SCHEDULER_NAMES, type SchedulerName } from './engine/types.js';
+import { DEVICE_CHOICES, SCHEDULER_NAMES, type RequestedDevice, type SchedulerName } from './engine/types.js';
 import { parseTrustedProxies } from './http/trusted-proxies.js';
 
 export interface ServeConfig {
@@ -11,7 +11,7 @@ export interface ServeConfig {
   port: number;
   apiKey?: string;
   apiKeyFile?: string;
-  device: 'auto' | 'cuda' | 'cpu';
+  device: RequestedDevice;
   dtype: 'fp16' | 'fp32';
   maxBatchSize: number;
   batchWaitMs: number;
@@ -68,7 +68,7 @@ export function serveOptions(): Option[] {
     new Option('--port <port>', 'port to listen on').env('HYPERGEN_PORT').default(8000).argParser(integer(0, 65535)),
     new Option('--api-key <key>', 'require this API key (Authorization: Bearer KEY)').env('HYPERGEN_API_KEY').conflicts('apiKeyFile'),
     new Option('--api-key-file <path>', 'require a key from this file (one per line, re-read on change)').env('HYPERGEN_API_KEY_FILE'),
-    new Option('--device <device>', 'execution device').env('HYPERGEN_DEVICE').choices(['auto', 'cuda', 'cpu']).default('auto'),
+    new Option('--device <device>', 'execution device (auto: cuda, else webgpu, else cpu; an explicit GPU that cannot load exits 2)').env('HYPERGEN_DEVICE').choices([...DEVICE_CHOICES]).default('auto'),
     new Option('--dtype <dtype>', 'compute precision').env('HYPERGEN_DTYPE').choices(['fp16', 'fp32']).default('fp16'),
     new Option('--max-batch-size <n>', 'most images in one UNet batch').env('HYPERGEN_MAX_BATCH_SIZE').default(4).argParser(integer(1, 64)),
     new Option('--batch-wait-ms <ms>', 'when the engine is idle, how long a lone request waits for company (0: starts at once; arrivals during a batch always form the next one)').env('HYPERGEN_BATCH_WAIT_MS').default(0).argParser(integer(0, 10_000)),

@@ -4,7 +4,7 @@ import { isIPv6, type AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { FileKeys, StaticKeys, type KeySource } from './auth/api-keys.js';
 import type { ServeConfig } from './config.js';
-import { createEngine } from './engine/index.js';
+import { createEngine, DeviceUnavailableError } from './engine/index.js';
 import { createHandler } from './http/app.js';
 import { trustCheck } from './http/trusted-proxies.js';
 import { createLogger, SecretScrubber } from './logger.js';
@@ -96,6 +96,12 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
       logger.info({ model: config.modelId, family: info.family, device: info.device, deviceReason: info.deviceReason, seconds }, 'model loaded; ready');
     },
     (error: unknown) => {
+      if (error instanceof DeviceUnavailableError) {
+        // An explicit --device this machine cannot provide is a bad flag value: exit 2 with the reason.
+        logger.fatal({ device: config.device, reason: error.message }, 'requested device not available');
+        process.stderr.write(`hypergen: ${error.message}\n`);
+        process.exit(2);
+      }
       // A model that cannot load will not load on the next request either: exit so the pod shows the crash.
       logger.fatal({ err: error }, 'model failed to load');
       process.exit(1);

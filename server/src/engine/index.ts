@@ -4,12 +4,12 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { batchKey, GenerationRequestError, type Engine, type EngineInfo, type GenerationRequest, type GenerationResult } from './types.js';
+import { batchKey, DeviceUnavailableError, GenerationRequestError, type Engine, type EngineInfo, type GenerationRequest, type GenerationResult, type RequestedDevice } from './types.js';
 import type { FromWorker, ToWorker, WorkerError } from './worker/protocol.js';
 
 export interface EngineOptions {
   modelDir: string;
-  device: 'auto' | 'cuda' | 'cpu';
+  device: RequestedDevice;
   dtype: 'fp16' | 'fp32';
   logger: Logger;
 }
@@ -26,6 +26,7 @@ function abortReason(signal: AbortSignal): unknown {
 
 function toError(error: WorkerError): Error {
   if (error.name === 'GenerationRequestError') return new GenerationRequestError(error.message, error.param as keyof GenerationRequest);
+  if (error.name === 'DeviceUnavailableError') return new DeviceUnavailableError(error.message);
   return Object.assign(new Error(error.message), { name: error.name });
 }
 
@@ -171,4 +172,5 @@ export function createEngine(options: EngineOptions): Engine {
   return new WorkerEngine(options);
 }
 
-export type { Engine, EngineInfo, GenerationRequest, GenerationResult } from './types.js';
+export { DeviceUnavailableError } from './types.js';
+export type { Engine, EngineInfo, GenerationRequest, GenerationResult, RequestedDevice } from './types.js';

@@ -3,11 +3,15 @@
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
-export const SCHEDULER_NAMES = ['euler', 'euler_a', 'ddim', 'lcm', 'dpmpp_2m', 'pndm'] as const;
+export const SCHEDULER_NAMES = ['euler', 'euler_a', 'ddim', 'lcm', 'dpmpp_2m'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
 export type ModelFamily = 'sd' | 'sdxl' | 'sdxl-turbo';
-export type DeviceKind = 'cuda' | 'cpu';
+/** Where the sessions run: the CUDA or WebGPU (Dawn: Vulkan on Linux) execution provider, or the CPU. */
+export type DeviceKind = 'cuda' | 'webgpu' | 'cpu';
+/** What `--device` accepts; `auto` tries cuda, then webgpu, then cpu. */
+export const DEVICE_CHOICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
+export type RequestedDevice = (typeof DEVICE_CHOICES)[number];
 
 export interface GenerationRequest {
   prompt: string;
@@ -47,6 +51,14 @@ export class GenerationRequestError extends RangeError {
   }
 }
 
+/**
+ * An explicitly requested device (`--device cuda` or `webgpu`) cannot load: the message says why. Only `auto`
+ * falls back to another device; the CLI exits 2 on this error.
+ */
+export class DeviceUnavailableError extends Error {
+  override readonly name = 'DeviceUnavailableError';
+}
+
 export interface GeneratedImage {
   data: Buffer;
   mimeType: string;
@@ -68,7 +80,7 @@ export interface GenerationResult {
 export interface EngineInfo {
   family: ModelFamily;
   device: DeviceKind;
-  /** Why this device was chosen, e.g. "CUDA provider not available: <error>; using CPU". */
+  /** Why this device was chosen, e.g. "CUDA execution provider not available: <error>; ...; using CPU". */
   deviceReason: string;
   dtype: 'fp16' | 'fp32';
   defaults: {

@@ -1,11 +1,11 @@
 // The text-to-image loop: tokenize, encode text, denoise with classifier-free guidance in one UNet batch, decode
 // with the VAE, encode images. Runs inside the engine's worker thread (session.run blocks its thread).
 import ort from 'onnxruntime-node';
-import { createScheduler, resolveSchedulerConfig } from '../schedulers/index.js';
+import { NoiseGenerator } from '../noise.js';
+import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
-import { GenerationRequestError, type EngineInfo, type GenerationRequest, type GenerationResult } from '../types.js';
+import { GenerationRequestError, type EngineInfo, type GenerationRequest, type GenerationResult, type RequestedDevice } from '../types.js';
 import { encodeImage, MIME_TYPES, toRgb } from './image.js';
-import { drawNoise, imageGenerators, imageSeed } from './latents.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
 import { float32Data, floatTensor, tensorMeta } from './tensors.js';
 import { loadSessions, type Component } from './sessions.js';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 export interface PipelineOptions {
   modelDir: string;
-  device: 'auto' | 'cuda' | 'cpu';
+  device: RequestedDevice;
   dtype: 'fp16' | 'fp32';
 }
 
@@ -179,14 +179,8 @@ export class Pipeline {
     const text = await this.encodeText(requests, timings);
 
     const scheduler = (() => {
-      let config;
       try {
-        config = resolveSchedulerConfig(first.scheduler, this.config.scheduler);
-      } catch (error) {
-        throw new GenerationRequestError(`${first.scheduler}: ${(error as Error).message}`, 'scheduler');
-      }
-      try {
-        return createScheduler(first.scheduler, config, steps);
+        return createScheduler(first.scheduler, this.config.scheduler, steps);
       } catch (error) {
         throw new GenerationRequestError(`${first.scheduler}: ${(error as Error).message}`, 'steps');
       }
@@ -194,10 +188,9 @@ export class Pipeline {
     const latentH = height / this.config.vaeScaleFactor;
     const latentW = width / this.config.vaeScaleFactor;
     const perImageSize = this.config.latentChannels * latentH * latentW;
-    // diffusers: prepare_latents draws randn([1, C, h, w]) from each image's generator, times init_noise_sigma.
-    const latentShape = [this.config.latentChannels, latentH, latentW];
-    const generators = imageGenerators(requests);
-    let latents: Float32Array = drawNoise(generators, latentShape, scheduler.initNoiseSigma);
+    const generators = requests.flatMap((r) => Array.from({ length: r.n }, (_, i) => new NoiseGenerator(r.seed + i)));
+    let latents: Float32Array = concat(generators.map((g) => g.normal(perImageSize)));
+    for (let i = 0; i < latents.length; i++) latents[i]! *= scheduler.initNoiseSigma;
     const guidance = requests.flatMap((r) => Array<number>(r.n).fill(r.guidanceScale));
 
     const unetBatch = guided ? 2 * images : images;
@@ -241,8 +234,7 @@ export class Pipeline {
           }
         }
       }
-      // Euler a and LCM draw randn_tensor(model_output.shape) per image inside step(), after the UNet call.
-      const noise = scheduler.needsNoise(step) ? drawNoise(generators, latentShape) : undefined;
+      const noise = scheduler.needsNoise(step) ? concat(generators.map((g) => g.normal(perImageSize))) : undefined;
       latents = scheduler.step(modelOutput, step, latents, noise).prevSample;
       unetStepSeconds.push(seconds(started));
     }
@@ -266,7 +258,7 @@ export class Pipeline {
           encodeImage(toRgb(pixels, imageIndex + i, width, height), width, height, request.outputFormat, request.outputCompression).then((data) => ({
             data,
             mimeType: MIME_TYPES[request.outputFormat],
-            seed: imageSeed(request.seed, i),
+            seed: request.seed + i,
           })),
         ),
       );

@@ -1,9 +1,11 @@
-// ONNX Runtime sessions for the pipeline's components, on CUDA when asked for and loadable, else on CPU.
+// ONNX Runtime sessions for the pipeline's components on the device asked for: CUDA, WebGPU or CPU, or the first
+// of them that loads for 'auto'; the reason for the choice is returned with them.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import type { DeviceKind } from '../types.js';
+import { DeviceUnavailableError, type DeviceKind, type RequestedDevice } from '../types.js';
+import { probeWebGpu } from './webgpu-probe.js';
 
 export type Component = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_decoder';
 
@@ -13,19 +15,31 @@ export interface LoadedSessions {
   deviceReason: string;
 }
 
+type GpuDevice = Exclude<DeviceKind, 'cpu'>;
+const PROVIDER: Record<GpuDevice, string> = { cuda: 'CUDA', webgpu: 'WebGPU' };
+
 function create(path: string, device: DeviceKind): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(path, {
-    executionProviders: device === 'cuda' ? [{ name: 'cuda', deviceId: 0 }, 'cpu'] : ['cpu'],
-    graphOptimizationLevel: 'all',
-  });
+  const providers: Record<DeviceKind, ort.InferenceSession.ExecutionProviderConfig[]> = {
+    cuda: [{ name: 'cuda', deviceId: 0 }, 'cpu'],
+    // Nodes the WebGPU provider has no kernel for run on the CPU provider.
+    webgpu: [{ name: 'webgpu' }, 'cpu'],
+    cpu: ['cpu'],
+  };
+  return ort.InferenceSession.create(path, { executionProviders: providers[device], graphOptimizationLevel: 'all' });
 }
 
 async function createAll(dir: string, components: Component[], device: DeviceKind): Promise<LoadedSessions['sessions']> {
   const sessions: LoadedSessions['sessions'] = {};
-  for (const component of components) {
-    const path = join(dir, component, 'model.onnx');
-    if (!existsSync(path)) throw new Error(`model folder is missing ${path}`);
-    sessions[component] = await create(path, device);
+  try {
+    for (const component of components) {
+      const path = join(dir, component, 'model.onnx');
+      if (!existsSync(path)) throw new Error(`model folder is missing ${path}`);
+      sessions[component] = await create(path, device);
+    }
+  } catch (error) {
+    // A provider that failed on a later component must not keep the earlier ones' device memory.
+    await Promise.all(Object.values(sessions).map((session) => session.release()));
+    throw error;
   }
   return sessions;
 }
@@ -39,24 +53,49 @@ export function cudaProviderPath(): string {
   return join(packageDir, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
 }
 
+const firstLine = (error: unknown) => ((error as Error).message ?? String(error)).split('\n')[0]!.slice(0, 300);
+
+/** Why `device` cannot be used, before any model session is made; undefined when it is worth trying. */
+async function precheck(device: GpuDevice, requested: RequestedDevice): Promise<{ why?: string; note?: string }> {
+  if (device === 'cuda') {
+    // Only 'auto' trusts the path (it follows onnxruntime-node 1.30's layout); an explicit 'cuda' always tries.
+    const provider = cudaProviderPath();
+    if (requested === 'auto' && !existsSync(provider)) return { why: `the onnxruntime-node CUDA provider is not installed (${provider} is missing)` };
+    return {};
+  }
+  if (!ort.listSupportedBackends().some((backend) => backend.name === 'webgpu')) return { why: 'this onnxruntime-node build has no WebGPU provider' };
+  const probe = await probeWebGpu();
+  if (!probe.ok) return { why: probe.reason };
+  return { note: probe.fp16 ? '' : '; the WebGPU adapter cannot run float16 kernels (fp16 exports run their nodes on the CPU provider)' };
+}
+
 /**
- * 'auto' and 'cuda' try the CUDA execution provider first. onnxruntime-node throws (rather than falling back)
- * when the provider or its CUDA libraries are missing; we then load on CPU and say why.
+ * 'cpu' loads on CPU. 'cuda' and 'webgpu' load on that provider or throw DeviceUnavailableError saying why.
+ * 'auto' tries CUDA, then WebGPU, then CPU, and the reason lists why each one it passed over could not load.
+ * onnxruntime-node throws (rather than falling back) when a provider or its libraries are missing; WebGPU is
+ * probed first in a child process under a deadline (see webgpu-probe.ts).
  */
-export async function loadSessions(dir: string, components: Component[], requested: 'auto' | 'cuda' | 'cpu'): Promise<LoadedSessions> {
+export async function loadSessions(dir: string, components: Component[], requested: RequestedDevice): Promise<LoadedSessions> {
   if (requested === 'cpu') return { sessions: await createAll(dir, components, 'cpu'), device: 'cpu', deviceReason: 'CPU requested' };
-  // Only 'auto' trusts the path (it follows onnxruntime-node 1.30's layout); an explicit 'cuda' always tries.
-  const provider = cudaProviderPath();
-  if (requested === 'auto' && !existsSync(provider)) {
-    const why = `the onnxruntime-node CUDA provider is not installed (${provider} is missing)`;
-    return { sessions: await createAll(dir, components, 'cpu'), device: 'cpu', deviceReason: `CUDA execution provider not available: ${why}; using CPU` };
+  const order: GpuDevice[] = requested === 'auto' ? ['cuda', 'webgpu'] : [requested];
+  const passedOver: string[] = [];
+  for (const device of order) {
+    const { why: skip, note = '' } = await precheck(device, requested);
+    let why = skip;
+    if (why === undefined) {
+      try {
+        const sessions = await createAll(dir, components, device);
+        const before = passedOver.length > 0 ? `${passedOver.join('; ')}; ` : '';
+        return { sessions, device, deviceReason: `${before}${PROVIDER[device]} execution provider loaded (device ${requested} requested)${note}` };
+      } catch (error) {
+        why = firstLine(error);
+        if (device === 'cuda' && !existsSync(cudaProviderPath())) why += ` (the onnxruntime-node CUDA provider is not installed: ${cudaProviderPath()} is missing)`;
+      }
+    }
+    const reason = `${PROVIDER[device]} execution provider not available: ${why}`;
+    if (requested !== 'auto') throw new DeviceUnavailableError(`--device ${requested}: ${reason}`);
+    passedOver.push(reason);
   }
-  try {
-    const sessions = await createAll(dir, components, 'cuda');
-    return { sessions, device: 'cuda', deviceReason: `CUDA execution provider loaded (device ${requested} requested)` };
-  } catch (error) {
-    const why = (error as Error).message.split('\n')[0]!.slice(0, 300);
-    const sessions = await createAll(dir, components, 'cpu');
-    return { sessions, device: 'cpu', deviceReason: `CUDA execution provider not available: ${why}; using CPU` };
-  }
+  const sessions = await createAll(dir, components, 'cpu');
+  return { sessions, device: 'cpu', deviceReason: `${passedOver.join('; ')}; using CPU` };
 }

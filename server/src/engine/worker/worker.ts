@@ -17,16 +17,18 @@ let pipeline: Pipeline | undefined;
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'load':
-      Pipeline.load(message.options).then(
+    case 'load': {
+      const { options } = message;
+      Pipeline.load(options).then(
         (loaded) => {
           pipeline = loaded;
-          send({ type: 'log', level: loaded.info.device === 'cuda' ? 'info' : 'warn', message: 'engine device', fields: { device: loaded.info.device, reason: loaded.info.deviceReason } });
+          send({ type: 'log', level: loaded.info.device === 'cpu' && options.device !== 'cpu' ? 'warn' : 'info', message: 'engine device', fields: { device: loaded.info.device, reason: loaded.info.deviceReason } });
           send({ type: 'loaded', info: loaded.info });
         },
         (error: unknown) => send({ type: 'load-failed', error: asError(error) }),
       );
       return;
+    }
     case 'generate': {
       const { id, requests, abortFlag } = message;
       if (!pipeline) return send({ type: 'failed', id, error: { name: 'Error', message: 'engine is not loaded' } });
