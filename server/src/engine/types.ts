@@ -3,7 +3,7 @@
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
-export const SCHEDULER_NAMES = ['euler', 'euler_a', 'ddim', 'lcm', 'dpmpp_2m'] as const;
+export const SCHEDULER_NAMES = ['euler', 'euler_a', 'ddim', 'lcm', 'dpmpp_2m', 'pndm'] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
 export type ModelFamily = 'sd' | 'sdxl' | 'sdxl-turbo';

@@ -1,11 +1,11 @@
 // The text-to-image loop: tokenize, encode text, denoise with classifier-free guidance in one UNet batch, decode
 // with the VAE, encode images. Runs inside the engine's worker thread (session.run blocks its thread).
 import ort from 'onnxruntime-node';
-import { NoiseGenerator } from '../noise.js';
-import { createScheduler } from '../schedulers/index.js';
+import { createScheduler, resolveSchedulerConfig } from '../schedulers/index.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 import { GenerationRequestError, type EngineInfo, type GenerationRequest, type GenerationResult, type RequestedDevice } from '../types.js';
 import { encodeImage, MIME_TYPES, toRgb } from './image.js';
+import { drawNoise, imageGenerators, imageSeed } from './latents.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
 import { float32Data, floatTensor, tensorMeta } from './tensors.js';
 import { loadSessions, type Component } from './sessions.js';
@@ -179,8 +179,14 @@ export class Pipeline {
     const text = await this.encodeText(requests, timings);
 
     const scheduler = (() => {
+      let config;
       try {
-        return createScheduler(first.scheduler, this.config.scheduler, steps);
+        config = resolveSchedulerConfig(first.scheduler, this.config.scheduler);
+      } catch (error) {
+        throw new GenerationRequestError(`${first.scheduler}: ${(error as Error).message}`, 'scheduler');
+      }
+      try {
+        return createScheduler(first.scheduler, config, steps);
       } catch (error) {
         throw new GenerationRequestError(`${first.scheduler}: ${(error as Error).message}`, 'steps');
       }
@@ -188,9 +194,10 @@ export class Pipeline {
     const latentH = height / this.config.vaeScaleFactor;
     const latentW = width / this.config.vaeScaleFactor;
     const perImageSize = this.config.latentChannels * latentH * latentW;
-    const generators = requests.flatMap((r) => Array.from({ length: r.n }, (_, i) => new NoiseGenerator(r.seed + i)));
-    let latents: Float32Array = concat(generators.map((g) => g.normal(perImageSize)));
-    for (let i = 0; i < latents.length; i++) latents[i]! *= scheduler.initNoiseSigma;
+    // diffusers: prepare_latents draws randn([1, C, h, w]) from each image's generator, times init_noise_sigma.
+    const latentShape = [this.config.latentChannels, latentH, latentW];
+    const generators = imageGenerators(requests);
+    let latents: Float32Array = drawNoise(generators, latentShape, scheduler.initNoiseSigma);
     const guidance = requests.flatMap((r) => Array<number>(r.n).fill(r.guidanceScale));
 
     const unetBatch = guided ? 2 * images : images;
@@ -234,7 +241,8 @@ export class Pipeline {
           }
         }
       }
-      const noise = scheduler.needsNoise(step) ? concat(generators.map((g) => g.normal(perImageSize))) : undefined;
+      // Euler a and LCM draw randn_tensor(model_output.shape) per image inside step(), after the UNet call.
+      const noise = scheduler.needsNoise(step) ? drawNoise(generators, latentShape) : undefined;
       latents = scheduler.step(modelOutput, step, latents, noise).prevSample;
       unetStepSeconds.push(seconds(started));
     }
@@ -258,7 +266,7 @@ export class Pipeline {
           encodeImage(toRgb(pixels, imageIndex + i, width, height), width, height, request.outputFormat, request.outputCompression).then((data) => ({
             data,
             mimeType: MIME_TYPES[request.outputFormat],
-            seed: request.seed + i,
+            seed: imageSeed(request.seed, i),
           })),
         ),
       );
