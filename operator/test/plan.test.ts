@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { plan } from '../src/resources/plan.js';
 import { planDeployment } from '../src/resources/deployment.js';
 import { ingressURL, planIngress } from '../src/resources/ingress.js';
-import { API_KEY_PREFIX, planApiKeySecret } from '../src/resources/secret.js';
+import { API_KEY_PREFIX, planApiKeySecret, planPeerKeySecret } from '../src/resources/secret.js';
 import { planService, serviceURL } from '../src/resources/service.js';
 import { planCachePvc } from '../src/resources/pvc.js';
 import { HASH_ANNOTATION } from '../src/resources/meta.js';
@@ -237,6 +237,38 @@ describe('planning: whole plan', () => {
     const b = plan(cr({ ingress: { enabled: true, host: 'h.example' } }), config, fixedBytes);
     expect([...a.objects.keys()]).toEqual(['Secret', 'Deployment', 'Service', 'Ingress']);
     expect(JSON.stringify([...a.objects])).toBe(JSON.stringify([...b.objects]));
-    expect([...plan(cr({ apiKey: { secretRef: { name: 's' } } }), config, fixedBytes).objects.keys()]).toEqual(['Deployment', 'Service']);
+    const own = plan(cr({ apiKey: { secretRef: { name: 's' } } }), config, fixedBytes).objects;
+    expect([...own.keys()]).toEqual(['Secret', 'Deployment', 'Service']);
+    expect(own.get('Secret')!.map((s) => s.metadata.name)).toEqual(['demo-peer-key']);
+    expect(a.objects.get('Secret')!.map((s) => s.metadata.name)).toEqual(['demo-api-key', 'demo-peer-key']);
+  });
+});
+
+describe('planning: replicas serve each other url images (issue 13)', () => {
+  const d = planDeployment(cr(), config) as Obj;
+
+  it('generates a peer key Secret, mounts it as a file and gives the server its pod IP', () => {
+    const secret = planPeerKeySecret(cr(), fixedBytes) as Obj;
+    expect(secret.metadata.name).toBe('demo-peer-key');
+    expect(Buffer.from(Buffer.from(secret.data['peer-key'], 'base64').toString(), 'base64url')).toEqual(Buffer.alloc(32, 7));
+    expect(podSpec(d).volumes).toContainEqual({ name: 'peer-key', secret: { secretName: 'demo-peer-key', defaultMode: 0o440 } });
+    expect(server(d).volumeMounts).toContainEqual({ name: 'peer-key', mountPath: '/etc/hypergen/peer-key', readOnly: true });
+    expect(argAfter(server(d).args, '--peer-key-file')).toBe('/etc/hypergen/peer-key/peer-key');
+    expect(server(d).env).toContainEqual({ name: 'HYPERGEN_PEER_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+  });
+});
+
+describe('planning: drain on termination (issue 13)', () => {
+  it('sleeps in preStop, then gives the server a drain delay and a shutdown grace that fit the grace period', () => {
+    const d = planDeployment(cr(), config) as Obj;
+    const grace = podSpec(d).terminationGracePeriodSeconds as number;
+    const sleep = Number(server(d).lifecycle.preStop.exec.command[1]);
+    expect(server(d).lifecycle.preStop.exec.command[0]).toBe('sleep');
+    expect(sleep).toBeGreaterThan(0);
+    const drainDelay = Number(argAfter(server(d).args, '--drain-delay-s'));
+    const serverGrace = Number(argAfter(server(d).args, '--shutdown-grace-s'));
+    expect(drainDelay).toBeGreaterThan(0);
+    expect(drainDelay).toBeLessThan(serverGrace);
+    expect(sleep + serverGrace).toBeLessThan(grace);
   });
 });

@@ -83,6 +83,33 @@ describe('HyperGenModel end to end on the process-runner test cluster', () => {
     }, 'request ids in both pods\' logs', 10_000);
   }, 120_000);
 
+  // Issue 13: a url image lives in the memory of the replica that made it; any replica behind the Service serves it
+  // (its name is signed with the owner's pod address, and the other replica fetches it from there).
+  it('url images behind the Service with 2 replicas: 40 generations, 40 fetches through the Service, 40 images', async () => {
+    const { value: key } = await secretKeys();
+    const service = stack.serviceUrl('default', NAME, 'http');
+    const fetched: Buffer[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const img = await client(key).images.generate({ prompt: `url image ${i}`, size: '64x64', response_format: 'url', seed: 1000 + i });
+      // The server builds the URL from the Host it saw (the pod's; the test proxy adds no X-Forwarded-*): fetch its
+      // path through the Service, whose round robin alternates the two pods, so most fetches reach the other one.
+      const url = new URL(img.data![0]!.url!);
+      expect(url.pathname).toMatch(/^\/v1\/images\/files\/[0-9a-f]{32}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.png$/);
+      const res = await fetch(`${service}${url.pathname}`);
+      statuses.push(res.status);
+      if (res.status === 200) fetched.push(Buffer.from(await res.arrayBuffer()));
+    }
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(fetched).toHaveLength(40);
+    for (const png of fetched) expect(await sharp(png).metadata()).toMatchObject({ format: 'png', width: 64, height: 64 });
+    expect(new Set(fetched.map((b) => b.toString('base64'))).size).toBe(40);
+    // Fetches really crossed replicas: owners logged requests forwarded by their peer.
+    const logs = await Promise.all((await podNames()).map((p) => stack.kubectl.ok(['logs', p])));
+    const forwarded = logs.map((l) => l.split('\n').filter((line) => line.includes('"x-hypergen-forwarded":"1"')).length);
+    expect(forwarded.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10);
+  }, 180_000);
+
   it('a spec change rolls the pods (new ones surge, old ones go once the new ones are Ready) with no failed request', async () => {
     const { value: key } = await secretKeys();
     const before = await podNames();

@@ -5,7 +5,7 @@ import { Reason, type HyperGenModel, type HyperGenModelStatus } from '../api/typ
 import { ApiError, isAlreadyExists, isNotFound, resourcePath, Types, type KubeClient, type ResourceType } from '../kube/client.js';
 import { isSubset } from '../kube/compare.js';
 import { canonicalJson, MANAGED_BY, metaTime } from '../resources/meta.js';
-import { CREATE_ONLY, OWNED_KINDS, plan, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
+import { CREATE_ONLY, OWNED_KINDS, ownedNames, plan, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
 import { apiKeyRef } from '../resources/secret.js';
 import { modelSource } from '../resources/source.js';
 import { computeStatus, statusEqual, transitionEvents, type ObservedDeployment, type ObservedPod, type Problem } from '../status/status.js';
@@ -78,27 +78,26 @@ export class Reconciler {
 
     for (const kind of OWNED_KINDS) {
       const cache = this.deps.caches.owned[kind];
-      const want = desired.get(kind);
-      if (!want) {
-        wrote = (await this.prune(cr, kind, cache)) || wrote;
-        continue;
-      }
-      const live = cache.get(want.metadata.name, namespace);
-      // A missing Secret would only give pods that cannot start: hold the first rollout until it exists.
-      if (kind === 'Deployment' && problem && !live) continue;
-      let result: Awaited<ReturnType<Reconciler['ensure']>>;
-      try {
-        result = await this.ensure(cr, kind, want, live);
-      } catch (err) {
-        // Rejections that retrying alone will not fix (invalid object, forbidden) belong in status; the rest retry.
-        if (!(err instanceof ApiError) || ![400, 403, 422].includes(err.code)) throw err;
-        conflict ??= { reason: Reason.ApplyFailed, message: `${kind} ${want.metadata.name} was rejected: ${err.message}` };
-        continue;
-      }
-      if (typeof result === 'string') conflict ??= { reason: Reason.ResourceConflict, message: result };
-      else {
-        wrote = result.wrote || wrote;
-        if (kind === 'Deployment') deployment = result.obj;
+      const wants = desired.get(kind) ?? [];
+      wrote = (await this.prune(cr, kind, cache, new Set(wants.map((w) => w.metadata.name)))) || wrote;
+      for (const want of wants) {
+        const live = cache.get(want.metadata.name, namespace);
+        // A missing Secret would only give pods that cannot start: hold the first rollout until it exists.
+        if (kind === 'Deployment' && problem && !live) continue;
+        let result: Awaited<ReturnType<Reconciler['ensure']>>;
+        try {
+          result = await this.ensure(cr, kind, want, live);
+        } catch (err) {
+          // Rejections that retrying alone will not fix (invalid object, forbidden) belong in status; the rest retry.
+          if (!(err instanceof ApiError) || ![400, 403, 422].includes(err.code)) throw err;
+          conflict ??= { reason: Reason.ApplyFailed, message: `${kind} ${want.metadata.name} was rejected: ${err.message}` };
+          continue;
+        }
+        if (typeof result === 'string') conflict ??= { reason: Reason.ResourceConflict, message: result };
+        else {
+          wrote = result.wrote || wrote;
+          if (kind === 'Deployment') deployment = result.obj;
+        }
       }
     }
     // Our writes come back as watch events that reconcile this CR again, with the server's view of what we wrote:
@@ -214,10 +213,11 @@ export class Reconciler {
     return body;
   }
 
-  /** Deletes owned objects of a kind the plan no longer has; true when it deleted any. */
-  private async prune(cr: HyperGenModel, kind: OwnedKind, cache: Cache<KubeObject>): Promise<boolean> {
+  /** Deletes owned objects of a kind that the plan no longer has (names not in `keep`); true when it deleted any. */
+  private async prune(cr: HyperGenModel, kind: OwnedKind, cache: Cache<KubeObject>, keep: ReadonlySet<string>): Promise<boolean> {
     let deleted = false;
-    for (const obj of cache.list(cr.metadata.namespace)) {
+    const candidates = ownedNames(cr)[kind].filter((name) => !keep.has(name));
+    for (const obj of candidates.map((name) => cache.get(name, cr.metadata.namespace)).filter((o): o is KubeObject => o !== undefined)) {
       const meta = metaOf(obj);
       if (meta.deletionTimestamp || !meta.ownerReferences?.some((r) => r.controller && r.uid === cr.metadata.uid)) continue;
       try {

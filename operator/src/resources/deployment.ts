@@ -1,8 +1,8 @@
 // The server Deployment: one pod template per CR with the model fetched by an init container, the API key
-// mounted as a file (the server re-reads it, so rotation needs no restart), GPUs as limits and a restricted
-// security context.
+// mounted as a file (the server re-reads it, so rotation needs no restart), the replicas' peer key and pod IP (any
+// replica serves any url image), a drain on termination, GPUs as limits and a restricted security context.
 import type { HyperGenModel } from '../api/types.js';
-import { cachePvcName, commonLabels, contentHash, HASH_ANNOTATION, nonEmpty, objectMeta, selectorLabels } from './meta.js';
+import { cachePvcName, commonLabels, contentHash, HASH_ANNOTATION, nonEmpty, objectMeta, PEER_KEY, peerKeySecretName, selectorLabels } from './meta.js';
 import type { PlanConfig } from './plan.js';
 import { apiKeyRef } from './secret.js';
 import { modelSource } from './source.js';
@@ -10,6 +10,16 @@ import { modelSource } from './source.js';
 export const SERVER_PORT = 8000;
 export const MODEL_MOUNT = '/models';
 export const API_KEY_MOUNT = '/etc/hypergen/api-key';
+export const PEER_KEY_MOUNT = '/etc/hypergen/peer-key';
+/**
+ * Termination: the kubelet runs the preStop sleep while endpoints and load balancers drop the pod, then SIGTERMs
+ * the server, which answers /readyz 503 for its drain delay while still serving, closes its listener and lets
+ * admitted requests finish; all of it inside the grace period (1 s spare before SIGKILL).
+ */
+export const TERMINATION_GRACE_S = 30;
+export const PRESTOP_SLEEP_S = 5;
+export const SERVER_DRAIN_DELAY_S = 2;
+export const SERVER_SHUTDOWN_GRACE_S = TERMINATION_GRACE_S - PRESTOP_SLEEP_S - 1;
 /** Non-root uid/gid of the server image; fsGroup makes the volumes writable for it. */
 export const POD_UID = 10001;
 
@@ -59,6 +69,7 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
   const volumes: object[] = [
     source.kind === 'pvc' ? { name: 'model', persistentVolumeClaim: { claimName: source.claimName, readOnly: true } } : modelVolume(cr),
     { name: 'api-key', secret: { secretName: key.name, defaultMode: 0o440 } },
+    { name: 'peer-key', secret: { secretName: peerKeySecretName(cr), defaultMode: 0o440 } },
     { name: 'dshm', emptyDir: { medium: 'Memory' } },
     { name: 'tmp', emptyDir: {} },
   ];
@@ -115,14 +126,26 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
       String(SERVER_PORT),
       '--api-key-file',
       `${API_KEY_MOUNT}/${key.key}`,
+      '--peer-key-file',
+      `${PEER_KEY_MOUNT}/${PEER_KEY}`,
+      '--drain-delay-s',
+      String(SERVER_DRAIN_DELAY_S),
+      '--shutdown-grace-s',
+      String(SERVER_SHUTDOWN_GRACE_S),
       ...servingArgs(cr, device),
     ],
     ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
-    env: [{ name: 'HOME', value: '/tmp' }, ...(spec.env ?? [])],
+    env: [
+      { name: 'HOME', value: '/tmp' },
+      // Other replicas fetch url images this one made from its pod IP (the port is --port).
+      { name: 'HYPERGEN_PEER_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      ...(spec.env ?? []),
+    ],
     ...(resources ? { resources } : {}),
     volumeMounts: [
       { name: 'model', mountPath: modelMount, readOnly: true },
       { name: 'api-key', mountPath: API_KEY_MOUNT, readOnly: true },
+      { name: 'peer-key', mountPath: PEER_KEY_MOUNT, readOnly: true },
       { name: 'dshm', mountPath: '/dev/shm' },
       { name: 'tmp', mountPath: '/tmp' },
     ],
@@ -130,6 +153,7 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
     startupProbe: probe('/livez', 10, 180),
     readinessProbe: probe('/readyz', 5, 3),
     livenessProbe: probe('/livez', 10, 6),
+    lifecycle: { preStop: { exec: { command: ['sleep', String(PRESTOP_SLEEP_S)] } } },
     securityContext: containerSecurityContext,
   };
 
@@ -141,7 +165,7 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
   const podSpec = {
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    terminationGracePeriodSeconds: 30,
+    terminationGracePeriodSeconds: TERMINATION_GRACE_S,
     securityContext: {
       runAsNonRoot: true,
       runAsUser: POD_UID,

@@ -12,6 +12,9 @@ export const HASH_ANNOTATION = 'hypergen.io/spec-hash';
 export const apiKeySecretName = (cr: HyperGenModel) => `${cr.metadata.name}-api-key`;
 export const cachePvcName = (cr: HyperGenModel) => `${cr.metadata.name}-model-cache`;
 export const GENERATED_KEY = 'api-key';
+/** The per-model key the replicas share to sign url image names (server --peer-key-file). */
+export const peerKeySecretName = (cr: HyperGenModel) => `${cr.metadata.name}-peer-key`;
+export const PEER_KEY = 'peer-key';
 
 /** The pod selector: stable for the life of the CR (Deployment selectors are immutable). */
 export function selectorLabels(cr: HyperGenModel): Record<string, string> {

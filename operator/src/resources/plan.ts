@@ -3,8 +3,9 @@ import type { HyperGenModel } from '../api/types.js';
 import { planDeployment } from './deployment.js';
 import { planIngress } from './ingress.js';
 import { planCachePvc } from './pvc.js';
-import { planApiKeySecret } from './secret.js';
+import { planApiKeySecret, planPeerKeySecret } from './secret.js';
 import { planService } from './service.js';
+import { apiKeySecretName, cachePvcName, peerKeySecretName } from './meta.js';
 
 export interface PlanConfig {
   defaultImage: string;
@@ -26,16 +27,30 @@ export type OwnedKind = (typeof OWNED_KINDS)[number];
 export const CREATE_ONLY: ReadonlySet<OwnedKind> = new Set(['Secret', 'PersistentVolumeClaim']);
 
 export interface Plan {
-  objects: Map<OwnedKind, KubeObject>;
+  /** The objects of each kind, by kind in apply order; a kind with none is absent. */
+  objects: Map<OwnedKind, KubeObject[]>;
 }
 
 export function plan(cr: HyperGenModel, config: PlanConfig, randomBytes: (n: number) => Buffer): Plan {
-  const objects = new Map<OwnedKind, KubeObject>();
-  const add = (kind: OwnedKind, obj: KubeObject | undefined) => obj && objects.set(kind, obj);
+  const objects = new Map<OwnedKind, KubeObject[]>();
+  const add = (kind: OwnedKind, obj: KubeObject | undefined) => obj && objects.set(kind, [...(objects.get(kind) ?? []), obj]);
   add('Secret', planApiKeySecret(cr, randomBytes));
+  add('Secret', planPeerKeySecret(cr, randomBytes));
   add('PersistentVolumeClaim', planCachePvc(cr));
   add('Deployment', planDeployment(cr, config));
   add('Service', planService(cr));
   add('Ingress', planIngress(cr));
   return { objects };
+}
+
+/** Every name the operator may give an object of each kind for this CR: what prune looks for when the plan lacks it. */
+export function ownedNames(cr: HyperGenModel): Record<OwnedKind, string[]> {
+  const name = cr.metadata.name;
+  return {
+    Secret: [apiKeySecretName(cr), peerKeySecretName(cr)],
+    PersistentVolumeClaim: [cachePvcName(cr)],
+    Deployment: [name],
+    Service: [name],
+    Ingress: [name],
+  };
 }

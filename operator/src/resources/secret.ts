@@ -1,7 +1,7 @@
-// The generated API key Secret: planned only when the CR names no Secret of its own. The applier creates it
-// once and never overwrites it, so the random key here only matters the first time.
+// The generated Secrets: the API key (planned only when the CR names no Secret of its own) and the replicas' peer
+// key. The applier creates each once and never overwrites it, so the random bytes here only matter the first time.
 import type { HyperGenModel } from '../api/types.js';
-import { apiKeySecretName, GENERATED_KEY, objectMeta } from './meta.js';
+import { apiKeySecretName, GENERATED_KEY, objectMeta, PEER_KEY, peerKeySecretName } from './meta.js';
 
 export const API_KEY_PREFIX = 'sk-hg-';
 
@@ -25,5 +25,19 @@ export function planApiKeySecret(cr: HyperGenModel, randomBytes: (n: number) => 
     metadata: objectMeta(cr, apiKeySecretName(cr), 'api-key'),
     type: 'Opaque',
     data: { [GENERATED_KEY]: Buffer.from(generateApiKey(randomBytes)).toString('base64') },
+  };
+}
+
+/**
+ * The key the model's replicas share so that any of them can serve a url image another one made (the image's name
+ * is signed with its owner's pod address). Always planned, created once like the API key; never leaves the pods.
+ */
+export function planPeerKeySecret(cr: HyperGenModel, randomBytes: (n: number) => Buffer) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: objectMeta(cr, peerKeySecretName(cr), 'peer-key'),
+    type: 'Opaque',
+    data: { [PEER_KEY]: Buffer.from(randomBytes(32).toString('base64url')).toString('base64') },
   };
 }
