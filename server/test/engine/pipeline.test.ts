@@ -7,7 +7,7 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { createEngine } from '../../src/engine/index.js';
 import { cudaProviderPath } from '../../src/engine/pipeline/sessions.js';
-import { GenerationRequestError, type Engine, type GenerationRequest, type ModelFamily } from '../../src/engine/types.js';
+import { GenerationRequestError, SCHEDULER_NAMES, type Engine, type GenerationRequest, type ModelFamily } from '../../src/engine/types.js';
 
 const MODELS = join(import.meta.dirname, '../../../models');
 const logger = pino({ level: 'silent' });
@@ -95,6 +95,14 @@ describe.each(CASES)('engine on %s', (model, family) => {
     }
   });
 
+  it('wraps seeds at 2^32 as torch does: seed 4294967295, n 3 gives 4294967295, 0, 1, and image 1 is seed 0 alone', async () => {
+    const batch = await engine.generate({ ...base, n: 3, seed: 4294967295, scheduler: 'euler_a' });
+    expect(batch.images.map((image) => image.seed)).toEqual([4294967295, 0, 1]);
+    const alone = await engine.generate({ ...base, seed: 0, scheduler: 'euler_a' });
+    expect(await maxDifference(batch.images[1]!.data, alone.images[0]!.data)).toBeLessThanOrEqual(1);
+    expect(batch.images[0]!.data.equals(alone.images[0]!.data)).toBe(false);
+  });
+
   it('batches several requests (dynamic batching) with results equal to running each alone', async () => {
     const requests: GenerationRequest[] = [
       { ...base, n: 2, seed: 7 },
@@ -124,7 +132,7 @@ describe.each(CASES)('engine on %s', (model, family) => {
   });
 
   it('runs every scheduler', async () => {
-    for (const scheduler of ['euler', 'euler_a', 'ddim', 'lcm', 'dpmpp_2m'] as const) {
+    for (const scheduler of SCHEDULER_NAMES) {
       const result = await engine.generate({ ...base, scheduler, steps: 2 });
       expect((await sharp(result.images[0]!.data).metadata()).width).toBe(64);
     }

@@ -2,6 +2,7 @@
 // colour derives from the seed, and can be made slow or failing. The real engine is tested in test/engine/.
 import sharp from 'sharp';
 import type { Engine, EngineInfo, GenerationRequest, GenerationResult } from '../../src/engine/types.js';
+import { imageSeed } from '../../src/engine/pipeline/latents.js';
 
 export const SCRIPTED_INFO: EngineInfo = {
   family: 'sd',
@@ -41,7 +42,7 @@ export class ScriptedEngine implements Engine {
     if (this.failWith) throw this.failWith;
     const images = await Promise.all(
       Array.from({ length: request.n }, async (_, i) => {
-        const seed = request.seed + i;
+        const seed = imageSeed(request.seed, i);
         const data = await sharp({
           create: { width: request.width, height: request.height, channels: 3, background: { r: seed % 256, g: (seed >> 8) % 256, b: 7 } },
         })
