@@ -43,7 +43,7 @@ describe('CRD', () => {
   it('applies defaults', () => {
     const obj = withSpec({ model: 'a/b', ingress: { host: 'h.example' }, apiKey: { secretRef: { name: 's' } } });
     expect(errorsOf(obj)).toEqual([]);
-    expect(obj.spec.gpu).toEqual({ count: 1 });
+    expect(obj.spec.gpu).toEqual({ count: 1, provider: 'cuda' });
     expect(obj.spec.ingress).toMatchObject({ enabled: false, path: '/' });
     expect(obj.spec.apiKey.secretRef.key).toBe('api-key');
     expect(obj.spec.replicas).toBeUndefined(); // unset = left to an autoscaler
@@ -55,6 +55,7 @@ describe('CRD', () => {
     ['negative replicas', { model: 'm', replicas: -1 }, /must be >= 0/],
     ['too many GPUs', { model: 'm', gpu: { count: 17 } }, /must be <= 16/],
     ['fractional GPUs', { model: 'm', gpu: { count: 0.5 } }, /must be integer/],
+    ['unknown GPU provider', { model: 'm', gpu: { provider: 'rocm' } }, /must be equal to one of the allowed values/],
     ['unknown scheduler', { model: 'm', serving: { scheduler: 'magic' } }, /must be equal to one of the allowed values/],
     ['steps out of range', { model: 'm', serving: { defaultSteps: 151 } }, /must be <= 150/],
     ['batch size 0', { model: 'm', serving: { maxBatchSize: 0 } }, /must be >= 1/],

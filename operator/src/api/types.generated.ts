@@ -31,7 +31,9 @@ export interface HyperGenModelSpecAutoscaling {
 /** GPUs per pod. count 0 runs on CPU. */
 export interface HyperGenModelSpecGpu {
   count?: number;
-  /** Extended resource name; default from the operator config (nvidia.com/gpu). */
+  /** GPU execution provider the server loads (--device); cuda for NVIDIA with the CUDA provider, webgpu for any vendor's Vulkan driver (NVIDIA, AMD, Intel). Unused when count is 0 (CPU). */
+  provider?: "cuda" | "webgpu";
+  /** Extended resource name, free-form (nvidia.com/gpu, amd.com/gpu, gpu.intel.com/i915, a MIG profile); default from the operator config (nvidia.com/gpu). */
   resourceName?: string;
 }
 

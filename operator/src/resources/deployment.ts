@@ -31,10 +31,15 @@ const containerSecurityContext = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-/** Flags for the serving options the CR sets; absent ones keep the server's own defaults. */
-export function servingArgs(cr: HyperGenModel, device: 'cuda' | 'cpu'): string[] {
+/** The server's --device: the CR's GPU provider (default cuda) when it has GPUs, else cpu. */
+export function servingDevice(cr: HyperGenModel): 'cuda' | 'webgpu' | 'cpu' {
+  return (cr.spec.gpu?.count ?? 1) > 0 ? (cr.spec.gpu?.provider ?? 'cuda') : 'cpu';
+}
+
+/** Flags for the serving options the CR sets; absent ones keep the server's own defaults (fp16 on a GPU, fp32 on CPU). */
+export function servingArgs(cr: HyperGenModel, device: 'cuda' | 'webgpu' | 'cpu'): string[] {
   const s = cr.spec.serving ?? {};
-  const args = ['--device', device, '--dtype', s.dtype ?? (device === 'cuda' ? 'fp16' : 'fp32')];
+  const args = ['--device', device, '--dtype', s.dtype ?? (device === 'cpu' ? 'fp32' : 'fp16')];
   const flags: [string, number | string | undefined][] = [
     ['--max-batch-size', s.maxBatchSize],
     ['--batch-wait-ms', s.batchWaitMs],
@@ -57,7 +62,7 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
   const spec = cr.spec;
   const gpuCount = spec.gpu?.count ?? 1;
   const gpuResource = spec.gpu?.resourceName ?? config.gpuResourceName;
-  const device = gpuCount > 0 ? 'cuda' : 'cpu';
+  const device = servingDevice(cr);
   const image = spec.image ?? config.defaultImage;
   const imagePullPolicy = spec.imagePullPolicy ?? config.imagePullPolicy;
   const key = apiKeyRef(cr);
