@@ -78,6 +78,18 @@ describe('server/Dockerfile', () => {
     expect(runs.some((r) => /npm rebuild onnxruntime-node/.test(r) && /libonnxruntime_providers_cuda\.so/.test(r))).toBe(true);
   });
 
+  it('has the Vulkan loader and Mesa drivers for --device webgpu, without the software rasterizer, and asks for the NVIDIA graphics capability', () => {
+    const lastFrom = ins.map((i) => i.keyword).lastIndexOf('FROM');
+    const runtime = ins.slice(lastFrom);
+    const installs = runtime.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+    expect(installs).toMatch(/apt-get install -y --no-install-recommends [^&]*\blibvulkan1\b/);
+    expect(installs).toMatch(/apt-get install [^&]*\bmesa-vulkan-drivers\b/);
+    expect(installs).toMatch(/rm -f \/usr\/share\/vulkan\/icd\.d\/lvp_icd/);
+    const env = runtime.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+    expect(env).toMatch(/NVIDIA_DRIVER_CAPABILITIES=\S*\bgraphics\b/);
+    expect(env).toMatch(/NVIDIA_DRIVER_CAPABILITIES=\S*\bcompute\b/);
+  });
+
   it('bakes no model in and starts `hypergen`', () => {
     const copies = ins.filter((i) => i.keyword === 'COPY').map((i) => i.args);
     expect(copies.filter((c) => /\bmodels?\b/.test(c))).toEqual([]);
