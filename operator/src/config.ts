@@ -18,6 +18,10 @@ export interface OperatorConfig {
   metricsPort: number;
   workers: number;
   resyncPeriodS: number;
+  /** How often the autoscaler samples the pods' queues and decides (models with spec.autoscaling only). */
+  autoscaleIntervalMs: number;
+  /** The autoscaler averages the load over this window. */
+  autoscaleWindowS: number;
   logLevel: string;
 }
 
@@ -37,6 +41,8 @@ const OPTIONS = {
   'metrics-port': { type: 'string', env: 'HYPERGEN_OPERATOR_METRICS_PORT' },
   workers: { type: 'string', env: 'HYPERGEN_OPERATOR_WORKERS' },
   'resync-period-s': { type: 'string', env: 'HYPERGEN_OPERATOR_RESYNC_PERIOD_S' },
+  'autoscale-interval-ms': { type: 'string', env: 'HYPERGEN_OPERATOR_AUTOSCALE_INTERVAL_MS' },
+  'autoscale-window-s': { type: 'string', env: 'HYPERGEN_OPERATOR_AUTOSCALE_WINDOW_S' },
   'log-level': { type: 'string', env: 'HYPERGEN_OPERATOR_LOG_LEVEL' },
 } as const;
 
@@ -93,6 +99,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): OperatorCon
     metricsPort: int('metrics-port', get('metrics-port'), 8080, 0, 65535),
     workers: int('workers', get('workers'), 4, 1, 64),
     resyncPeriodS: int('resync-period-s', get('resync-period-s'), 600, 0, 86400),
+    autoscaleIntervalMs: int('autoscale-interval-ms', get('autoscale-interval-ms'), 2000, 50, 600_000),
+    autoscaleWindowS: int('autoscale-window-s', get('autoscale-window-s'), 60, 1, 3600),
     logLevel: level,
   };
 }

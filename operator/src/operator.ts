@@ -3,12 +3,16 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { OperatorConfig } from './config.js';
+import { Autoscaler, AutoscalerMetrics } from './autoscaler/autoscaler.js';
+import { KubeScaleClient } from './autoscaler/scale.js';
 import { Controller } from './controller/controller.js';
+import { EventRecorder } from './controller/events.js';
 import { startHealthServer } from './http/server.js';
 import { KubeClient } from './kube/client.js';
 import { LeaderElector } from './leader/lease.js';
 import type { Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
+import { HealthQueueProbe, type EndpointPod } from './serving/endpoints.js';
 
 export interface TuningOptions {
   queueBackoff?: { backoffInitialMs: number; backoffMaxMs: number };
@@ -54,6 +58,18 @@ export async function startOperator(config: OperatorConfig, kc: KubeConfig, log:
     metrics,
     log,
   );
+  // Replicas of models with spec.autoscaling, from their pods' queues; runs with the controller, on the leader only.
+  const autoscaler = new Autoscaler({
+    models: () => controller.listModels(),
+    pods: (namespace, name) => controller.podsOf(namespace, name) as unknown as EndpointPod[],
+    probe: new HealthQueueProbe(),
+    scales: new KubeScaleClient(client),
+    events: new EventRecorder(client, log, config.identity),
+    metrics: new AutoscalerMetrics(metrics.registry),
+    log,
+    intervalMs: config.autoscaleIntervalMs,
+    windowMs: config.autoscaleWindowS * 1000,
+  });
   const elector = config.leaderElect
     ? new LeaderElector(
         client,
@@ -76,7 +92,10 @@ export async function startOperator(config: OperatorConfig, kc: KubeConfig, log:
   const startController = () => {
     metrics.leader.set(1);
     void controller.start().then(
-      () => (started = true),
+      () => {
+        started = true;
+        autoscaler.start();
+      },
       (err: unknown) => log.error({ err: String(err) }, 'controller failed to start'),
     );
   };
@@ -85,7 +104,10 @@ export async function startOperator(config: OperatorConfig, kc: KubeConfig, log:
   if (elector) {
     elector.run(startController, () => {
       metrics.leader.set(0);
-      void controller.stop().then(onLost);
+      void autoscaler
+        .stop()
+        .then(() => controller.stop())
+        .then(onLost);
     });
   } else startController();
 
@@ -96,6 +118,7 @@ export async function startOperator(config: OperatorConfig, kc: KubeConfig, log:
     port: (server.address() as AddressInfo).port,
     lost,
     async stop() {
+      await autoscaler.stop();
       await controller.stop();
       await elector?.release();
       await new Promise<void>((resolve) => server.close(() => resolve()));

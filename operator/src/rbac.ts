@@ -10,14 +10,20 @@ export interface PolicyRule {
 export const RBAC_RULES: readonly PolicyRule[] = [
   { apiGroups: ['hypergen.io'], resources: ['hypergenmodels'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['hypergen.io'], resources: ['hypergenmodels/status'], verbs: ['get', 'patch', 'update'] },
+  // The autoscaler writes replicas of models with spec.autoscaling, as an HPA would.
+  { apiGroups: ['hypergen.io'], resources: ['hypergenmodels/scale'], verbs: ['get', 'update'] },
   // Owner references with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on.
   { apiGroups: ['hypergen.io'], resources: ['hypergenmodels/finalizers'], verbs: ['update'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
   { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
   { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
-  // get: existence of a Secret the CR references (spec.apiKey.secretRef, spec.source.tokenSecretRef).
-  // patch: adopting one left by an earlier incarnation of the CR (metadata only; contents are never rewritten).
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+  // Secrets, by name only (no list or watch, so the operator cannot enumerate or bulk-read them):
+  // get: that a Secret the CR references has its key (spec.apiKey.secretRef, spec.source.tokenSecretRef), and
+  //   the state of the two it generates per CR (<name>-api-key, <name>-peer-key); Kubernetes RBAC cannot scope get
+  //   to names chosen at run time, so narrower than this takes namespaced Roles (chart: watchNamespaces).
+  // create: the generated ones; patch: adopting one left by an earlier incarnation of the CR (metadata only);
+  // delete: the generated API key Secret once the CR names its own.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'patch', 'delete'] },
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },

@@ -85,7 +85,7 @@ afterAll(async () => {
 });
 
 describe('process pod runner', () => {
-  it('runs init containers first, then the container with env, mounted Secret/ConfigMap/emptyDir at mapped paths and a forced 127.0.0.1 port', async () => {
+  it('runs init containers first, then the container with env, mounted Secret/ConfigMap/emptyDir at mapped paths and the pod IP and container port forced', async () => {
     await apply([
       deployment(
         'web',
@@ -136,7 +136,11 @@ describe('process pod runner', () => {
       return seen.size === 2;
     }, 'both pods through the Service (round robin)');
     for (const [pod, info] of seen) {
-      expect(info.host).toBe('127.0.0.1');
+      // Each pod listens on its own loopback address (its pod IP) and the container port itself.
+      const podIP = pods.find((p: { metadata: { name: string } }) => p.metadata.name === pod).status.podIP;
+      expect(podIP).toMatch(/^127\.\d+\.\d+\.\d+$/);
+      expect(info.host).toBe(podIP);
+      expect(info.argv.slice(-2)).toEqual(['--port', '8080']);
       expect(info.argv.filter((a: string) => a === '--port')).toHaveLength(1);
       expect(info.env).toEqual({ FROM_SECRET: 'first', FROM_CM: 'mode=test', PLAIN: 'v-default-$(LATER)', NS: 'default' });
       expect(info.files).toEqual({ key: 'k1', conf: 'mode=test', init: `init ran before ${pod}` });

@@ -7,7 +7,7 @@ import { Types, type KubeClient } from '../kube/client.js';
 import { dropManagedFields, Watcher, type BackoffOptions, type Transform } from '../kube/watcher.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { INSTANCE_LABEL, MANAGED_SELECTOR } from '../resources/meta.js';
-import { OWNED_KINDS, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
+import { CACHED_KINDS, type CachedKind, type KubeObject, type PlanConfig } from '../resources/plan.js';
 import { EventRecorder } from './events.js';
 import { PodIndex } from './pod-index.js';
 import { WorkQueue } from './queue.js';
@@ -31,7 +31,7 @@ type AnyObject = KubernetesObject & KubeObject;
 export class Controller {
   readonly queue: WorkQueue;
   private readonly models: Watcher<HyperGenModel & KubernetesObject>;
-  private readonly owned: Record<OwnedKind, Watcher<AnyObject>>;
+  private readonly owned: Record<CachedKind, Watcher<AnyObject>>;
   private readonly pods: Watcher<AnyObject>;
   private readonly podIndex = new PodIndex();
   private readonly reconciler: Reconciler;
@@ -55,19 +55,13 @@ export class Controller {
       onChange: (verb: string, obj: T) => void,
       transform: Transform = dropManagedFields,
     ) => new Watcher<T>(kc, client, type, options.namespaces, selector, { onChange, onRestart }, options.watchBackoff, log, transform);
-    // The generated keys are created once and never read back: keep them out of the operator's memory.
-    const dropSecretData: Transform = (obj) => {
-      dropManagedFields(obj);
-      delete (obj as { data?: unknown }).data;
-      delete (obj as { stringData?: unknown }).stringData;
-    };
-
     this.models = watch<HyperGenModel & KubernetesObject>(Types.HyperGenModel, undefined, (verb, cr) => {
       if (verb === 'delete') this.reconciler.forget(cr.metadata.namespace, cr.metadata.name);
       this.queue.add(`${cr.metadata.namespace}/${cr.metadata.name}`);
     });
+    // No informer on Secrets: the reconciler reads the few it needs by name (RBAC: get, no list/watch).
     this.owned = Object.fromEntries(
-      OWNED_KINDS.map((kind) => [
+      CACHED_KINDS.map((kind) => [
         kind,
         watch<AnyObject>(
           Types[kind],
@@ -76,10 +70,9 @@ export class Controller {
             this.reconciler.observed(kind, obj.metadata.namespace ?? '', obj.metadata.name);
             this.enqueueOwner(obj);
           },
-          kind === 'Secret' ? dropSecretData : dropManagedFields,
         ),
       ]),
-    ) as Record<OwnedKind, Watcher<AnyObject>>;
+    ) as Record<CachedKind, Watcher<AnyObject>>;
     // Pods are read only for their status (why a rollout is stuck); their spec is most of their size.
     const keepPodStatus: Transform = (obj) => {
       dropManagedFields(obj);
@@ -137,6 +130,16 @@ export class Controller {
     this.depthTimer = setInterval(() => this.metrics.queueDepth.set(this.queue.depth), 1000);
     this.depthTimer.unref();
     this.log.info({ namespaces: this.options.namespaces.length ? this.options.namespaces : 'all' }, 'controller started');
+  }
+
+  /** The cached HyperGenModels (the autoscaler reads them). */
+  listModels(): HyperGenModel[] {
+    return this.models.list();
+  }
+
+  /** The cached pods of one HyperGenModel (status and labels only). */
+  podsOf(namespace: string, name: string): KubeObject[] {
+    return this.podIndex.of(namespace, name);
   }
 
   /** Queues every known CR, as a periodic resync does. */
