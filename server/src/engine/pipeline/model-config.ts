@@ -1,9 +1,11 @@
-// Reads an Optimum ONNX pipeline folder's JSON files (model_index.json, component configs, scheduler config) and
-// derives the family, the defaults and the size limits. Pure file reading: no ONNX sessions here.
+// Reads an ONNX pipeline folder's JSON files (model_index.json, component configs, scheduler config; Python json) and
+// derives the family, the defaults and the size limits; exports without component configs are read from their graphs.
+// Pure file reading: no ONNX sessions here.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createScheduler, DIFFUSERS_SCHEDULER_CLASSES, parseSchedulerConfig, resolveSchedulerConfig, type SchedulerConfigFile } from '../schedulers/index.js';
 import { parsePythonJson } from './json.js';
+import { unetFromGraph, vaeFromGraph, type VaeShape } from './legacy-layout.js';
 import type { EngineInfo, ModelFamily } from '../types.js';
 
 type Json = Record<string, unknown>;
@@ -50,6 +52,37 @@ function positive(config: Json, key: string, path: string, fallback?: number): n
   return value;
 }
 
+interface UnetFacts {
+  inChannels: number;
+  downFactor: number;
+  sampleSize: number;
+}
+
+function unetFromConfig(unet: Json, path: string): UnetFacts {
+  return {
+    inChannels: positive(unet, 'in_channels', path, 4),
+    downFactor: 2 ** (numberList(unet, 'block_out_channels', path).length - 1),
+    sampleSize: positive(unet, 'sample_size', path),
+  };
+}
+
+/**
+ * The legacy export traces the UNet with dynamic height and width, so its default size is not in the graph: SD 1.x
+ * and SD 2 base (epsilon) sample 64 latents (512 px), SD 2.x v-prediction (1024-wide text embeddings) 96 (768 px).
+ */
+function unetFromLegacyExport(dir: string, scheduler: SchedulerConfigFile): UnetFacts {
+  const shape = unetFromGraph(dir);
+  const v768 = shape.crossAttentionDim === 1024 && scheduler.values.prediction_type === 'v_prediction';
+  return { inChannels: shape.inChannels, downFactor: shape.downFactor, sampleSize: v768 ? 96 : 64 };
+}
+
+function vaeFromConfig(vae: Json, path: string): VaeShape & { scalingFactor: number } {
+  return {
+    scaleFactor: 2 ** (numberList(vae, 'block_out_channels', path).length - 1),
+    scalingFactor: positive(vae, 'scaling_factor', path, 0.18215),
+  };
+}
+
 export function readModelConfig(dir: string): ModelConfig {
   const index = readJson(join(dir, 'model_index.json'));
   const sdxl = 'text_encoder_2' in index || String(index._class_name ?? '').includes('XL');
@@ -57,15 +90,15 @@ export function readModelConfig(dir: string): ModelConfig {
   const schedulerJson = readJson(schedulerPath);
   const scheduler = parseSchedulerConfig(schedulerJson);
   const unetPath = join(dir, 'unet', 'config.json');
-  const unet = readJson(unetPath);
   const vaePath = join(dir, 'vae_decoder', 'config.json');
-  const vae = readJson(vaePath);
+  // diffusers' own ONNX conversion script writes no component config.json: the graphs tell the rest.
+  const unet = existsSync(unetPath) ? unetFromConfig(readJson(unetPath), unetPath) : unetFromLegacyExport(dir, scheduler);
+  const vae = existsSync(vaePath) ? vaeFromConfig(readJson(vaePath), vaePath) : { ...vaeFromGraph(dir), scalingFactor: 0.18215 };
 
-  const vaeScaleFactor = 2 ** (numberList(vae, 'block_out_channels', vaePath).length - 1);
+  const vaeScaleFactor = vae.scaleFactor;
   // The UNet halves the latents at each down block but the last; sizes must survive the round trip exactly.
-  const unetFactor = 2 ** (numberList(unet, 'block_out_channels', unetPath).length - 1);
-  const sizeMultiple = vaeScaleFactor * unetFactor;
-  const defaultSize = positive(unet, 'sample_size', unetPath) * vaeScaleFactor;
+  const sizeMultiple = vaeScaleFactor * unet.downFactor;
+  const defaultSize = unet.sampleSize * vaeScaleFactor;
   const encoders = sdxl ? ['text_encoder', 'text_encoder_2'] : ['text_encoder'];
   const textEncoderLayers = encoders.map((name) => {
     const path = join(dir, name, 'config.json');
@@ -96,8 +129,8 @@ export function readModelConfig(dir: string): ModelConfig {
     sdxl,
     scheduler,
     vaeScaleFactor,
-    vaeScalingFactor: positive(vae, 'scaling_factor', vaePath, 0.18215),
-    latentChannels: positive(unet, 'in_channels', unetPath, 4),
+    vaeScalingFactor: vae.scalingFactor,
+    latentChannels: unet.inChannels,
     textEncoderLayers,
     forceZerosForEmptyPrompt: sdxl && index.force_zeros_for_empty_prompt !== false,
     defaults,
