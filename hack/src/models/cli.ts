@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 // Random-weight ONNX pipelines in the Optimum layout.
 //   tiny-models --out DIR [--force]                      DIR/tiny-sd, tiny-sd-v, tiny-sdxl, tiny-sdxl-turbo
-//   generate --preset NAME --out DIR [--seed N] [--force] any preset (sd15-shape and sdxl-shape are full size)
+//   generate --preset NAME --out DIR [--seed N] [--force] [--format onnx|diffusers]
+//                                                        any preset (sd15-shape and sdxl-shape are full size); diffusers
+//                                                        writes a save_pretrained folder (safetensors) to convert
 //   params --preset NAME                                 parameter counts, without generating anything
 //   presets                                              list the presets
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { countParameters, DEFAULT_SEED, ensurePipeline, folderBytes, type PipelineReport } from './pipeline.js';
+import { countParameters, DEFAULT_SEED, ensurePipeline, folderBytes, type OutputFormat, type PipelineReport } from './pipeline.js';
 import { PRESETS, preset, TINY_PRESETS } from './presets.js';
 
 const USAGE = `usage:
   cli.js tiny-models --out DIR [--force]
-  cli.js generate --preset NAME --out DIR [--seed N] [--force]
+  cli.js generate --preset NAME --out DIR [--seed N] [--force] [--format onnx|diffusers]
   cli.js params --preset NAME
   cli.js presets`;
 
@@ -23,7 +25,8 @@ function print(r: PipelineReport): void {
   console.log(`${r.preset}: ${what} -> ${r.dir} (${mb(folderBytes(r.dir))})`);
   for (const c of r.components) {
     const external = c.externalBytes > 0 ? ` + model.onnx_data ${mb(c.externalBytes)}` : '';
-    console.log(`  ${c.component.padEnd(15)} ${millions(c.parameters).padStart(9)} params, model.onnx ${mb(c.onnxBytes)}${external}`);
+    const files = c.safetensorsBytes !== undefined ? `safetensors ${mb(c.safetensorsBytes)}` : `model.onnx ${mb(c.onnxBytes)}${external}`;
+    console.log(`  ${c.component.padEnd(15)} ${millions(c.parameters).padStart(9)} params, ${files}`);
   }
 }
 
@@ -36,6 +39,7 @@ function main(argv: string[]): number {
       preset: { type: 'string' },
       seed: { type: 'string' },
       force: { type: 'boolean', default: false },
+      format: { type: 'string', default: 'onnx' },
     },
   });
   const [command, ...rest] = positionals;
@@ -59,7 +63,8 @@ function main(argv: string[]): number {
     }
     case 'generate': {
       if (values.out === undefined || values.preset === undefined) throw new UsageError('generate needs --preset NAME and --out DIR');
-      print(ensurePipeline(preset(values.preset), values.out, seed, values.force));
+      if (values.format !== 'onnx' && values.format !== 'diffusers') throw new UsageError(`--format must be onnx or diffusers, got ${values.format}`);
+      print(ensurePipeline(preset(values.preset), values.out, seed, values.force, values.format as OutputFormat));
       return 0;
     }
     default:

@@ -1,6 +1,6 @@
 // Writes a whole pipeline folder in the Optimum layout, atomically, with a stamp that says what generated it.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,9 @@ import { Graph } from '@hypergen/server/convert/graph.js';
 import { buildUNet } from '@hypergen/server/convert/unet.js';
 import { buildVaeDecoder } from '@hypergen/server/convert/vae.js';
 import type { Component, Preset } from './presets.js';
+import { diffusersIndex, writeDiffusersComponents } from './diffusers-format.js';
 import { WeightStore } from './weights.js';
+import { writeJson } from './write-json.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The product's graph builders this generator runs (server/dist/convert). */
@@ -20,11 +22,17 @@ export const CLIP_TOKENIZER_DIR = resolve(HERE, '../../../server/assets/clip-tok
 export const STAMP_FILE = '.hypergen-generator.json';
 export const DEFAULT_SEED = 0;
 
+/** onnx: the Optimum ONNX layout the engine serves; diffusers: a save_pretrained folder (safetensors) to convert. */
+export type OutputFormat = 'onnx' | 'diffusers';
+
 export interface ComponentReport {
-  readonly component: Component;
+  /** An ONNX component, or a diffusers folder (text_encoder[_2], unet, vae). */
+  readonly component: Component | 'vae';
   readonly parameters: number;
   readonly onnxBytes: number;
   readonly externalBytes: number;
+  /** diffusers format: the component's safetensors file. */
+  readonly safetensorsBytes?: number;
 }
 
 export interface PipelineReport {
@@ -40,8 +48,8 @@ export interface PipelineReport {
  * What the folder's contents depend on: the preset, the seed, the generator's own code, the product's graph
  * builders and the vocabulary. Any change to one of them makes existing folders stale.
  */
-export function fingerprint(p: Preset, seed: number): string {
-  const h = createHash('sha256').update(JSON.stringify({ preset: p, seed }));
+export function fingerprint(p: Preset, seed: number, format: OutputFormat = 'onnx'): string {
+  const h = createHash('sha256').update(JSON.stringify({ preset: p, seed, ...(format === 'onnx' ? {} : { format }) }));
   const ext = HERE.endsWith(join('dist', 'models')) ? '.js' : '.ts';
   for (const f of readdirSync(HERE).filter((n) => n.endsWith(ext) && !n.endsWith('.d.ts')).sort()) {
     h.update(f).update(readFileSync(join(HERE, f)));
@@ -51,7 +59,6 @@ export function fingerprint(p: Preset, seed: number): string {
   return h.digest('hex');
 }
 
-const writeJson = (path: string, value: unknown): void => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 
 interface ComponentSpec {
   readonly component: Component;
@@ -148,14 +155,17 @@ function modelIndex(p: Preset): Record<string, unknown> {
 }
 
 /** Writes every file of the pipeline into `dir` (which must be empty or absent). */
-function writeFolder(dir: string, p: Preset, seed: number): ComponentReport[] {
+function writeFolder(dir: string, p: Preset, seed: number, format: OutputFormat): ComponentReport[] {
   mkdirSync(dir, { recursive: true });
-  const reports = componentSpecs(p).map((spec) => writeComponent(dir, p, spec, seed));
+  const reports: ComponentReport[] =
+    format === 'onnx'
+      ? componentSpecs(p).map((spec) => writeComponent(dir, p, spec, seed))
+      : writeDiffusersComponents(dir, p, seed).map((r) => ({ component: r.component as ComponentReport['component'], parameters: r.parameters, onnxBytes: 0, externalBytes: 0, safetensorsBytes: r.bytes }));
   writeTokenizer(join(dir, 'tokenizer'), p.pad);
   if (p.textEncoder2 !== undefined) writeTokenizer(join(dir, 'tokenizer_2'), p.pad2 ?? p.pad);
   mkdirSync(join(dir, 'scheduler'), { recursive: true });
   writeJson(join(dir, 'scheduler', 'scheduler_config.json'), p.scheduler);
-  writeJson(join(dir, 'model_index.json'), modelIndex(p));
+  writeJson(join(dir, 'model_index.json'), format === 'onnx' ? modelIndex(p) : diffusersIndex(p));
   return reports;
 }
 
@@ -197,10 +207,10 @@ function removeAbandoned(dir: string): void {
  * Makes `dir` hold preset `p` generated with `seed`. Leaves a current folder alone (unless `force`); otherwise builds
  * it in a sibling temp folder and renames it into place, so a half-written pipeline is never taken as complete.
  */
-export function ensurePipeline(p: Preset, dir: string, seed = DEFAULT_SEED, force = false): PipelineReport {
+export function ensurePipeline(p: Preset, dir: string, seed = DEFAULT_SEED, force = false, format: OutputFormat = 'onnx'): PipelineReport {
   const started = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-  const expected = fingerprint(p, seed);
+  const expected = fingerprint(p, seed, format);
   const current = (): Stamp | undefined => {
     const s = readStamp(dir);
     return s?.fingerprint === expected ? s : undefined;
@@ -219,7 +229,7 @@ export function ensurePipeline(p: Preset, dir: string, seed = DEFAULT_SEED, forc
   const old = join(parent, `.${basename(dir)}.old-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   try {
-    const components = writeFolder(tmp, p, seed);
+    const components = writeFolder(tmp, p, seed, format);
     writeJson(join(tmp, STAMP_FILE), { preset: p.name, seed, fingerprint: expected, components } satisfies Stamp);
     if (existsSync(dir)) renameSync(dir, old);
     try {

@@ -34,7 +34,7 @@ function mulberry32(seed: number): () => number {
 const CHUNK = 1 << 20; // elements generated per write, so multi-GB tensors never sit in memory whole
 
 /** Fills `count` float32 values chunk by chunk; each tensor has its own stream so values do not depend on order. */
-function generate(seedText: string, count: number, init: Init, sink: (chunk: Float32Array) => void): void {
+export function generate(seedText: string, count: number, init: Init, sink: (chunk: Float32Array) => void): void {
   const next = mulberry32(hashSeed(seedText));
   const half = Math.sqrt(3) * init.std; // uniform(-half, half) has this standard deviation
   for (let done = 0; done < count; done += CHUNK) {
