@@ -1,5 +1,6 @@
 // `make bench`: runs the benchmark modules in order and prints their figures (no assertions).
 // Usage: node hack/dist/bench/cli.js [MODULE...] [--shape]   (default: every module)
+import * as convert from './convert.js';
 import * as engine from './engine.js';
 import * as operator from './operator.js';
 import * as serving from './serving.js';
@@ -8,7 +9,7 @@ interface BenchModule {
   run(args: string[]): Promise<void>;
 }
 
-const MODULES: Record<string, BenchModule> = { engine, serving, operator };
+const MODULES: Record<string, BenchModule> = { engine, serving, operator, convert };
 
 async function main(argv: string[]): Promise<void> {
   const named = argv.filter((arg) => !arg.startsWith('--'));
