@@ -1,10 +1,11 @@
 # onnxruntime-node's install script would download the CUDA provider; CPU inference needs nothing extra.
 export ONNXRUNTIME_NODE_INSTALL := skip
 NODE_ENV_FLAGS := --experimental-vm-modules --no-warnings=ExperimentalWarning
-MODEL ?= models/tiny-sd
+MODEL ?= models/shapes
+MODEL_ID ?= hypergen/shapes
 PORT ?= 8000
 
-.PHONY: all install build run test bench lint tiny-models images manifests demo clean
+.PHONY: all install build run test bench lint tiny-models images manifests demo readme-image clean
 
 all: build
 
@@ -16,12 +17,15 @@ install: node_modules/.package-lock.json
 build: install
 	npx tsc -b
 
-# The README's first command: serve the bundled tiny SD pipeline on :8000.
+# The README's first command: serve the shapes demo model (converted from hack/demo-model) on :8000.
 run: build tiny-models
-	node server/dist/cli.js serve $(MODEL) --port $(PORT)
+	node server/dist/cli.js serve $(MODEL) --model-id $(MODEL_ID) --port $(PORT)
 
+# The random-weight tiny pipelines (family coverage for the tests) and the shapes demo model, converted from its
+# diffusers folder by HyperGen's own converter (a current conversion is left as it is).
 tiny-models: build
 	node hack/dist/models/cli.js tiny-models --out models
+	node server/dist/cli.js convert hack/demo-model/shapes-pipeline --out models/shapes --log-level warn
 
 # The README's second command: every test suite.
 test: build tiny-models
@@ -35,6 +39,10 @@ bench: build tiny-models
 DEMO_OUT ?= demo.png
 demo: build tiny-models
 	node hack/dist/demo/cli.js $(DEMO_OUT)
+
+# The picture on the README's first screen: the README's own curl body sent to the default model.
+readme-image: build tiny-models
+	node hack/dist/demo/readme-image.js
 
 lint: install
 	npx eslint .

@@ -1,5 +1,6 @@
-// `make demo`: kubectl apply examples/tiny.yaml on the local test cluster (pods are local processes), wait for
-// Ready, read the generated key from its Secret and generate an image through the Service with the OpenAI SDK.
+// `make demo`: kubectl apply examples/shapes.yaml on the local test cluster (pods are local processes), wait for
+// Ready, read the generated key from its Secret and draw "a red circle on a blue background" through the Service with
+// the OpenAI SDK.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import OpenAI from 'openai';
@@ -14,22 +15,22 @@ let failed = false;
 try {
   const k = stack.kubectl;
   say(`test cluster at ${stack.cluster.url}; operator running`);
-  say((await k.ok(['apply', '-f', join(REPO_ROOT, 'examples/tiny.yaml')])).trim());
-  await k.ok(['wait', '--for=condition=Ready', 'hgm/tiny', '--timeout=180s'], { timeoutMs: 200_000 });
-  say((await k.ok(['get', 'hgm', 'tiny'])).trim());
+  say((await k.ok(['apply', '-f', join(REPO_ROOT, 'examples/shapes.yaml')])).trim());
+  await k.ok(['wait', '--for=condition=Ready', 'hgm/shapes', '--timeout=180s'], { timeoutMs: 200_000 });
+  say((await k.ok(['get', 'hgm', 'shapes'])).trim());
   say((await k.ok(['get', 'pods', '-o', 'wide'])).trim());
-  const [secret, key] = (await k.ok(['get', 'hgm', 'tiny', '-o', 'jsonpath={.status.apiKeySecret.name} {.status.apiKeySecret.key}'])).trim().split(' ');
+  const [secret, key] = (await k.ok(['get', 'hgm', 'shapes', '-o', 'jsonpath={.status.apiKeySecret.name} {.status.apiKeySecret.key}'])).trim().split(' ');
   const apiKey = Buffer.from(await k.ok(['get', 'secret', secret!, '-o', `jsonpath={.data.${key!.replace(/\./g, '\\.')}}`]), 'base64').toString().trim();
   say(`API key read from Secret ${secret}/${key} (${apiKey.length} characters)`);
-  const baseURL = `${stack.serviceUrl('default', 'tiny', 'http')}/v1`;
+  const baseURL = `${stack.serviceUrl('default', 'shapes', 'http')}/v1`;
   const client = new OpenAI({ apiKey, baseURL, maxRetries: 2 });
   say(`OpenAI base URL: ${baseURL}`);
   const models = await client.models.list();
   say(`models: ${models.data.map((m) => m.id).join(', ')}`);
-  const img = await client.images.generate({ model: models.data[0]!.id, prompt: 'a lighthouse at dusk, oil painting', size: '64x64', response_format: 'b64_json' });
+  const img = await client.images.generate({ model: models.data[0]!.id, prompt: 'a red circle on a blue background', size: '128x128', seed: 0, response_format: 'b64_json' } as unknown as OpenAI.ImageGenerateParamsNonStreaming);
   writeFileSync(out, Buffer.from(img.data![0]!.b64_json!, 'base64'));
   say(`image saved to ${out}`);
-  say((await k.ok(['delete', 'hgm', 'tiny', '--wait=true'])).trim());
+  say((await k.ok(['delete', 'hgm', 'shapes', '--wait=true'])).trim());
   for (let i = 0; stack.runner.processes().length && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
   say(`server processes left: ${stack.runner.processes().length}; objects left: ${(await k.ok(['get', 'hgm,deploy,pods,svc,secrets', '-o', 'name'])).trim().split('\n').filter((l) => l && l !== 'service/kubernetes').length}`);
 } catch (e) {
