@@ -93,7 +93,7 @@ describe('playground', () => {
       const captions = await tab.$$eval('#results figcaption', (nodes) => nodes.map((n) => n.textContent ?? ''));
       expect(captions.some((c) => c.includes('seed 7'))).toBe(true);
       expect(captions.some((c) => c.includes('seed 8'))).toBe(true);
-      const loaded = await tab.$$eval('#results img', (images) => images.map((img) => (img as HTMLImageElement).naturalWidth));
+      const loaded = await tab.$$eval('#results img', (images) => images.map((img) => (img as unknown as { naturalWidth: number }).naturalWidth));
       expect(loaded).toEqual([64, 64]);
       const sent = app.engine.requests.at(-1)!;
       expect(sent).toMatchObject({ prompt: 'a red circle on a blue background', seed: 7, n: 2, width: 64, height: 64, steps: 4, scheduler: 'euler' });
@@ -125,7 +125,12 @@ describe('playground', () => {
       await tab.waitForSelector('#results img');
       expect(await tab.isHidden('#error')).toBe(true);
       // The key stays in the page's memory: nothing in storage, nothing in the URL.
-      expect(await tab.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie, location.href])).toEqual([0, 0, '', `${app.url}/`]);
+      type PageGlobals = { localStorage: Storage; sessionStorage: Storage; document: { cookie: string }; location: { href: string } };
+      type Storage = { length: number };
+      expect(await tab.evaluate(() => {
+        const page = globalThis as unknown as PageGlobals;
+        return [page.localStorage.length, page.sessionStorage.length, page.document.cookie, page.location.href];
+      })).toEqual([0, 0, '', `${app.url}/`]);
       await tab.close();
     } finally {
       await app.close();
