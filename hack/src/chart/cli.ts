@@ -3,6 +3,7 @@
 // from operator/src/rbac.ts;
 // `template RELEASE [-n NAMESPACE] [--set a=b ...]` prints what `helm template` would, using hack/chart-render.
 import { syncCrdTemplates } from './crds.js';
+import { writeGatewayRbacTemplate } from './gateway-rbac.js';
 import { writeRbacTemplate } from './rbac.js';
 import { RenderError, renderChart, toYamlStream } from './render.js';
 
@@ -12,6 +13,8 @@ async function main(argv: string[]): Promise<void> {
     for (const f of syncCrdTemplates()) console.log(`charts/hypergen/templates/crds/${f} <- crds/${f}`);
     writeRbacTemplate();
     console.log('charts/hypergen/templates/_rbac.tpl <- operator/src/rbac.ts');
+    writeGatewayRbacTemplate();
+    console.log('charts/hypergen/templates/_gateway_rbac.tpl <- operator/src/gateway/rbac.ts');
     return;
   }
   if (command === 'template') {

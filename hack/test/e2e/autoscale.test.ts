@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import OpenAI from 'openai';
+import { GATEWAY_RBAC_RULES } from '@hypergen/operator/gateway/rbac.js';
+import { allows } from '@hypergen/operator/rbac.js';
 import { type Stack, startStack } from '../../src/demo/stack.js';
 
 const GATEWAY_KEY = 'sk-gw-autoscale-test';
@@ -169,4 +171,15 @@ describe('autoscaling on queue depth, scale from zero through the gateway', () =
     expect(await res.json()).toMatchObject({ error: { code: 'model_unavailable' } });
     expect(await jsonpath('manual', '{.spec.replicas}')).toBe('0');
   }, 240_000);
+});
+
+describe('gateway RBAC', () => {
+  it("every API request the gateway made is granted by operator/src/gateway/rbac.ts (the chart's gateway role)", () => {
+    const made = stack.cluster.requests().filter((r) => r.userAgent === 'hypergen-gateway' && r.resource);
+    const denied = made.filter((r) => !allows(GATEWAY_RBAC_RULES, r.group ?? '', r.subresource ? `${r.resource}/${r.subresource}` : r.resource!, r.verb));
+    expect(denied.map((r) => `${r.verb} ${r.path}`)).toEqual([]);
+    // It did read key Secrets and wake models through the scale subresource.
+    expect(made.some((r) => r.resource === 'secrets' && r.verb === 'get')).toBe(true);
+    expect(made.some((r) => r.subresource === 'scale' && r.verb === 'update')).toBe(true);
+  });
 });
