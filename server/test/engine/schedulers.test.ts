@@ -273,3 +273,21 @@ describe('scheduler_config.json resolved per class (diffusers v0.30.3 from_confi
     expectClose([sigmaMin.sigmas.at(-1)!], [Math.sqrt((1 - a[0]!) / a[0]!)]);
   });
 });
+
+describe('DPM++ 2M with use_karras_sigmas (diffusers v0.30.3 set_timesteps, fixtures/dpm-karras-sd15.json)', () => {
+  const KARRAS = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/dpm-karras-sd15.json'), 'utf8')) as {
+    steps: Record<string, { timesteps: number[]; sigmas: number[] }>;
+  };
+  const config = resolve('dpmpp_2m', { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', use_karras_sigmas: true });
+
+  it.each([4, 20, 50])('%i steps: the Karras ramp of sigmas and the timesteps they map to', (steps) => {
+    const scheduler = createScheduler('dpmpp_2m', config, steps) as unknown as { timesteps: number[]; sigmas: number[] };
+    expect(scheduler.timesteps).toEqual(KARRAS.steps[String(steps)]!.timesteps);
+    expectClose(scheduler.sigmas, KARRAS.steps[String(steps)]!.sigmas, 1e-6);
+  });
+
+  it('is refused for Euler, which the engine runs without it', () => {
+    expect(config.useKarrasSigmas).toBe(true);
+    expect(() => resolve('euler', { use_karras_sigmas: true })).toThrow(/use_karras_sigmas/);
+  });
+});

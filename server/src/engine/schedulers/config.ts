@@ -37,6 +37,8 @@ export interface SchedulerConfig {
   finalSigmasType: 'zero' | 'sigma_min';
   /** DPM-Solver++: lambda(t) floor that shortens the schedule (diffusers' default -inf keeps all of it). */
   lambdaMinClipped: number;
+  /** DPM-Solver++: Karras et al.'s sigma ramp instead of the spaced timesteps. */
+  useKarrasSigmas: boolean;
 }
 
 /** Our API names -> the diffusers class each one is (the from_config target). */
@@ -138,6 +140,11 @@ const SUPPORTED: Record<string, readonly unknown[]> = {
   variance_type: [null],
 };
 
+/** Per-class exceptions to SUPPORTED. */
+const SUPPORTED_BY: Partial<Record<SchedulerName, Record<string, readonly unknown[]>>> = {
+  dpmpp_2m: { use_karras_sigmas: [false, null, true] },
+};
+
 const WHY: Record<string, string> = {
   skip_prk_steps: 'PNDM with skip_prk_steps false (the Runge-Kutta warm-up) is not implemented; SD 1.x ships skip_prk_steps true',
 };
@@ -161,7 +168,7 @@ export function resolveSchedulerConfig(name: SchedulerName, file: SchedulerConfi
   const has = (key: string) => Object.prototype.hasOwnProperty.call(file.values, key);
   const get = (key: string): unknown => (has(key) ? file.values[key] : signature[key]);
   for (const key of Object.keys(signature)) {
-    const allowed = SUPPORTED[key];
+    const allowed = SUPPORTED_BY[name]?.[key] ?? SUPPORTED[key];
     if (allowed && !allowed.includes(get(key))) fail(name, key, get(key), WHY[key]);
   }
   for (const key of NEWER_OPTIONS[name] ?? []) {
@@ -203,5 +210,6 @@ export function resolveSchedulerConfig(name: SchedulerName, file: SchedulerConfi
     eulerAtFinal: flag('euler_at_final', false),
     finalSigmasType: finalSigmasType as SchedulerConfig['finalSigmasType'],
     lambdaMinClipped: number('lambda_min_clipped', () => true, -Infinity),
+    useKarrasSigmas: name === 'dpmpp_2m' && get('use_karras_sigmas') === true,
   };
 }

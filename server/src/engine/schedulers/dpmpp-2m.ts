@@ -1,7 +1,8 @@
 // DPMSolverMultistepScheduler (diffusers v0.30.3) with algorithm_type dpmsolver++, solver_type midpoint, solver_order
-// 1 or 2, final_sigmas_type zero or sigma_min, lower_order_final / euler_at_final and lambda_min_clipped as configured.
+// 1 or 2, final_sigmas_type zero or sigma_min, lower_order_final / euler_at_final, lambda_min_clipped and
+// use_karras_sigmas as configured.
 import type { SchedulerConfig } from './config.js';
-import { alphasCumprod, dpmTimesteps, interpolate, trainSigmas } from './schedule.js';
+import { alphasCumprod, dpmTimesteps, interpolate, karrasSchedule, trainSigmas } from './schedule.js';
 import { combine, predictOriginal, type Scheduler, type StepResult } from './scheduler.js';
 
 /** alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t, lambda = log(alpha_t) - log(sigma_t). */
@@ -20,11 +21,17 @@ export class DpmSolverPlusPlus2MScheduler implements Scheduler {
   private lastStepIndex = -1;
 
   constructor(private readonly config: SchedulerConfig, steps: number) {
-    this.timesteps = dpmTimesteps(config, steps);
     const table = trainSigmas(alphasCumprod(config));
     // sigma_min: the smallest training sigma, ((1 - alphas_cumprod[0]) / alphas_cumprod[0]) ** 0.5.
     const last = config.finalSigmasType === 'sigma_min' ? table[0]! : 0;
-    this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), last];
+    if (config.useKarrasSigmas) {
+      const karras = karrasSchedule(table, steps);
+      this.timesteps = karras.timesteps;
+      this.sigmas = [...karras.sigmas, last];
+    } else {
+      this.timesteps = dpmTimesteps(config, steps);
+      this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), last];
+    }
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {

@@ -104,3 +104,31 @@ export function dpmTimesteps(config: SchedulerConfig, steps: number): number[] {
       return arangeDown(last, 0, -n / steps).map((t) => roundHalfEven(t) - 1);
   }
 }
+
+/**
+ * DPMSolverMultistepScheduler with use_karras_sigmas: Karras et al. (2022)'s rho = 7 ramp from the largest to the
+ * smallest training sigma (_convert_to_karras), each mapped back to a timestep by log-sigma interpolation
+ * (_sigma_to_t) and rounded. `table`: the float32 training sigmas, ascending in t.
+ */
+export function karrasSchedule(table: Float64Array, steps: number): { timesteps: number[]; sigmas: number[] } {
+  const rho = 7;
+  const minInv = table[0]! ** (1 / rho);
+  const maxInv = table[table.length - 1]! ** (1 / rho);
+  const logs = table.map((s) => f32(Math.log(s))); // np.log of a float32 array stays float32
+  const sigmas = Array.from({ length: steps }, (_, i) => {
+    const ramp = steps === 1 ? 0 : i === steps - 1 ? 1 : i * (1 / (steps - 1));
+    return (maxInv + ramp * (minInv - maxInv)) ** rho;
+  });
+  const timesteps = sigmas.map((sigma) => roundHalfEven(sigmaToT(sigma, logs)));
+  return { timesteps, sigmas: sigmas.map(f32) };
+}
+
+/** diffusers' _sigma_to_t: the fractional timestep whose log sigma interpolates to log(sigma). */
+function sigmaToT(sigma: number, logs: Float64Array): number {
+  const logSigma = Math.log(Math.max(sigma, 1e-10));
+  let low = 0;
+  for (let j = 0; j < logs.length; j++) if (logSigma - logs[j]! >= 0) low = j;
+  low = Math.min(low, logs.length - 2);
+  const w = Math.min(1, Math.max(0, (logs[low]! - logSigma) / (logs[low]! - logs[low + 1]!)));
+  return (1 - w) * low + w * (low + 1);
+}
