@@ -6,10 +6,9 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
-import { PullError } from './errors.js';
+import { isDiskFull, PullError } from './errors.js';
 import { httpGet, redact, statusError, type RequestOptions } from './http.js';
 import { describeError, withRetries, type RetryPolicy } from './retry.js';
-import { isDiskFull } from './context.js';
 
 /** What a file must be; sha256 for LFS files, the git blob id (sha1 of "blob SIZE\0" + content) for the others. */
 export interface Expected {

@@ -1,9 +1,9 @@
 import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIntact, readMarker, removeMarker, writeMarker, type CompletionMarker } from './cache.js';
-import { isDiskFull, type PullContext, type PullResult } from './context.js';
+import type { PullContext, PullResult } from './context.js';
 import { downloadFile, INCOMPLETE_SUFFIX } from './download.js';
-import { PullError } from './errors.js';
+import { isDiskFull, PullError } from './errors.js';
 import { checkResolveHeaders, describeHubError, getRevision, resolveUrl, type RemoteFile, type RevisionInfo } from './hub.js';
 import { isNeededFile, missingFiles, neededComponents, notAPipeline, parseModelIndex, verifyPipelineDir } from './pipeline.js';
 import { formatBytes } from './progress.js';
