@@ -224,6 +224,7 @@ describe('scheduler_config.json resolved per class (diffusers v0.30.3 from_confi
     expect(resolve('ddim', sd15).clipSample).toBe(false);
     // Euler takes no skip_prk_steps and no clip_sample: a PRK config still gives a working Euler.
     expect(() => resolve('euler', { skip_prk_steps: false, thresholding: true })).not.toThrow();
+    expect(() => resolve('ddim', { final_sigmas_type: 'sigma_min', use_karras_sigmas: true })).not.toThrow();
   });
 
   it('refuses, naming the key, what the engine does not implement', () => {

@@ -188,7 +188,7 @@ export function resolveSchedulerConfig(name: SchedulerName, file: SchedulerConfi
   };
   const positiveInteger = (v: number) => Number.isInteger(v) && v > 0;
   const predictionType = get('prediction_type') as PredictionType;
-  const finalSigmasType = get('final_sigmas_type') ?? 'zero';
+  const finalSigmasType = 'final_sigmas_type' in signature ? (get('final_sigmas_type') ?? 'zero') : 'zero';
   if (name === 'dpmpp_2m' ? finalSigmasType !== 'zero' && finalSigmasType !== 'sigma_min' : finalSigmasType !== 'zero') {
     fail(name, 'final_sigmas_type', finalSigmasType);
   }
