@@ -1,5 +1,5 @@
+// Object name and metadata syntax as kube-apiserver validates it (DNS labels/subdomains, qualified names, label values).
 import type { FieldError } from './errors.js';
-import type { ResourceDef } from './resource.js';
 import type { Json } from './types.js';
 
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -13,7 +13,13 @@ const DNS1035_MSG = "a DNS-1035 label must consist of lower case alphanumeric ch
 const LABEL_VALUE_MSG = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 const QUALIFIED_MSG = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 
-function nameRule(def: ResourceDef): { re: RegExp; msg: string; max: number } | undefined {
+/** What name validation needs of a resource definition (its group and plural name), nothing more. */
+interface NamedResource {
+  readonly group: string;
+  readonly resource: string;
+}
+
+function nameRule(def: NamedResource): { re: RegExp; msg: string; max: number } | undefined {
   if (def.group === 'rbac.authorization.k8s.io') return undefined;
   if (def.resource === 'namespaces') return { re: LABEL, msg: LABEL_MSG, max: 63 };
   if (def.resource === 'services') return { re: DNS1035, msg: DNS1035_MSG, max: 63 };
@@ -52,7 +58,7 @@ export function labelValueErrors(v: Json, field: string): FieldError[] {
 }
 
 /** ObjectMeta validation shared by every type (name, labels, annotation keys, finalizers). */
-export function validateMeta(def: ResourceDef, obj: Json): FieldError[] {
+export function validateMeta(def: NamedResource, obj: Json): FieldError[] {
   const m = obj.metadata ?? {};
   const errs: FieldError[] = [];
   const rule = nameRule(def);
