@@ -230,7 +230,6 @@ describe('scheduler_config.json resolved per class (diffusers v0.30.3 from_confi
   it('refuses, naming the key, what the engine does not implement', () => {
     expect(() => resolve('pndm', {})).toThrow(/PNDMScheduler skip_prk_steps false .*Runge-Kutta/);
     expect(() => resolve('pndm', { skip_prk_steps: false })).toThrow(/skip_prk_steps/);
-    expect(() => resolve('euler', { use_karras_sigmas: true })).toThrow(/use_karras_sigmas/);
     expect(() => resolve('euler', { interpolation_type: 'log_linear' })).toThrow(/interpolation_type/);
     expect(() => resolve('euler', { final_sigmas_type: 'sigma_min' })).toThrow(/final_sigmas_type/);
     expect(() => resolve('euler', { use_beta_sigmas: true })).toThrow(/use_beta_sigmas/);
@@ -275,10 +274,12 @@ describe('scheduler_config.json resolved per class (diffusers v0.30.3 from_confi
   });
 });
 
-describe('DPM++ 2M with use_karras_sigmas (diffusers v0.30.3 set_timesteps, fixtures/dpm-karras-sd15.json)', () => {
+describe('use_karras_sigmas, DPM++ 2M and Euler (diffusers v0.30.3 set_timesteps, fixtures/dpm-karras-sd15.json)', () => {
   const KARRAS = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/dpm-karras-sd15.json'), 'utf8')) as {
     steps: Record<string, { timesteps: number[]; sigmas: number[] }>;
+    euler_leading: Record<string, { timesteps: number[]; sigmas: number[] }>;
   };
+  const SD15_JSON = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', timestep_spacing: 'leading', steps_offset: 1 };
   const config = resolve('dpmpp_2m', { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', use_karras_sigmas: true });
 
   it.each([4, 20, 50])('%i steps: the Karras ramp of sigmas and the timesteps they map to', (steps) => {
@@ -287,8 +288,19 @@ describe('DPM++ 2M with use_karras_sigmas (diffusers v0.30.3 set_timesteps, fixt
     expectClose(scheduler.sigmas, KARRAS.steps[String(steps)]!.sigmas, 1e-6);
   });
 
-  it('is refused for Euler, which the engine runs without it', () => {
-    expect(config.useKarrasSigmas).toBe(true);
-    expect(() => resolve('euler', { use_karras_sigmas: true })).toThrow(/use_karras_sigmas/);
+  it.each([4, 20])('Euler, %i steps on SD 1.5 leading spacing: the ramp between the spaced sigmas, fractional timesteps', (steps) => {
+    const euler = resolve('euler', { ...SD15_JSON, use_karras_sigmas: true });
+    const scheduler = createScheduler('euler', euler, steps) as unknown as { timesteps: number[]; sigmas: number[] };
+    const expected = KARRAS.euler_leading[String(steps)]!;
+    expectClose(scheduler.timesteps, expected.timesteps, 1e-5);
+    expectClose(scheduler.sigmas, expected.sigmas, 1e-6);
+  });
+
+  it('Euler honours sigma_min / sigma_max; Euler ancestral takes no use_karras_sigmas (ignored, as from_config does)', () => {
+    const euler = createScheduler('euler', resolve('euler', { ...SD15_JSON, use_karras_sigmas: true, sigma_min: 0.1, sigma_max: 10 }), 4) as unknown as {
+      sigmas: number[];
+    };
+    expectClose([euler.sigmas[0]!, euler.sigmas[3]!], [10, 0.1], 1e-6);
+    expect(resolve('euler_a', { use_karras_sigmas: true }).useKarrasSigmas).toBe(false);
   });
 });

@@ -37,8 +37,11 @@ export interface SchedulerConfig {
   finalSigmasType: 'zero' | 'sigma_min';
   /** DPM-Solver++: lambda(t) floor that shortens the schedule (diffusers' default -inf keeps all of it). */
   lambdaMinClipped: number;
-  /** DPM-Solver++: Karras et al.'s sigma ramp instead of the spaced timesteps. */
+  /** DPM-Solver++ and Euler: Karras et al.'s sigma ramp instead of the spaced timesteps. */
   useKarrasSigmas: boolean;
+  /** Euler with Karras sigmas: the ramp's ends when the config sets them (sigma_min / sigma_max). */
+  karrasSigmaMin: number | undefined;
+  karrasSigmaMax: number | undefined;
 }
 
 /** Our API names -> the diffusers class each one is (the from_config target). */
@@ -77,6 +80,8 @@ const SIGNATURES: Record<SchedulerName, Record<string, unknown>> = {
     ...COMMON,
     interpolation_type: 'linear',
     use_karras_sigmas: false,
+    sigma_min: null,
+    sigma_max: null,
     timestep_spacing: 'linspace',
     timestep_type: 'discrete',
     rescale_betas_zero_snr: false,
@@ -143,6 +148,7 @@ const SUPPORTED: Record<string, readonly unknown[]> = {
 /** Per-class exceptions to SUPPORTED. */
 const SUPPORTED_BY: Partial<Record<SchedulerName, Record<string, readonly unknown[]>>> = {
   dpmpp_2m: { use_karras_sigmas: [false, null, true] },
+  euler: { use_karras_sigmas: [false, null, true] },
 };
 
 const WHY: Record<string, string> = {
@@ -187,6 +193,8 @@ export function resolveSchedulerConfig(name: SchedulerName, file: SchedulerConfi
     return value;
   };
   const positiveInteger = (v: number) => Number.isInteger(v) && v > 0;
+  const optionalPositive = (key: string): number | undefined =>
+    key in signature && get(key) !== null ? number(key, (v) => v > 0 && Number.isFinite(v), 0) : undefined;
   const predictionType = get('prediction_type') as PredictionType;
   const finalSigmasType = 'final_sigmas_type' in signature ? (get('final_sigmas_type') ?? 'zero') : 'zero';
   if (name === 'dpmpp_2m' ? finalSigmasType !== 'zero' && finalSigmasType !== 'sigma_min' : finalSigmasType !== 'zero') {
@@ -210,6 +218,8 @@ export function resolveSchedulerConfig(name: SchedulerName, file: SchedulerConfi
     eulerAtFinal: flag('euler_at_final', false),
     finalSigmasType: finalSigmasType as SchedulerConfig['finalSigmasType'],
     lambdaMinClipped: number('lambda_min_clipped', () => true, -Infinity),
-    useKarrasSigmas: name === 'dpmpp_2m' && get('use_karras_sigmas') === true,
+    useKarrasSigmas: (name === 'dpmpp_2m' || name === 'euler') && get('use_karras_sigmas') === true,
+    karrasSigmaMin: optionalPositive('sigma_min'),
+    karrasSigmaMax: optionalPositive('sigma_max'),
   };
 }

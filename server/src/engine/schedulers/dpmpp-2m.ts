@@ -2,7 +2,7 @@
 // 1 or 2, final_sigmas_type zero or sigma_min, lower_order_final / euler_at_final, lambda_min_clipped and
 // use_karras_sigmas as configured.
 import type { SchedulerConfig } from './config.js';
-import { alphasCumprod, dpmTimesteps, interpolate, karrasSchedule, trainSigmas } from './schedule.js';
+import { alphasCumprod, dpmTimesteps, interpolate, karrasSchedule, roundHalfEven, trainSigmas } from './schedule.js';
 import { combine, predictOriginal, type Scheduler, type StepResult } from './scheduler.js';
 
 /** alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t, lambda = log(alpha_t) - log(sigma_t). */
@@ -25,9 +25,10 @@ export class DpmSolverPlusPlus2MScheduler implements Scheduler {
     // sigma_min: the smallest training sigma, ((1 - alphas_cumprod[0]) / alphas_cumprod[0]) ** 0.5.
     const last = config.finalSigmasType === 'sigma_min' ? table[0]! : 0;
     if (config.useKarrasSigmas) {
-      const karras = karrasSchedule(table, steps);
-      this.timesteps = karras.timesteps;
-      this.sigmas = [...karras.sigmas, last];
+      // DPM-Solver: the ramp spans the whole training range; timesteps are rounded.
+      const karras = karrasSchedule(table, table[0]!, table[table.length - 1]!, steps);
+      this.timesteps = karras.timesteps.map(roundHalfEven);
+      this.sigmas = [...karras.sigmas.map(Math.fround), last];
     } else {
       this.timesteps = dpmTimesteps(config, steps);
       this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), last];

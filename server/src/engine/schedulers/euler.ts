@@ -1,6 +1,7 @@
-// EulerDiscreteScheduler and EulerAncestralDiscreteScheduler (diffusers), s_churn = 0, final sigma 0.
+// EulerDiscreteScheduler (optionally use_karras_sigmas) and EulerAncestralDiscreteScheduler (diffusers v0.30.3),
+// s_churn = 0, final sigma 0.
 import type { SchedulerConfig } from './config.js';
-import { alphasCumprod, interpolate, spacedTimesteps, trainSigmas } from './schedule.js';
+import { alphasCumprod, interpolate, karrasSchedule, spacedTimesteps, trainSigmas } from './schedule.js';
 import { assertNoise, combine, scale, type Scheduler, type StepResult } from './scheduler.js';
 
 abstract class EulerBase implements Scheduler {
@@ -9,9 +10,20 @@ abstract class EulerBase implements Scheduler {
   readonly initNoiseSigma: number;
 
   constructor(protected readonly config: SchedulerConfig, steps: number) {
-    this.timesteps = spacedTimesteps(config, steps, false);
+    const spaced = spacedTimesteps(config, steps, false);
     const table = trainSigmas(alphasCumprod(config));
-    this.sigmas = [...this.timesteps.map((t) => Math.fround(interpolate(table, t))), 0];
+    const interpolated = spaced.map((t) => interpolate(table, t));
+    if (config.useKarrasSigmas) {
+      // EulerDiscrete: the ramp spans the spaced sigmas (or sigma_min / sigma_max); timesteps stay fractional.
+      const sigmaMin = config.karrasSigmaMin ?? interpolated[interpolated.length - 1]!;
+      const sigmaMax = config.karrasSigmaMax ?? interpolated[0]!;
+      const karras = karrasSchedule(table, sigmaMin, sigmaMax, steps);
+      this.timesteps = karras.timesteps.map(Math.fround);
+      this.sigmas = [...karras.sigmas.map(Math.fround), 0];
+    } else {
+      this.timesteps = spaced;
+      this.sigmas = [...interpolated.map(Math.fround), 0];
+    }
     const max = Math.max(...this.sigmas);
     // diffusers: plain max sigma for linspace/trailing, (max ** 2 + 1) ** 0.5 for leading (float32 tensors).
     this.initNoiseSigma = config.timestepSpacing === 'leading' ? Math.fround(Math.sqrt(Math.fround(Math.fround(max * max) + 1))) : max;

@@ -42,7 +42,7 @@ export function interpolate(table: Float64Array, t: number): number {
 }
 
 /** Python's round(): half to even, as numpy's .round() does. */
-function roundHalfEven(x: number): number {
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
@@ -106,21 +106,20 @@ export function dpmTimesteps(config: SchedulerConfig, steps: number): number[] {
 }
 
 /**
- * DPMSolverMultistepScheduler with use_karras_sigmas: Karras et al. (2022)'s rho = 7 ramp from the largest to the
- * smallest training sigma (_convert_to_karras), each mapped back to a timestep by log-sigma interpolation
- * (_sigma_to_t) and rounded. `table`: the float32 training sigmas, ascending in t.
+ * use_karras_sigmas (DPMSolverMultistep, EulerDiscrete): Karras et al. (2022)'s rho = 7 ramp of `steps` sigmas from
+ * sigmaMax down to sigmaMin (_convert_to_karras), each mapped back to a fractional timestep by log-sigma
+ * interpolation over the float32 training sigmas `table` (_sigma_to_t).
  */
-export function karrasSchedule(table: Float64Array, steps: number): { timesteps: number[]; sigmas: number[] } {
+export function karrasSchedule(table: Float64Array, sigmaMin: number, sigmaMax: number, steps: number): { timesteps: number[]; sigmas: number[] } {
   const rho = 7;
-  const minInv = table[0]! ** (1 / rho);
-  const maxInv = table[table.length - 1]! ** (1 / rho);
+  const minInv = sigmaMin ** (1 / rho);
+  const maxInv = sigmaMax ** (1 / rho);
   const logs = table.map((s) => f32(Math.log(s))); // np.log of a float32 array stays float32
   const sigmas = Array.from({ length: steps }, (_, i) => {
     const ramp = steps === 1 ? 0 : i === steps - 1 ? 1 : i * (1 / (steps - 1));
     return (maxInv + ramp * (minInv - maxInv)) ** rho;
   });
-  const timesteps = sigmas.map((sigma) => roundHalfEven(sigmaToT(sigma, logs)));
-  return { timesteps, sigmas: sigmas.map(f32) };
+  return { timesteps: sigmas.map((sigma) => sigmaToT(sigma, logs)), sigmas };
 }
 
 /** diffusers' _sigma_to_t: the fractional timestep whose log sigma interpolates to log(sigma). */
