@@ -2,7 +2,8 @@
 // the demo model, fp32 and fp16, each in its own process. With --shape, also the sdxl-shape pipeline (real SDXL
 // layer shapes, random weights) written as diffusers safetensors by the generator: the UNet's conversion time
 // against copying its 10.3 GB safetensors file on the same disk, and the converting process's peak RSS.
-// BENCH_CONVERT_DIR chooses where the large files go (default: the OS temp folder); everything is removed after.
+// BENCH_CONVERT_DIR chooses where the large files go (default: the OS temp folder); everything is removed after,
+// except the generated sdxl-shape source when BENCH_CONVERT_CACHE names a folder to keep it in (reused while current).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,8 +55,9 @@ function small(root: string): void {
 function shape(root: string): void {
   console.log('\nsdxl-shape (diffusers safetensors, random weights) -> ONNX fp32');
   let started = performance.now();
-  const source = ensurePipeline(preset('sdxl-shape'), join(root, 'sdxl-shape-diffusers'), 0, false, 'diffusers');
-  console.log(`  generated in ${((performance.now() - started) / 1000).toFixed(0)} s: ${mb(folderBytes(source.dir))}`);
+  const cache = process.env.BENCH_CONVERT_CACHE;
+  const source = ensurePipeline(preset('sdxl-shape'), join(cache ?? root, 'sdxl-shape-diffusers'), 0, false, 'diffusers');
+  console.log(`  ${source.generated ? 'generated' : 'reused'} in ${((performance.now() - started) / 1000).toFixed(0)} s: ${mb(folderBytes(source.dir))}`);
   const unetFile = join(source.dir, 'unet', 'diffusion_pytorch_model.safetensors');
   const unetBytes = statSync(unetFile).size;
   started = performance.now();
