@@ -2,6 +2,7 @@
 // Usage: node hack/dist/bench/cli.js [MODULE...] [--shape]   (default: every module)
 import * as convert from './convert.js';
 import * as engine from './engine.js';
+import * as gateway from './gateway.js';
 import * as operator from './operator.js';
 import * as serving from './serving.js';
 
@@ -9,7 +10,7 @@ interface BenchModule {
   run(args: string[]): Promise<void>;
 }
 
-const MODULES: Record<string, BenchModule> = { engine, serving, operator, convert };
+const MODULES: Record<string, BenchModule> = { engine, serving, operator, convert, gateway };
 
 async function main(argv: string[]): Promise<void> {
   const named = argv.filter((arg) => !arg.startsWith('--'));

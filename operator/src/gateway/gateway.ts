@@ -280,6 +280,8 @@ export class Gateway {
         up.on('end', () => (release(), resolve('done')));
         up.on('error', (err) => (release(), reject(err)));
       });
+      // Headers and body go out as two writes: without TCP_NODELAY the body waits on a delayed ACK (~40 ms).
+      upstream.on('socket', (socket) => socket.setNoDelay(true));
       const onAbort = () => upstream.destroy(new Aborted('client disconnected'));
       signal.addEventListener('abort', onAbort, { once: true });
       upstream.on('close', () => {
