@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 // Random-weight ONNX pipelines in the Optimum layout.
 //   tiny-models --out DIR [--force]                      DIR/tiny-sd, tiny-sd-v, tiny-sdxl, tiny-sdxl-turbo
-//   generate --preset NAME --out DIR [--seed N] [--force] [--format onnx|diffusers]
+//   generate --preset NAME --out DIR [--seed N] [--force] [--format onnx|diffusers] [--dtype fp32|fp16]
 //                                                        any preset (sd15-shape and sdxl-shape are full size); diffusers
 //                                                        writes a save_pretrained folder (safetensors) to convert
 //   params --preset NAME                                 parameter counts, without generating anything
 //   presets                                              list the presets
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { countParameters, DEFAULT_SEED, ensurePipeline, folderBytes, type OutputFormat, type PipelineReport } from './pipeline.js';
+import { countParameters, DEFAULT_SEED, ensurePipeline, folderBytes, type OutputDtype, type OutputFormat, type PipelineReport } from './pipeline.js';
 import { PRESETS, preset, TINY_PRESETS } from './presets.js';
 
 const USAGE = `usage:
   cli.js tiny-models --out DIR [--force]
-  cli.js generate --preset NAME --out DIR [--seed N] [--force] [--format onnx|diffusers]
+  cli.js generate --preset NAME --out DIR [--seed N] [--force] [--format onnx|diffusers] [--dtype fp32|fp16]
   cli.js params --preset NAME
   cli.js presets`;
 
@@ -40,6 +40,7 @@ function main(argv: string[]): number {
       seed: { type: 'string' },
       force: { type: 'boolean', default: false },
       format: { type: 'string', default: 'onnx' },
+      dtype: { type: 'string', default: 'fp32' },
     },
   });
   const [command, ...rest] = positionals;
@@ -64,7 +65,9 @@ function main(argv: string[]): number {
     case 'generate': {
       if (values.out === undefined || values.preset === undefined) throw new UsageError('generate needs --preset NAME and --out DIR');
       if (values.format !== 'onnx' && values.format !== 'diffusers') throw new UsageError(`--format must be onnx or diffusers, got ${values.format}`);
-      print(ensurePipeline(preset(values.preset), values.out, seed, values.force, values.format as OutputFormat));
+      if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new UsageError(`--dtype must be fp32 or fp16, got ${values.dtype}`);
+      if (values.dtype === 'fp16' && values.format !== 'onnx') throw new UsageError('--dtype fp16 is for --format onnx (convert a diffusers folder with: hypergen convert DIR --dtype fp16)');
+      print(ensurePipeline(preset(values.preset), values.out, seed, values.force, values.format as OutputFormat, values.dtype as OutputDtype));
       return 0;
     }
     default:

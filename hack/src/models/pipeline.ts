@@ -24,6 +24,8 @@ export const DEFAULT_SEED = 0;
 
 /** onnx: the Optimum ONNX layout the engine serves; diffusers: a save_pretrained folder (safetensors) to convert. */
 export type OutputFormat = 'onnx' | 'diffusers';
+/** onnx format: fp16 computes the text encoders and UNet in float16 and keeps the VAE float32, as the converter does. */
+export type OutputDtype = 'fp32' | 'fp16';
 
 export interface ComponentReport {
   /** An ONNX component, or a diffusers folder (text_encoder[_2], unet, vae). */
@@ -48,8 +50,8 @@ export interface PipelineReport {
  * What the folder's contents depend on: the preset, the seed, the generator's own code, the product's graph
  * builders and the vocabulary. Any change to one of them makes existing folders stale.
  */
-export function fingerprint(p: Preset, seed: number, format: OutputFormat = 'onnx'): string {
-  const h = createHash('sha256').update(JSON.stringify({ preset: p, seed, ...(format === 'onnx' ? {} : { format }) }));
+export function fingerprint(p: Preset, seed: number, format: OutputFormat = 'onnx', dtype: OutputDtype = 'fp32'): string {
+  const h = createHash('sha256').update(JSON.stringify({ preset: p, seed, ...(format === 'onnx' ? {} : { format }), ...(dtype === 'fp32' ? {} : { dtype }) }));
   const ext = HERE.endsWith(join('dist', 'models')) ? '.js' : '.ts';
   for (const f of readdirSync(HERE).filter((n) => n.endsWith(ext) && !n.endsWith('.d.ts')).sort()) {
     h.update(f).update(readFileSync(join(HERE, f)));
@@ -91,7 +93,7 @@ export function countParameters(p: Preset): Record<string, number> {
   );
 }
 
-function writeComponent(dir: string, p: Preset, spec: ComponentSpec, seed: number): ComponentReport {
+function writeComponent(dir: string, p: Preset, spec: ComponentSpec, seed: number, dtype: OutputDtype): ComponentReport {
   const { component } = spec;
   const folder = join(dir, component);
   mkdirSync(folder, { recursive: true });
@@ -102,7 +104,7 @@ function writeComponent(dir: string, p: Preset, spec: ComponentSpec, seed: numbe
     ...(external ? { externalPath: join(folder, 'model.onnx_data'), externalLocation: 'model.onnx_data' } : {}),
   });
   try {
-    const g = new Graph(`${p.name}/${component}`, weights);
+    const g = new Graph(`${p.name}/${component}`, weights, dtype === 'fp16' && component !== 'vae_decoder' ? 'float16' : 'float32');
     spec.build(g);
     const onnxBytes = g.save(join(folder, 'model.onnx'), 'hypergen-tiny-models', `${p.name}@${seed}`);
     return { component, parameters: weights.parameters, onnxBytes, externalBytes: weights.externalBytes };
@@ -155,11 +157,11 @@ function modelIndex(p: Preset): Record<string, unknown> {
 }
 
 /** Writes every file of the pipeline into `dir` (which must be empty or absent). */
-function writeFolder(dir: string, p: Preset, seed: number, format: OutputFormat): ComponentReport[] {
+function writeFolder(dir: string, p: Preset, seed: number, format: OutputFormat, dtype: OutputDtype): ComponentReport[] {
   mkdirSync(dir, { recursive: true });
   const reports: ComponentReport[] =
     format === 'onnx'
-      ? componentSpecs(p).map((spec) => writeComponent(dir, p, spec, seed))
+      ? componentSpecs(p).map((spec) => writeComponent(dir, p, spec, seed, dtype))
       : writeDiffusersComponents(dir, p, seed).map((r) => ({ component: r.component as ComponentReport['component'], parameters: r.parameters, onnxBytes: 0, externalBytes: 0, safetensorsBytes: r.bytes }));
   writeTokenizer(join(dir, 'tokenizer'), p.pad);
   if (p.textEncoder2 !== undefined) writeTokenizer(join(dir, 'tokenizer_2'), p.pad2 ?? p.pad);
@@ -207,10 +209,10 @@ function removeAbandoned(dir: string): void {
  * Makes `dir` hold preset `p` generated with `seed`. Leaves a current folder alone (unless `force`); otherwise builds
  * it in a sibling temp folder and renames it into place, so a half-written pipeline is never taken as complete.
  */
-export function ensurePipeline(p: Preset, dir: string, seed = DEFAULT_SEED, force = false, format: OutputFormat = 'onnx'): PipelineReport {
+export function ensurePipeline(p: Preset, dir: string, seed = DEFAULT_SEED, force = false, format: OutputFormat = 'onnx', dtype: OutputDtype = 'fp32'): PipelineReport {
   const started = process.hrtime.bigint();
   const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-  const expected = fingerprint(p, seed, format);
+  const expected = fingerprint(p, seed, format, dtype);
   const current = (): Stamp | undefined => {
     const s = readStamp(dir);
     return s?.fingerprint === expected ? s : undefined;
@@ -229,7 +231,7 @@ export function ensurePipeline(p: Preset, dir: string, seed = DEFAULT_SEED, forc
   const old = join(parent, `.${basename(dir)}.old-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   try {
-    const components = writeFolder(tmp, p, seed, format);
+    const components = writeFolder(tmp, p, seed, format, dtype);
     writeJson(join(tmp, STAMP_FILE), { preset: p.name, seed, fingerprint: expected, components } satisfies Stamp);
     if (existsSync(dir)) renameSync(dir, old);
     try {

@@ -1,6 +1,7 @@
 // Deterministic random weights (a WeightSource for the product's graph builders), written inline (raw_data) or
 // streamed to an ONNX external data file.
 import { TensorPlacer } from '@hypergen/server/convert/external-data.js';
+import { floatBytes } from '@hypergen/server/convert/graph.js';
 import type { Init, ParamRequest, WeightSource } from '@hypergen/server/convert/weight-source.js';
 import onnxProto from 'onnx-proto';
 
@@ -57,7 +58,7 @@ export interface WeightStoreOptions {
   readonly countOnly?: boolean;
 }
 
-/** Turns named parameters into float32 TensorProtos of random values, streaming large ones to the external data file. */
+/** Turns named parameters into TensorProtos of random values (float32, or float16 where the graph computes in it), streaming large ones to the external data file. */
 export class WeightStore implements WeightSource {
   private readonly placer: TensorPlacer;
   parameters = 0;
@@ -67,13 +68,15 @@ export class WeightStore implements WeightSource {
     this.placer = new TensorPlacer(externalPath === undefined ? {} : { path: externalPath, location: externalLocation, minBytes: externalMinBytes });
   }
 
-  tensor({ name, dims, init }: ParamRequest): onnxProto.onnx.ITensorProto {
+  tensor({ name, dims, init, elem }: ParamRequest): onnxProto.onnx.ITensorProto {
     const count = dims.reduce((a, b) => a * b, 1);
     this.parameters += count;
-    const base = { name, dims: [...dims], dataType: onnx.TensorProto.DataType.FLOAT };
+    const half = elem === 'float16';
+    const base = { name, dims: [...dims], dataType: half ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT };
     if (this.options.countOnly === true) return base;
-    return this.placer.place(base, count * 4, (sink) =>
-      generate(`${this.options.seed}/${name}`, count, init, (chunk) => sink(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))),
+    // float16: the same float32 draws, rounded (so an fp16 folder is the fp32 one in half precision).
+    return this.placer.place(base, count * (half ? 2 : 4), (sink) =>
+      generate(`${this.options.seed}/${name}`, count, init, (chunk) => sink(half ? floatBytes('float16', chunk) : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))),
     );
   }
 
