@@ -91,9 +91,9 @@ describe('model folder configuration', () => {
     expect(config.defaults).toEqual({ width: 512, height: 512, steps: 1, guidanceScale: 0, scheduler: 'euler_a' });
   });
 
-  it('PNDM with the PRK warm-up (skip_prk_steps false or absent) fails the load, naming the option', () => {
-    const dir = folder({ index: { _class_name: 'ORTStableDiffusionPipeline' }, scheduler: { _class_name: 'PNDMScheduler' }, unet: SD15_UNET });
-    expect(() => readModelConfig(dir)).toThrow(/scheduler_config\.json: .*skip_prk_steps false/);
+  it('an unimplemented option of the model\'s own scheduler fails the load, naming the option', () => {
+    const dir = folder({ index: { _class_name: 'ORTStableDiffusionPipeline' }, scheduler: { _class_name: 'DDIMScheduler', thresholding: true }, unet: SD15_UNET });
+    expect(() => readModelConfig(dir)).toThrow(/scheduler_config\.json: .*DDIMScheduler thresholding true is not supported/);
   });
 
   it('a scheduler class we do not implement falls back to DPM++ 2M (SD) with its own class defaults', () => {

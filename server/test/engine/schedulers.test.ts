@@ -214,6 +214,7 @@ describe('scheduler_config.json resolved per class (diffusers v0.30.3 from_confi
     expect(resolve('euler', {})).toMatchObject({ betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear', stepsOffset: 0, predictionType: 'epsilon' });
     expect(resolve('ddim', {})).toMatchObject({ clipSample: true, setAlphaToOne: true, clipSampleRange: 1 });
     expect(resolve('pndm', { skip_prk_steps: true })).toMatchObject({ setAlphaToOne: false, stepsOffset: 0 });
+    expect(resolve('pndm', {}).skipPrkSteps).toBe(false);
     expect(resolve('lcm', {})).toMatchObject({ betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear', setAlphaToOne: true, originalInferenceSteps: 50 });
     expect(resolve('dpmpp_2m', {})).toMatchObject({ solverOrder: 2, lowerOrderFinal: true, finalSigmasType: 'zero', lambdaMinClipped: -Infinity });
   });
@@ -228,8 +229,6 @@ describe('scheduler_config.json resolved per class (diffusers v0.30.3 from_confi
   });
 
   it('refuses, naming the key, what the engine does not implement', () => {
-    expect(() => resolve('pndm', {})).toThrow(/PNDMScheduler skip_prk_steps false .*Runge-Kutta/);
-    expect(() => resolve('pndm', { skip_prk_steps: false })).toThrow(/skip_prk_steps/);
     expect(() => resolve('euler', { interpolation_type: 'log_linear' })).toThrow(/interpolation_type/);
     expect(() => resolve('euler', { final_sigmas_type: 'sigma_min' })).toThrow(/final_sigmas_type/);
     expect(() => resolve('euler', { use_beta_sigmas: true })).toThrow(/use_beta_sigmas/);
@@ -302,5 +301,37 @@ describe('use_karras_sigmas, DPM++ 2M and Euler (diffusers v0.30.3 set_timesteps
     };
     expectClose([euler.sigmas[0]!, euler.sigmas[3]!], [10, 0.1], 1e-6);
     expect(resolve('euler_a', { use_karras_sigmas: true }).useKarrasSigmas).toBe(false);
+  });
+});
+
+describe('PNDM with and without the PRK warm-up (diffusers v0.30.3 PNDMScheduler run by fixtures/pndm_sd15.py)', () => {
+  interface Run {
+    timesteps: number[];
+    loop: { i: number; t: number; prev_sample: number[] }[];
+  }
+  const PNDM = JSON.parse(readFileSync(join(import.meta.dirname, '../fixtures/pndm-sd15.json'), 'utf8')) as Record<'prk' | 'skip_prk_steps', Record<string, Run>>;
+  const SD15_PNDM = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', timestep_spacing: 'leading', steps_offset: 1 };
+
+  it.each([
+    ['prk', false, 4],
+    ['prk', false, 10],
+    ['prk', false, 20],
+    ['skip_prk_steps', true, 10],
+  ] as const)('%s, %i steps: timesteps and every prev_sample of the loop', (kind, skip, steps) => {
+    const run = PNDM[kind][String(steps)]!;
+    const scheduler = createScheduler('pndm', resolve('pndm', { ...SD15_PNDM, skip_prk_steps: skip }), steps);
+    expect([...scheduler.timesteps]).toEqual(run.timesteps);
+    expect(scheduler.timesteps.length).toBe(skip ? steps + 1 : steps + 9);
+    let latents = Float32Array.from(FIXTURE._meta.base_latents);
+    for (const record of run.loop) {
+      const t = scheduler.timesteps[record.i]!;
+      const modelOutput = latents.map((v) => 0.1 * v + (0.05 * t) / 1000);
+      latents = scheduler.step(modelOutput, record.i, latents).prevSample;
+      expectClose(latents, record.prev_sample);
+    }
+  });
+
+  it('the PRK warm-up needs 4 steps (diffusers fails below)', () => {
+    expect(() => createScheduler('pndm', resolve('pndm', SD15_PNDM), 3)).toThrow(/at least 4 steps/);
   });
 });

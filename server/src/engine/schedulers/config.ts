@@ -24,6 +24,8 @@ export interface SchedulerConfig {
   setAlphaToOne: boolean;
   clipSample: boolean;
   clipSampleRange: number;
+  /** PNDM: PLMS only (true, what SD 1.x ships), or first the Runge-Kutta warm-up (false, the class default). */
+  skipPrkSteps: boolean;
   /** LCM: the distillation schedule's step count. */
   originalInferenceSteps: number;
   /** LCM: boundary-condition timestep scaling. */
@@ -134,7 +136,6 @@ const SUPPORTED: Record<string, readonly unknown[]> = {
   timestep_spacing: ['leading', 'trailing', 'linspace'],
   rescale_betas_zero_snr: [false],
   thresholding: [false],
-  skip_prk_steps: [true],
   interpolation_type: ['linear'],
   use_karras_sigmas: [false, null],
   use_lu_lambdas: [false, null],
@@ -151,9 +152,6 @@ const SUPPORTED_BY: Partial<Record<SchedulerName, Record<string, readonly unknow
   euler: { use_karras_sigmas: [false, null, true] },
 };
 
-const WHY: Record<string, string> = {
-  skip_prk_steps: 'PNDM with skip_prk_steps false (the Runge-Kutta warm-up) is not implemented; SD 1.x ships skip_prk_steps true',
-};
 
 /** Reads scheduler_config.json's object; nothing is defaulted here (that depends on the class it is used for). */
 export function parseSchedulerConfig(json: unknown): SchedulerConfigFile {
@@ -175,7 +173,7 @@ export function resolveSchedulerConfig(name: SchedulerName, file: SchedulerConfi
   const get = (key: string): unknown => (has(key) ? file.values[key] : signature[key]);
   for (const key of Object.keys(signature)) {
     const allowed = SUPPORTED_BY[name]?.[key] ?? SUPPORTED[key];
-    if (allowed && !allowed.includes(get(key))) fail(name, key, get(key), WHY[key]);
+    if (allowed && !allowed.includes(get(key))) fail(name, key, get(key));
   }
   for (const key of NEWER_OPTIONS[name] ?? []) {
     if (has(key) && file.values[key] !== false && file.values[key] !== null) fail(name, key, file.values[key], 'an option of diffusers releases after 0.30.3');
@@ -209,6 +207,7 @@ export function resolveSchedulerConfig(name: SchedulerName, file: SchedulerConfi
     timestepSpacing: get('timestep_spacing') as TimestepSpacing,
     stepsOffset: number('steps_offset', (v) => Number.isInteger(v) && v >= 0, 0),
     setAlphaToOne: flag('set_alpha_to_one', false),
+    skipPrkSteps: flag('skip_prk_steps', true),
     clipSample: flag('clip_sample', false),
     clipSampleRange: number('clip_sample_range', (v) => v > 0, 1),
     originalInferenceSteps: number('original_inference_steps', positiveInteger, 50),

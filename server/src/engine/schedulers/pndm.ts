@@ -1,5 +1,6 @@
-// PNDMScheduler (diffusers v0.30.3) with skip_prk_steps: the pseudo linear multistep (PLMS) loop SD 1.x ships. Its
-// schedule has steps + 1 UNet calls (the second repeats the first timestep below the top), float32 like torch.
+// PNDMScheduler (diffusers v0.30.3): with skip_prk_steps (what SD 1.x ships) the pseudo linear multistep (PLMS) loop,
+// steps + 1 UNet calls (the second repeats a timestep); without, 12 Runge-Kutta (PRK) warm-up calls over the last 4
+// timesteps and then PLMS, steps + 9 calls. float32 like torch.
 import type { SchedulerConfig } from './config.js';
 import { alphasCumprod, spacedTimesteps } from './schedule.js';
 import type { Scheduler, StepResult } from './scheduler.js';
@@ -26,17 +27,33 @@ export class PndmScheduler implements Scheduler {
   /** Model outputs of earlier steps (diffusers' ets, at most 4 kept). */
   private ets: Float32Array[] = [];
   private curSample: Float32Array | undefined;
+  /** PRK: the running 1/6, 1/3, 1/3, 1/6 combination of a 4-call group (diffusers' cur_model_output). */
+  private curModelOutput: Float32Array | undefined;
+  private readonly prkCalls: number;
+  private readonly halfStride: number;
   private counter = 0;
 
   constructor(private readonly config: SchedulerConfig, steps: number) {
     if (config.predictionType === 'sample') throw new Error('pndm supports prediction_type epsilon and v_prediction (as in diffusers)');
-    // set_timesteps: the spaced timesteps ascending, then plms = [t[:-1], t[-2], t[-1]] reversed.
+    this.stride = Math.floor(config.numTrainTimesteps / steps);
+    this.halfStride = Math.floor(this.stride / 2);
+    // set_timesteps, from the spaced timesteps in ascending order.
     const ascending = spacedTimesteps(config, steps, true).reverse();
-    const plms = [...ascending.slice(0, -1), ...ascending.slice(-2, -1), ...ascending.slice(-1)];
-    this.timesteps = plms.reverse();
+    if (config.skipPrkSteps) {
+      // plms = [t[:-1], t[-2], t[-1]], reversed
+      this.timesteps = [...ascending.slice(0, -1), ...ascending.slice(-2, -1), ...ascending.slice(-1)].reverse();
+      this.prkCalls = 0;
+    } else {
+      // diffusers' broadcasting fails below 4 steps (pndm_order).
+      if (steps < 4) throw new Error('pndm with skip_prk_steps false needs at least 4 steps');
+      // prk = (t[-4:].repeat(2) + tile([0, stride // 2], 4))[:-1].repeat(2)[1:-1] reversed; plms = t[:-3] reversed.
+      const pairs = ascending.slice(-4).flatMap((t) => [t, t + this.halfStride]);
+      const prk = pairs.slice(0, -1).flatMap((t) => [t, t]).slice(1, -1).reverse();
+      this.timesteps = [...prk, ...ascending.slice(0, -3).reverse()];
+      this.prkCalls = prk.length;
+    }
     this.alphas = alphasCumprod(config);
     this.finalAlphaCumprod = config.setAlphaToOne ? 1 : this.alphas[0]!;
-    this.stride = Math.floor(config.numTrainTimesteps / steps);
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {
@@ -47,10 +64,41 @@ export class PndmScheduler implements Scheduler {
     return false;
   }
 
-  /** step_plms. */
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): StepResult {
     if (stepIndex !== this.counter) throw new Error('pndm steps must run in order');
-    let timestep = this.timesteps[stepIndex]!;
+    return this.counter < this.prkCalls ? this.stepPrk(modelOutput, sample) : this.stepPlms(modelOutput, sample);
+  }
+
+  /** step_prk: four calls per timestep pair, combined 1/6, 1/3, 1/3, 1/6 from the group's first sample. */
+  private stepPrk(modelOutput: Float32Array, sample: Float32Array): StepResult {
+    const prevTimestep = this.timesteps[this.counter]! - (this.counter % 2 ? 0 : this.halfStride);
+    const timestep = this.timesteps[Math.floor(this.counter / 4) * 4]!;
+    let output = modelOutput;
+    const sixth = f32(1 / 6);
+    const third = f32(1 / 3);
+    switch (this.counter % 4) {
+      case 0:
+        this.curModelOutput = modelOutput.map((v) => f32(sixth * v));
+        this.ets.push(modelOutput);
+        this.curSample = sample;
+        break;
+      case 1:
+      case 2:
+        this.curModelOutput = this.curModelOutput!.map((c, k) => f32(c + f32(third * modelOutput[k]!)));
+        break;
+      case 3:
+        output = this.curModelOutput!.map((c, k) => f32(c + f32(sixth * modelOutput[k]!)));
+        this.curModelOutput = undefined;
+        break;
+    }
+    const from = this.curSample ?? sample;
+    const prevSample = this.previousSample(from, timestep, prevTimestep, output);
+    this.counter++;
+    return { prevSample, predOriginalSample: this.originalSample(from, timestep, output) };
+  }
+
+  private stepPlms(modelOutput: Float32Array, sample: Float32Array): StepResult {
+    let timestep = this.timesteps[this.counter]!;
     let prevTimestep = timestep - this.stride;
     if (this.counter !== 1) {
       this.ets = this.ets.slice(-3);
