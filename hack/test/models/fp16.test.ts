@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { fromFloat16Bits, toFloat16Bits } from '@hypergen/server/engine/pipeline/tensors.js';
 import { ensurePipeline, fingerprint } from '../../src/models/pipeline.js';
+import { halfBytes } from '../../src/models/weights.js';
 import { preset } from '../../src/models/presets.js';
 
 let root: string;
@@ -34,6 +35,24 @@ async function unetOut(dir: string, half: boolean): Promise<Float32Array> {
     await session.release();
   }
 }
+
+describe('float32 -> float16 by table', () => {
+  it('gives the engine conversion\'s bits, except that exact ties round away from zero', () => {
+    const edge = [0, -0, 1, -2.5, 65504, 65519, 65520, 1e6, -1e6, 6.1e-5, 3e-6, -3e-6, 6e-8, 1e-9, Infinity, -Infinity];
+    const values = Float32Array.from([...edge, ...Array.from({ length: 100_000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 4)]);
+    const got = new Uint16Array(halfBytes(values).buffer);
+    const bits = new Uint32Array(values.buffer);
+    let ties = 0;
+    values.forEach((v, i) => {
+      const want = toFloat16Bits(v);
+      if (got[i] === want) return;
+      // A tie: the 13 dropped mantissa bits are exactly one half; round-to-even went the other way.
+      expect((bits[i]! & 0x1fff) === 0x1000 && got[i] === want + 1).toBe(true);
+      ties++;
+    });
+    expect(ties).toBeLessThan(values.length / 1000);
+  });
+});
 
 describe('tiny-sd generated in fp16', () => {
   const p = preset('tiny-sd');
