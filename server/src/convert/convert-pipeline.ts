@@ -9,7 +9,7 @@ import { type CheckpointReport, CheckpointWeights } from './checkpoint-weights.j
 import { buildClip } from './clip.js';
 import { ConvertError, MissingFileError, UnsupportedModelError } from './errors.js';
 import { TensorPlacer } from './external-data.js';
-import { Graph } from './graph.js';
+import { type AttentionForm, Graph } from './graph.js';
 import { SafetensorsFile } from './safetensors.js';
 import { buildUNet } from './unet.js';
 import { buildVaeDecoder, buildVaeEncoder } from './vae.js';
@@ -31,6 +31,11 @@ export interface ConvertProgress {
 
 export interface ConvertOptions {
   readonly dtype: ConvertDtype;
+  /**
+   * 'fused' (default): attention as onnxruntime's MultiHeadAttention contrib op, which its CPU, CUDA and WebGPU
+   * providers run; 'plain': MatMul/Softmax/MatMul for runtimes or providers without com.microsoft ops.
+   */
+  readonly attention?: AttentionForm;
   readonly onProgress?: (event: ConvertProgress) => void;
 }
 
@@ -63,7 +68,7 @@ export interface ConvertReport {
 
 interface Marker {
   readonly source: string;
-  readonly options: { readonly dtype: ConvertDtype };
+  readonly options: { readonly dtype: ConvertDtype; readonly attention: AttentionForm };
   readonly fingerprint: string;
   readonly components: readonly ComponentReport[];
   readonly convertedAt: string;
@@ -161,7 +166,14 @@ function plan(arch: PipelineArchitecture, dtype: ConvertDtype): ComponentPlan[] 
 
 const writeJson = (path: string, value: unknown): void => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 
-function convertComponent(sourceDir: string, outDir: string, p: ComponentPlan, dtype: ConvertDtype, onProgress?: ConvertOptions['onProgress']): ComponentReport {
+function convertComponent(
+  sourceDir: string,
+  outDir: string,
+  p: ComponentPlan,
+  dtype: ConvertDtype,
+  onProgress?: ConvertOptions['onProgress'],
+  attention: AttentionForm = 'fused',
+): ComponentReport {
   const started = performance.now();
   const files = checkpointFiles(sourceDir, p.component, dtype);
   const sourceBytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
@@ -178,7 +190,7 @@ function convertComponent(sourceDir: string, outDir: string, p: ComponentPlan, d
       component: `${p.component} (${files.map((f) => basename(f)).join(', ')})`,
       aliases: p.component.startsWith('vae') ? vaeAliases : undefined,
     });
-    const g = new Graph(p.component, weights, p.float);
+    const g = new Graph(p.component, weights, p.float, attention);
     p.build(g);
     report = weights.finish();
     g.save(join(folder, 'model.onnx'), 'hypergen-convert', '1');
@@ -246,8 +258,8 @@ function codeHash(): string {
 }
 
 /** What the output depends on: converter code, options, and every source file's path, size and modification time. */
-export function fingerprint(sourceDir: string, dtype: ConvertDtype): string {
-  const h = createHash('sha256').update(codeHash()).update(JSON.stringify({ dtype }));
+export function fingerprint(sourceDir: string, dtype: ConvertDtype, attention: AttentionForm = 'fused'): string {
+  const h = createHash('sha256').update(codeHash()).update(JSON.stringify({ dtype, attention }));
   const root = resolve(sourceDir);
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
@@ -285,7 +297,8 @@ export function convertPipeline(sourceDir: string, outDir: string, options: Conv
   const plans = plan(arch, options.dtype);
   // Every checkpoint's header is validated up front: a truncated or corrupt file fails before any output exists.
   for (const p of plans) for (const f of checkpointFiles(source, p.component, options.dtype)) SafetensorsFile.open(f).close();
-  const expected = fingerprint(source, options.dtype);
+  const attention = options.attention ?? 'fused';
+  const expected = fingerprint(source, options.dtype, attention);
   const existing = readMarker(out);
   const seconds = (): number => (performance.now() - started) / 1000;
   if (existing?.fingerprint === expected) {
@@ -301,13 +314,13 @@ export function convertPipeline(sourceDir: string, outDir: string, options: Conv
   rmSync(tmp, { recursive: true, force: true });
   try {
     mkdirSync(tmp);
-    const components = sharedUnused(plans.map((p) => convertComponent(source, tmp, p, options.dtype, options.onProgress)));
+    const components = sharedUnused(plans.map((p) => convertComponent(source, tmp, p, options.dtype, options.onProgress, attention)));
     for (const folder of ['tokenizer', 'tokenizer_2', 'scheduler']) {
       if (existsSync(join(source, folder))) copyFolder(join(source, folder), join(tmp, folder));
       else if (folder !== 'tokenizer_2' || arch.family === 'sdxl') throw new MissingFileError(join(source, folder), 'pipeline folder');
     }
     writeJson(join(tmp, 'model_index.json'), optimumIndex(arch));
-    const marker: Marker = { source, options: { dtype: options.dtype }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
+    const marker: Marker = { source, options: { dtype: options.dtype, attention }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
     writeJson(join(tmp, MARKER_FILE), marker);
     if (existsSync(out)) renameSync(out, old);
     renameSync(tmp, out);

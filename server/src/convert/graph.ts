@@ -37,6 +37,15 @@ export interface FloatAttr {
 export const float = (value: number): FloatAttr => ({ float: value });
 export type AttrValue = number | number[] | string | FloatAttr;
 
+/**
+ * How attention is written: 'fused' as onnxruntime's com.microsoft MultiHeadAttention contrib op (CPU: blocked
+ * flash-style kernel that never holds the [B, H, Lq, Lk] scores; CUDA and WebGPU kernels too), 'plain' as
+ * MatMul/Softmax/MatMul for runtimes or providers without that op (torch.onnx's and Optimum's form).
+ */
+export type AttentionForm = 'fused' | 'plain';
+/** The contrib-op domain and the version of it MultiHeadAttention needs. */
+export const MS_DOMAIN = 'com.microsoft';
+
 function attribute(name: string, value: AttrValue): IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
@@ -67,12 +76,14 @@ export class Graph {
   private readonly outputs: IValueInfoProto[] = [];
   private readonly constants = new Map<string, string>();
   private counter = 0;
+  private usesMsDomain = false;
 
   /** `float`: the element type activations, parameters and graph float inputs/outputs use. */
   constructor(
     readonly name: string,
     readonly weights: WeightSource,
     readonly float: FloatElem = 'float32',
+    readonly attention: AttentionForm = 'fused',
   ) {}
 
   input(name: string, elem: ElemType, dims: readonly Dim[]): string {
@@ -102,6 +113,14 @@ export class Graph {
 
   op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}): string {
     return this.opN(opType, inputs, 1, attrs)[0] as string;
+  }
+
+  /** One node of onnxruntime's com.microsoft contrib domain (the model then imports that domain). */
+  msOp(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}): string {
+    const out = this.op(opType, inputs, attrs);
+    (this.nodes[this.nodes.length - 1] as INodeProto).domain = MS_DOMAIN;
+    this.usesMsDomain = true;
+    return out;
   }
 
   /** Casts `x` to `elem` (no node when the graph already computes in that type and `from` says so). */
@@ -149,7 +168,7 @@ export class Graph {
   save(path: string, producerName: string, producerVersion: string): number {
     const bytes = onnx.ModelProto.encode({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...(this.usesMsDomain ? [{ domain: MS_DOMAIN, version: 1 }] : [])],
       producerName,
       producerVersion,
       graph: {

@@ -72,29 +72,40 @@ export interface AttentionSpec {
 
 /**
  * Multi-head scaled dot-product attention (diffusers Attention with AttnProcessor2_0, transformers CLIPAttention):
- * softmax(q k^T / sqrt(head_dim)) v with MatMul/Softmax; tokens are [batch, length, width].
+ * softmax(q k^T / sqrt(head_dim)) v; tokens are [batch, length, width]. With `g.attention` 'fused' and no mask it is
+ * one MultiHeadAttention (onnxruntime contrib ops, com.microsoft domain: query/key/value [B, L, H*D], `num_heads`,
+ * `scale`); otherwise, and for masked attention (CLIP's causal mask at 77 tokens, where the op's masked path is the
+ * unfused one anyway), MatMul/Softmax/MatMul as torch.onnx exports it.
  */
 export function attention(g: Graph, p: string, x: string, context: string, s: AttentionSpec): string {
   const inner = s.heads * s.headDim;
-  const heads = g.ints([0, 0, s.heads, s.headDim]);
-  const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
-  let q = split(linear(g, `${p}.${s.names.q}`, x, s.dim, inner, s.qkvBias), [0, 2, 1, 3]); // [B,H,Lq,D]
-  let k = split(linear(g, `${p}.${s.names.k}`, context, s.contextDim, inner, s.qkvBias), [0, 2, 3, 1]); // [B,H,D,Lk]
-  const v = split(linear(g, `${p}.${s.names.v}`, context, s.contextDim, inner, s.qkvBias), [0, 2, 1, 3]); // [B,H,Lk,D]
+  let q = linear(g, `${p}.${s.names.q}`, x, s.dim, inner, s.qkvBias);
+  let k = linear(g, `${p}.${s.names.k}`, context, s.contextDim, inner, s.qkvBias);
+  let v = linear(g, `${p}.${s.names.v}`, context, s.contextDim, inner, s.qkvBias);
   const upcast = s.upcast === true && g.float !== 'float32';
-  if (upcast) {
-    q = g.cast(q, 'float32');
-    k = g.cast(k, 'float32');
+  let merged: string;
+  if (g.attention === 'fused' && s.mask === undefined) {
+    // upcast: the whole op in float32 (diffusers multiplies the float16 probabilities with v; float32 is closer still).
+    if (upcast) [q, k, v] = [q, k, v].map((t) => g.cast(t, 'float32')) as [string, string, string];
+    merged = g.msOp('MultiHeadAttention', [q, k, v], { num_heads: s.heads, scale: float(1 / Math.sqrt(s.headDim)) });
+    if (upcast) merged = g.cast(merged, g.float);
+  } else {
+    const heads = g.ints([0, 0, s.heads, s.headDim]);
+    const split = (t: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
+    q = split(q, [0, 2, 1, 3]); // [B,H,Lq,D]
+    k = split(k, [0, 2, 3, 1]); // [B,H,D,Lk]
+    v = split(v, [0, 2, 1, 3]); // [B,H,Lk,D]
+    if (upcast) {
+      q = g.cast(q, 'float32');
+      k = g.cast(k, 'float32');
+    }
+    const scale = upcast ? g.constant('float32', [], [1 / Math.sqrt(s.headDim)]) : g.scalar(1 / Math.sqrt(s.headDim));
+    let scores = g.op('MatMul', [g.op('Mul', [q, scale]), k]);
+    if (s.mask !== undefined) scores = g.op('Add', [scores, upcast ? g.cast(s.mask, 'float32') : s.mask]);
+    let probs = g.op('Softmax', [scores], { axis: -1 });
+    if (upcast) probs = g.cast(probs, g.float);
+    merged = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), g.ints([0, 0, inner])]);
   }
-  const scale = upcast ? g.constant('float32', [], [1 / Math.sqrt(s.headDim)]) : g.scalar(1 / Math.sqrt(s.headDim));
-  let scores = g.op('MatMul', [g.op('Mul', [q, scale]), k]);
-  if (s.mask !== undefined) scores = g.op('Add', [scores, upcast ? g.cast(s.mask, 'float32') : s.mask]);
-  let probs = g.op('Softmax', [scores], { axis: -1 });
-  if (upcast) probs = g.cast(probs, g.float);
-  const merged = g.op('Reshape', [
-    g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
-    g.ints([0, 0, inner]),
-  ]);
   return linear(g, `${p}.${s.names.out}`, merged, inner, s.dim);
 }
 
