@@ -322,7 +322,7 @@ describe('PNDM with and without the PRK warm-up (diffusers v0.30.3 PNDMScheduler
     const scheduler = createScheduler('pndm', resolve('pndm', { ...SD15_PNDM, skip_prk_steps: skip }), steps);
     expect([...scheduler.timesteps]).toEqual(run.timesteps);
     expect(scheduler.timesteps.length).toBe(skip ? steps + 1 : steps + 9);
-    let latents = Float32Array.from(FIXTURE._meta.base_latents);
+    let latents: Float32Array = Float32Array.from(FIXTURE._meta.base_latents);
     for (const record of run.loop) {
       const t = scheduler.timesteps[record.i]!;
       const modelOutput = latents.map((v) => 0.1 * v + (0.05 * t) / 1000);
