@@ -3,7 +3,8 @@
 import ort from 'onnxruntime-node';
 import { createScheduler, resolveSchedulerConfig } from '../schedulers/index.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
-import { GenerationRequestError, type EngineInfo, type GenerationRequest, type GenerationResult, type RequestedDevice } from '../types.js';
+import type { Scheduler } from '../schedulers/index.js';
+import { GenerationRequestError, type EngineInfo, type GeneratedImage, type GenerationRequest, type GenerationResult, type RequestedDevice } from '../types.js';
 import { encodeImage, MIME_TYPES, toRgb } from './image.js';
 import { drawNoise, imageGenerators, imageSeed } from './latents.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
@@ -52,6 +53,18 @@ function concat(arrays: Float32Array[]): Float32Array {
 function row(data: Float32Array, rows: number, index: number): Float32Array {
   const size = data.length / rows;
   return data.subarray(index * size, (index + 1) * size);
+}
+
+/** What every step of one batch shares: its requests, image counts, size and whether guidance is on. */
+interface Batch {
+  requests: GenerationRequest[];
+  counts: number[];
+  images: number;
+  guided: boolean;
+  width: number;
+  height: number;
+  /** [C, h, w] of one image's latents. */
+  latentShape: number[];
 }
 
 interface TextConditioning {
@@ -167,73 +180,114 @@ export class Pipeline {
   /**
    * Runs requests that share size, steps, scheduler and guidance on/off (batchKey) as one batch: one UNet call per
    * step over all their images (twice that with guidance: unconditional rows first, as diffusers orders them).
+   * The steps are StableDiffusion(XL)Pipeline.__call__'s (diffusers): encode the prompts, prepare the timesteps,
+   * prepare the latents, prepare the UNet's conditioning, denoise, decode with the VAE; then encode the images.
    */
   async generate(requests: GenerationRequest[], aborted: () => boolean): Promise<{ results: GenerationResult[]; unetStepSeconds: number[] }> {
     const first = requests[0]!;
-    const { width, height, steps } = first;
-    const guided = first.guidanceScale > 1;
     const timings: Record<string, number> = {};
     const total = process.hrtime.bigint();
-    const counts = requests.map((r) => r.n);
-    const images = counts.reduce((a, b) => a + b, 0);
+    const batch: Batch = {
+      requests,
+      counts: requests.map((r) => r.n),
+      images: requests.reduce((sum, r) => sum + r.n, 0),
+      guided: first.guidanceScale > 1,
+      width: first.width,
+      height: first.height,
+      latentShape: [this.config.latentChannels, first.height / this.config.vaeScaleFactor, first.width / this.config.vaeScaleFactor],
+    };
+    // 1. Encode the prompts and negative prompts.
     const text = await this.encodeText(requests, timings);
-
-    const scheduler = (() => {
-      let config;
-      try {
-        config = resolveSchedulerConfig(first.scheduler, this.config.scheduler);
-      } catch (error) {
-        throw new GenerationRequestError(`${first.scheduler}: ${(error as Error).message}`, 'scheduler');
-      }
-      try {
-        return createScheduler(first.scheduler, config, steps);
-      } catch (error) {
-        throw new GenerationRequestError(`${first.scheduler}: ${(error as Error).message}`, 'steps');
-      }
-    })();
-    const latentH = height / this.config.vaeScaleFactor;
-    const latentW = width / this.config.vaeScaleFactor;
-    const perImageSize = this.config.latentChannels * latentH * latentW;
-    // diffusers: prepare_latents draws randn([1, C, h, w]) from each image's generator, times init_noise_sigma.
-    const latentShape = [this.config.latentChannels, latentH, latentW];
+    // 2. Prepare the timesteps: the request's scheduler, built from the model's scheduler config.
+    const scheduler = this.createScheduler(first);
+    // 3. Prepare the latents: randn([1, C, h, w]) from each image's own generator, times init_noise_sigma.
     const generators = imageGenerators(requests);
-    let latents: Float32Array = drawNoise(generators, latentShape, scheduler.initNoiseSigma);
-    const guidance = requests.flatMap((r) => Array<number>(r.n).fill(r.guidanceScale));
+    const latents = drawNoise(generators, batch.latentShape, scheduler.initNoiseSigma);
+    // 4. Prepare the UNet's conditioning: text embeddings (and SDXL's pooled embeddings and time ids), per image.
+    const conditioning = this.unetConditioning(batch, text);
+    // 5. Denoise.
+    const denoised = await this.denoise(batch, scheduler, latents, conditioning, generators, aborted);
+    timings.unet = denoised.stepSeconds.reduce((a, b) => a + b, 0);
+    timings.unet_step = timings.unet / Math.max(1, denoised.stepSeconds.length);
+    if (aborted()) throw new AbortedError('generation aborted before decoding');
+    // 6. Decode the latents with the VAE.
+    let started = process.hrtime.bigint();
+    const pixels = await this.decode(batch, denoised.latents);
+    timings.vae = seconds(started);
+    // 7. Encode the images, each with the seed that redoes it.
+    started = process.hrtime.bigint();
+    const images = await this.encodeImages(batch, pixels);
+    timings.encode = seconds(started);
+    timings.total = seconds(total);
+    return { results: images.map((encoded) => ({ images: encoded, timings })), unetStepSeconds: denoised.stepSeconds };
+  }
 
-    const unetBatch = guided ? 2 * images : images;
+  /** The request's scheduler from the model's config: an unusable option is a 400 on scheduler, too many steps on steps. */
+  private createScheduler(request: GenerationRequest): Scheduler {
+    let config;
+    try {
+      config = resolveSchedulerConfig(request.scheduler, this.config.scheduler);
+    } catch (error) {
+      throw new GenerationRequestError(`${request.scheduler}: ${(error as Error).message}`, 'scheduler');
+    }
+    try {
+      return createScheduler(request.scheduler, config, request.steps);
+    } catch (error) {
+      throw new GenerationRequestError(`${request.scheduler}: ${(error as Error).message}`, 'steps');
+    }
+  }
+
+  /** The UNet inputs that stay the same at every step, with unconditional rows first when guided. */
+  private unetConditioning(batch: Batch, text: TextConditioning): Feeds {
+    const { counts, guided, width, height } = batch;
+    const unetBatch = guided ? 2 * batch.images : batch.images;
     const hiddenStates = guided ? concat([perImage(text.uncond, counts), perImage(text.cond, counts)]) : perImage(text.cond, counts);
     const tokens = this.tokenizers[0]!.maxLength;
     const unet = this.sessions.unet!;
-    const staticFeeds: Feeds = {
+    const feeds: Feeds = {
       encoder_hidden_states: floatTensor(unet, 'encoder_hidden_states', hiddenStates, [unetBatch, tokens, hiddenStates.length / unetBatch / tokens]),
     };
     if (this.config.sdxl) {
       const pooled = guided ? concat([perImage(text.pooledUncond!, counts), perImage(text.pooledCond!, counts)]) : perImage(text.pooledCond!, counts);
-      staticFeeds.text_embeds = floatTensor(unet, 'text_embeds', pooled, [unetBatch, pooled.length / unetBatch]);
+      feeds.text_embeds = floatTensor(unet, 'text_embeds', pooled, [unetBatch, pooled.length / unetBatch]);
       // add_time_ids: original size, crop top-left (0, 0), target size, all (height, width).
       const timeIds = new Float32Array(unetBatch * 6);
       for (let b = 0; b < unetBatch; b++) timeIds.set([height, width, 0, 0, height, width], b * 6);
-      staticFeeds.time_ids = floatTensor(unet, 'time_ids', timeIds, [unetBatch, 6]);
+      feeds.time_ids = floatTensor(unet, 'time_ids', timeIds, [unetBatch, 6]);
     }
+    return feeds;
+  }
 
-    const unetStepSeconds: number[] = [];
+  /** The denoising loop: one UNet call per step, classifier-free guidance per image, the scheduler's step. */
+  private async denoise(
+    batch: Batch,
+    scheduler: Scheduler,
+    initial: Float32Array,
+    conditioning: Feeds,
+    generators: ReturnType<typeof imageGenerators>,
+    aborted: () => boolean,
+  ): Promise<{ latents: Float32Array; stepSeconds: number[] }> {
+    const unet = this.sessions.unet!;
+    const unetBatch = batch.guided ? 2 * batch.images : batch.images;
+    const perImageSize = batch.latentShape.reduce((a, b) => a * b, 1);
+    const guidance = batch.requests.flatMap((r) => Array<number>(r.n).fill(r.guidanceScale));
+    const stepSeconds: number[] = [];
+    let latents = initial;
     for (let step = 0; step < scheduler.timesteps.length; step++) {
-      if (aborted()) throw new AbortedError(`generation aborted before step ${step + 1} of ${steps}`);
+      if (aborted()) throw new AbortedError(`generation aborted before step ${step + 1} of ${scheduler.timesteps.length}`);
       const started = process.hrtime.bigint();
-      const t = scheduler.timesteps[step]!;
       const modelInput = scheduler.scaleModelInput(latents, step);
-      const sample = guided ? concat([modelInput, modelInput]) : modelInput;
       const out = await unet.run({
-        ...staticFeeds,
-        sample: floatTensor(unet, 'sample', sample, [unetBatch, this.config.latentChannels, latentH, latentW]),
-        timestep: this.timestepTensor(t, unetBatch),
+        ...conditioning,
+        sample: floatTensor(unet, 'sample', batch.guided ? concat([modelInput, modelInput]) : modelInput, [unetBatch, ...batch.latentShape]),
+        timestep: this.timestepTensor(scheduler.timesteps[step]!, unetBatch),
       });
       const prediction = float32Data(out.out_sample, 'unet.out_sample');
       let modelOutput = prediction;
-      if (guided) {
+      if (batch.guided) {
         // noise_pred = uncond + g * (cond - uncond), with each image's own guidance scale.
         modelOutput = new Float32Array(latents.length);
-        for (let b = 0; b < images; b++) {
+        for (let b = 0; b < batch.images; b++) {
           const g = guidance[b]!;
           for (let k = b * perImageSize, end = k + perImageSize; k < end; k++) {
             const uncond = prediction[k]!;
@@ -242,39 +296,39 @@ export class Pipeline {
         }
       }
       // Euler a and LCM draw randn_tensor(model_output.shape) per image inside step(), after the UNet call.
-      const noise = scheduler.needsNoise(step) ? drawNoise(generators, latentShape) : undefined;
+      const noise = scheduler.needsNoise(step) ? drawNoise(generators, batch.latentShape) : undefined;
       latents = scheduler.step(modelOutput, step, latents, noise).prevSample;
-      unetStepSeconds.push(seconds(started));
+      stepSeconds.push(seconds(started));
     }
-    timings.unet = unetStepSeconds.reduce((a, b) => a + b, 0);
-    timings.unet_step = timings.unet / Math.max(1, unetStepSeconds.length);
-    if (aborted()) throw new AbortedError('generation aborted before decoding');
+    return { latents, stepSeconds };
+  }
 
-    let started = process.hrtime.bigint();
+  /** vae.decode(latents / scaling_factor): images as [n, 3, H, W] floats in [-1, 1]. */
+  private async decode(batch: Batch, latents: Float32Array): Promise<Float32Array> {
     const scaled = latents.map((v) => v / this.config.vaeScalingFactor);
     const vae = this.sessions.vae_decoder!;
-    const decoded = await vae.run({ latent_sample: floatTensor(vae, 'latent_sample', scaled, [images, this.config.latentChannels, latentH, latentW]) });
-    const pixels = float32Data(decoded.sample, 'vae_decoder.sample');
-    timings.vae = seconds(started);
+    const decoded = await vae.run({ latent_sample: floatTensor(vae, 'latent_sample', scaled, [batch.images, ...batch.latentShape]) });
+    return float32Data(decoded.sample, 'vae_decoder.sample');
+  }
 
-    started = process.hrtime.bigint();
+  /** Per request, its images in the requested format, each with its own seed. */
+  private async encodeImages(batch: Batch, pixels: Float32Array): Promise<GeneratedImage[][]> {
+    const { width, height } = batch;
     let imageIndex = 0;
-    const results: GenerationResult[] = [];
-    for (const request of requests) {
-      const encoded = await Promise.all(
-        Array.from({ length: request.n }, (_, i) =>
-          encodeImage(toRgb(pixels, imageIndex + i, width, height), width, height, request.outputFormat, request.outputCompression).then((data) => ({
-            data,
+    const out: GeneratedImage[][] = [];
+    for (const request of batch.requests) {
+      const first = imageIndex;
+      out.push(
+        await Promise.all(
+          Array.from({ length: request.n }, async (_, i) => ({
+            data: await encodeImage(toRgb(pixels, first + i, width, height), width, height, request.outputFormat, request.outputCompression),
             mimeType: MIME_TYPES[request.outputFormat],
             seed: imageSeed(request.seed, i),
           })),
         ),
       );
       imageIndex += request.n;
-      results.push({ images: encoded, timings });
     }
-    timings.encode = seconds(started);
-    timings.total = seconds(total);
-    return { results, unetStepSeconds };
+    return out;
   }
 }
