@@ -60,7 +60,7 @@ export interface HyperGenModelSpecServing {
   maxQueueSize?: number;
   defaultSteps?: number;
   defaultGuidanceScale?: number;
-  scheduler?: "euler" | "euler_a" | "ddim" | "lcm" | "dpmpp_2m";
+  scheduler?: "euler" | "euler_a" | "ddim" | "lcm" | "dpmpp_2m" | "pndm";
   /** Compute precision; default fp16 on GPU, fp32 on CPU. */
   dtype?: "fp16" | "fp32";
 }
