@@ -5,7 +5,7 @@ MODEL ?= models/shapes
 MODEL_ID ?= hypergen/shapes
 PORT ?= 8000
 
-.PHONY: all install build run test bench lint tiny-models images manifests demo readme-image clean
+.PHONY: all install build run test bench lint tiny-models images manifests demo readme-image gpu-check clean
 
 all: build
 
@@ -33,6 +33,11 @@ test: build tiny-models
 
 bench: build tiny-models
 	node hack/dist/bench/cli.js
+
+# On a GPU machine: GPU/Vulkan info, fp16 shape pipelines, engine on webgpu (+ cuda) and cpu, one table (< 8 min);
+# one line and exit 0 without a GPU. docs/gpu-nodes.md; `hack/gpu-check.sh --prepare` beforehand on a bare machine.
+gpu-check: build
+	hack/gpu-check.sh
 
 # kubectl apply examples/tiny.yaml on the local test cluster (pods run as local processes), then one image through
 # the Service with the OpenAI SDK, saved to $(DEMO_OUT); everything is stopped afterwards.
