@@ -29,17 +29,17 @@ ldc() { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; }
 
 prepare() {
   local bundle=$1
-  command -v apt-get >/dev/null && command -v dpkg >/dev/null || { say "--prepare needs apt-get and dpkg (Debian/Ubuntu)"; exit 3; }
+  if ! command -v apt-get >/dev/null || ! command -v dpkg >/dev/null; then say "--prepare needs apt-get and dpkg (Debian/Ubuntu)"; exit 3; fi
   mkdir -p "$STATE/debs" "$STATE/root"
   # The loader, and vulkaninfo with the libraries it links that a bare GPU image may lack.
   (cd "$STATE/debs" && timeout 120 apt-get download libvulkan1 vulkan-tools libwayland-client0 libx11-6 libxcb1 libxau6 libxdmcp6 libbsd0 libmd0 libx11-data) \
     || { say "apt-get download failed (no network?)"; exit 3; }
   for f in "$STATE"/debs/*.deb; do dpkg -x "$f" "$STATE/root" || exit 3; done
   rm -rf "$STATE/debs" "$STATE/root/usr/share/doc" "$STATE/root/usr/share/man"
-  say "Vulkan loader unpacked: $STATE/root/$ARCH_LIB/$(cd "$STATE/root/$ARCH_LIB" && ls libvulkan.so.1.* | head -1)"
+  say "Vulkan loader unpacked: $(find "$STATE/root/$ARCH_LIB" -name 'libvulkan.so.1.*' | head -1)"
   [ "$bundle" = 1 ] || return 0
   cd "$REPO" || exit 3
-  [ -f server/dist/engine/index.js ] && [ -f hack/dist/bench/gpu-check.js ] || { say "build first (make build)"; exit 3; }
+  if [ ! -f server/dist/engine/index.js ] || [ ! -f hack/dist/bench/gpu-check.js ]; then say "build first (make build)"; exit 3; fi
   local closure
   closure=$(npm ls --omit=dev --all --parseable -w server 2>/dev/null | sed "s#^$REPO/##" | grep '^node_modules/' | sort -u)
   [ -n "$closure" ] || { say "npm ls found no runtime dependencies (npm ci first)"; exit 3; }
@@ -49,7 +49,8 @@ prepare() {
       --exclude='node_modules/onnxruntime-node/bin/napi-v6/linux/arm64' --exclude='*.map' --exclude='*.d.ts' --exclude='node_modules/@types' \
       package.json server/package.json server/dist server/assets hack/package.json hack/dist node_modules/@hypergen/server node_modules/@hypergen/hack \
       $closure -C "$(dirname "$(readlink -f "$(command -v node)")")" node \
-    | xz -T0 -6 > "$STATE/runtime.tar.xz.tmp" && mv "$STATE/runtime.tar.xz.tmp" "$STATE/runtime.tar.xz" || { say "packing the runtime failed"; exit 3; }
+    | xz -T0 -6 > "$STATE/runtime.tar.xz.tmp" || { say "packing the runtime failed"; exit 3; }
+  mv "$STATE/runtime.tar.xz.tmp" "$STATE/runtime.tar.xz"
   say "runtime bundle: $STATE/runtime.tar.xz ($(du -h "$STATE/runtime.tar.xz" | cut -f1))"
 }
 
@@ -115,14 +116,16 @@ node20() { [ -n "$1" ] && [ "$("$1" -p 'Number(process.versions.node.split(".")[
 if ! node20 "$NODE" || ! built "$RT"; then
   if [ -f "$STATE/runtime.tar.xz" ]; then
     RT=/tmp/hypergen-gpu-check/runtime
-    rm -rf "$RT" && mkdir -p "$RT" && timeout "$(limit 90)" tar -xJf "$STATE/runtime.tar.xz" -C "$RT" || { say "unpacking $STATE/runtime.tar.xz failed"; exit 3; }
+    rm -rf "$RT"
+    mkdir -p "$RT"
+    timeout "$(limit 90)" tar -xJf "$STATE/runtime.tar.xz" -C "$RT" || { say "unpacking $STATE/runtime.tar.xz failed"; exit 3; }
     NODE=$RT/node
   else
     say "no Node 20 with a built checkout (make build) and no .gpu-check/runtime.tar.xz (hack/gpu-check.sh --prepare --bundle): cannot run the engine"
     exit 3
   fi
 fi
-node20 "$NODE" && built "$RT" || { say "the runtime in $RT is incomplete"; exit 3; }
+if ! node20 "$NODE" || ! built "$RT"; then say "the runtime in $RT is incomplete"; exit 3; fi
 cd "$RT" || exit 3
 echo "== runtime: node $("$NODE" --version) in $RT; $(left) s of ${TOTAL_S} s left"
 
