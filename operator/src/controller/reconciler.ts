@@ -1,11 +1,12 @@
 // One reconcile of one HyperGenModel: plan, then create/update/prune the owned objects by comparing against the
-// informer caches (so an unchanged CR costs no writes), then write status only when it changed.
+// informer caches (Secrets: read by name, never listed), so an unchanged CR costs no writes; then write status only
+// when it changed.
 import type { Logger } from 'pino';
 import { Reason, type HyperGenModel, type HyperGenModelStatus } from '../api/types.js';
 import { ApiError, isAlreadyExists, isNotFound, resourcePath, Types, type KubeClient, type ResourceType } from '../kube/client.js';
 import { isSubset } from '../kube/compare.js';
 import { canonicalJson, MANAGED_BY, metaTime } from '../resources/meta.js';
-import { CREATE_ONLY, OWNED_KINDS, ownedNames, plan, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
+import { CREATE_ONLY, OWNED_KINDS, ownedNames, plan, type CachedKind, type KubeObject, type OwnedKind, type PlanConfig } from '../resources/plan.js';
 import { apiKeyRef } from '../resources/secret.js';
 import { modelSource } from '../resources/source.js';
 import { computeStatus, statusEqual, transitionEvents, type ObservedDeployment, type ObservedPod, type Problem } from '../status/status.js';
@@ -18,7 +19,8 @@ export interface Cache<T> {
 
 export interface Caches {
   models: Cache<HyperGenModel>;
-  owned: Record<OwnedKind, Cache<KubeObject>>;
+  /** Informer caches of the owned kinds except Secrets. */
+  owned: Record<CachedKind, Cache<KubeObject>>;
   pods: { of(namespace: string, model: string): KubeObject[] };
 }
 
@@ -77,11 +79,13 @@ export class Reconciler {
     let wrote = false;
 
     for (const kind of OWNED_KINDS) {
-      const cache = this.deps.caches.owned[kind];
+      const cache = kind === 'Secret' ? undefined : this.deps.caches.owned[kind];
+      // A write to a kind without informer brings no watch event back: it must not hold the status write.
+      const comesBack = cache !== undefined;
       const wants = desired.get(kind) ?? [];
-      wrote = (await this.prune(cr, kind, cache, new Set(wants.map((w) => w.metadata.name)))) || wrote;
+      wrote = ((await this.prune(cr, kind, cache, new Set(wants.map((w) => w.metadata.name)))) && comesBack) || wrote;
       for (const want of wants) {
-        const live = cache.get(want.metadata.name, namespace);
+        const live = await this.live(kind, cache, namespace, want.metadata.name);
         // A missing Secret would only give pods that cannot start: hold the first rollout until it exists.
         if (kind === 'Deployment' && problem && !live) continue;
         let result: Awaited<ReturnType<Reconciler['ensure']>>;
@@ -95,7 +99,7 @@ export class Reconciler {
         }
         if (typeof result === 'string') conflict ??= { reason: Reason.ResourceConflict, message: result };
         else {
-          wrote = result.wrote || wrote;
+          wrote = (result.wrote && comesBack) || wrote;
           if (kind === 'Deployment') deployment = result.obj;
         }
       }
@@ -213,11 +217,26 @@ export class Reconciler {
     return body;
   }
 
+  /** An owned object as it is now: from its informer cache, or (Secrets) one GET by name, its data dropped at once. */
+  private async live(kind: OwnedKind, cache: Cache<KubeObject> | undefined, namespace: string, name: string): Promise<KubeObject | undefined> {
+    if (cache) return cache.get(name, namespace);
+    try {
+      const obj = await this.deps.client.request<KubeObject>('GET', resourcePath(Types[kind], namespace, name));
+      delete obj.data;
+      delete obj.stringData;
+      return obj;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
   /** Deletes owned objects of a kind that the plan no longer has (names not in `keep`); true when it deleted any. */
-  private async prune(cr: HyperGenModel, kind: OwnedKind, cache: Cache<KubeObject>, keep: ReadonlySet<string>): Promise<boolean> {
+  private async prune(cr: HyperGenModel, kind: OwnedKind, cache: Cache<KubeObject> | undefined, keep: ReadonlySet<string>): Promise<boolean> {
     let deleted = false;
-    const candidates = ownedNames(cr)[kind].filter((name) => !keep.has(name));
-    for (const obj of candidates.map((name) => cache.get(name, cr.metadata.namespace)).filter((o): o is KubeObject => o !== undefined)) {
+    for (const name of ownedNames(cr)[kind].filter((n) => !keep.has(n))) {
+      const obj = await this.live(kind, cache, cr.metadata.namespace, name);
+      if (!obj) continue;
       const meta = metaOf(obj);
       if (meta.deletionTimestamp || !meta.ownerReferences?.some((r) => r.controller && r.uid === cr.metadata.uid)) continue;
       try {

@@ -23,6 +23,13 @@ export interface KubeObject {
 /** The owned kinds, in apply order (the Secret and claim before the pods that mount them). */
 export const OWNED_KINDS = ['Secret', 'PersistentVolumeClaim', 'Deployment', 'Service', 'Ingress'] as const;
 export type OwnedKind = (typeof OWNED_KINDS)[number];
+/**
+ * Kinds the operator reads through informers (list+watch). Secrets are not among them: the operator reads a Secret
+ * only by name (its own generated ones, and those a CR references), so its RBAC needs no list or watch on Secrets
+ * and it cannot enumerate or bulk-read them.
+ */
+export const CACHED_KINDS = ['PersistentVolumeClaim', 'Deployment', 'Service', 'Ingress'] as const satisfies readonly OwnedKind[];
+export type CachedKind = (typeof CACHED_KINDS)[number];
 /** Kinds created once and never updated (a generated key must not change; claims are immutable). */
 export const CREATE_ONLY: ReadonlySet<OwnedKind> = new Set(['Secret', 'PersistentVolumeClaim']);
 
