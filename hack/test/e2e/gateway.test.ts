@@ -111,6 +111,19 @@ describe('gateway: one OpenAI base URL for every HyperGenModel', () => {
     expect(stack.gatewayOutput()).not.toContain(GATEWAY_KEY);
   }, 60_000);
 
+  it('response_format url: the link points at the gateway, which fetches the image from the pod that made it', async () => {
+    const img = await client(GATEWAY_KEY).images.generate({ model: 'hypergen/beta', prompt: 'a blue square', size: '64x64', response_format: 'url' });
+    const url = new URL(img.data![0]!.url!);
+    expect(url.origin).toBe(stack.gatewayUrl);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await res.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    // A name no pod signed, or one pointing elsewhere, is 404 without any fetch of the client's choosing.
+    const forged = url.pathname.replace(/\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.png$/, `.${Buffer.from('169.254.169.254:80').toString('base64url')}.$1.png`);
+    expect((await fetch(`${stack.gatewayUrl}${forged}`)).status).toBe(404);
+  }, 60_000);
+
   it('least-queue routing: while one pod is busy, new requests go to the idle one', async () => {
     await stack.kubectl.ok(['scale', 'hgm/alpha', '--replicas=2']);
     await until(async () => (await stack.kubectl.ok(['get', 'hgm', 'alpha', '-o', 'jsonpath={.status.readyReplicas}'])).trim() === '2', 'two ready alpha pods');

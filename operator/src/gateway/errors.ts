@@ -51,6 +51,16 @@ export class RouteNotFound extends GatewayError {
   }
 }
 
+/** A url image that no pod has (expired, never made, or a name no pod signed). */
+export class ImageNotFound extends GatewayError {
+  readonly status = 404;
+  readonly type = 'not_found_error';
+  override readonly code = 'image_not_found';
+  constructor() {
+    super('This image does not exist or has expired.');
+  }
+}
+
 export class BodyTooLarge extends GatewayError {
   readonly status = 413;
   readonly type = 'invalid_request_error';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { scaleUpFromZero, type ScaleClient } from '../autoscaler/scale.js';
 import type { Endpoint, QueueProbe } from '../serving/endpoints.js';
 import type { ModelDirectory, ServedModel } from './directory.js';
-import { BodyTooLarge, InvalidApiKey, InvalidRequest, ModelNotFound, RouteNotFound, sendError, Unavailable } from './errors.js';
+import { BodyTooLarge, ImageNotFound, InvalidApiKey, InvalidRequest, ModelNotFound, RouteNotFound, sendError, Unavailable } from './errors.js';
 import { Holds } from './hold.js';
 import { keyMatches, type SecretKeys } from './keys.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -48,6 +48,7 @@ export interface GatewayDeps {
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'authorization', 'content-length']);
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const FILES = '/v1/images/files/';
 
 class Aborted extends Error {}
 
@@ -134,7 +135,8 @@ export class Gateway {
     res.setHeader('X-Request-Id', requestId);
     const log = this.deps.log.child({ requestId });
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const route = path === '/v1/models' ? 'models' : path.startsWith('/v1/models/') ? 'model' : path === '/v1/images/generations' ? 'generations' : 'other';
+    const route =
+      path === '/v1/models' ? 'models' : path.startsWith('/v1/models/') ? 'model' : path === '/v1/images/generations' ? 'generations' : path.startsWith(FILES) ? 'files' : 'other';
     res.on('close', () => {
       this.deps.metrics.requests.inc({ route, code: String(res.statusCode) });
       this.deps.metrics.duration.observe({ route }, (performance.now() - started) / 1000);
@@ -165,6 +167,7 @@ export class Gateway {
       return json(res, 200, modelObject(model));
     }
     if (req.method === 'POST' && path === '/v1/images/generations') return this.generate(req, res, signal, requestId, log);
+    if (req.method === 'GET' && path.startsWith(FILES)) return this.imageFile(res, path.slice(FILES.length), signal, requestId);
     throw new RouteNotFound(req.method ?? 'GET', path);
   }
 
@@ -246,6 +249,44 @@ export class Gateway {
     );
   }
 
+  /**
+   * A url image (a capability URL: no key). A signed name carries its owner pod's address: it is fetched from that
+   * pod when it is one the gateway routes to, never from an address of the client's choosing. An unsigned name (a
+   * model without a peer key) is asked of the ready pods in turn. The pod checks the name itself.
+   */
+  private async imageFile(res: ServerResponse, name: string, signal: AbortSignal, requestId: string): Promise<void> {
+    const notFound = new ImageNotFound();
+    if (!/^[A-Za-z0-9._-]{1,600}$/.test(name)) throw notFound;
+    const ready = this.deps.directory.models().flatMap((m) => this.deps.directory.endpoints(m));
+    const parts = name.split('.');
+    const owner = parts.length === 4 ? Buffer.from(parts[1]!, 'base64url').toString() : undefined;
+    const candidates = owner !== undefined ? ready.filter((e) => `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}` === owner) : ready.slice(0, 16);
+    for (const e of candidates) {
+      const up = await new Promise<http.IncomingMessage | undefined>((resolve) => {
+        const r = http.get({ host: e.host, port: e.port, path: `${FILES}${name}`, headers: { 'x-request-id': requestId }, agent: this.agent }, resolve);
+        r.on('socket', (socket) => socket.setNoDelay(true));
+        r.on('error', () => resolve(undefined));
+        signal.addEventListener('abort', () => r.destroy(), { once: true });
+      });
+      if (!up) continue;
+      if (up.statusCode !== 200) {
+        up.resume();
+        continue;
+      }
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      if (up.headers['content-length']) out['content-length'] = up.headers['content-length'];
+      res.writeHead(200, out);
+      up.pipe(res);
+      await new Promise<void>((resolve, reject) => {
+        up.on('end', resolve);
+        up.on('error', reject);
+      });
+      return;
+    }
+    throw notFound;
+  }
+
   private loadOf(e: Endpoint): Load {
     const reported = this.reported.get(e.key);
     return { inflight: this.inflight.get(e.key) ?? 0, ...(reported ? { reported } : {}) };
@@ -256,6 +297,8 @@ export class Gateway {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     headers.authorization = `Bearer ${key}`;
+    // The pod builds response_format=url links from the Host it is asked for: the gateway's, where they are served.
+    if (req.headers.host) headers.host = req.headers.host;
     headers['content-length'] = String(body.length);
     headers['x-request-id'] = requestId;
     const forwardedFor = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
