@@ -120,10 +120,27 @@ describe('planning: Deployment', () => {
 
   it('pulls the model in an init container into an emptyDir, hf://<model> by default', () => {
     const init = podSpec(d).initContainers[0];
-    expect(init.args).toEqual(['pull', 'hf://org/model', '--dir', '/models/model']);
+    expect(init.args).toEqual(['pull', 'hf://org/model', '--dir', '/models/model', '--dtype', 'fp16']);
     expect(init.image).toBe(server(d).image);
     expect(podSpec(d).volumes).toContainEqual({ name: 'model', emptyDir: {} });
     expect(server(d).volumeMounts).toContainEqual({ name: 'model', mountPath: '/models', readOnly: true });
+  });
+
+  it("converts a diffusers repository in the init container to the precision the server's flags would convert to", () => {
+    // The server converts to fp16 only for an explicit GPU provider with --dtype fp16 (server/src/serve.ts).
+    const cases: [Obj, string, string, string][] = [
+      [{ gpu: { count: 1 } }, 'cuda', 'fp16', 'fp16'],
+      [{ gpu: { count: 1, provider: 'webgpu' } }, 'webgpu', 'fp16', 'fp16'],
+      [{ gpu: { count: 1 }, serving: { dtype: 'fp32' } }, 'cuda', 'fp32', 'fp32'],
+      [{ gpu: { count: 0 } }, 'cpu', 'fp32', 'fp32'],
+      [{ gpu: { count: 0 }, serving: { dtype: 'fp16' } }, 'cpu', 'fp16', 'fp32'],
+    ];
+    for (const [spec, device, serverDtype, initDtype] of cases) {
+      const p = planDeployment(cr({ source: { uri: 'hf://org/fine-tune' }, ...spec }), config) as Obj;
+      const init = podSpec(p).initContainers[0];
+      expect([argAfter(server(p).args, '--device'), argAfter(server(p).args, '--dtype'), argAfter(init.args, '--dtype')]).toEqual([device, serverDtype, initDtype]);
+      expect(init.args.slice(0, 4)).toEqual(['pull', 'hf://org/fine-tune', '--dir', server(p).args[1]]);
+    }
   });
 
   it('appends the revision and passes the Hugging Face token from its Secret', () => {

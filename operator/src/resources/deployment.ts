@@ -36,10 +36,24 @@ export function servingDevice(cr: HyperGenModel): 'cuda' | 'webgpu' | 'cpu' {
   return (cr.spec.gpu?.count ?? 1) > 0 ? (cr.spec.gpu?.provider ?? 'cuda') : 'cpu';
 }
 
+/** The server's --dtype: the CR's, else fp16 on a GPU and fp32 on the CPU. */
+export function servingDtype(cr: HyperGenModel, device: 'cuda' | 'webgpu' | 'cpu'): 'fp16' | 'fp32' {
+  return cr.spec.serving?.dtype ?? (device === 'cpu' ? 'fp32' : 'fp16');
+}
+
+/**
+ * The init container's --dtype (the precision a diffusers repository is converted to): what the server converts a
+ * diffusers folder to with the same --device and --dtype (server/src/serve.ts: fp16 graphs for a GPU provider with
+ * fp16, fp32 otherwise), so the server finds the folder ready and converts nothing.
+ */
+export function pullDtype(cr: HyperGenModel, device: 'cuda' | 'webgpu' | 'cpu'): 'fp16' | 'fp32' {
+  return device !== 'cpu' && servingDtype(cr, device) === 'fp16' ? 'fp16' : 'fp32';
+}
+
 /** Flags for the serving options the CR sets; absent ones keep the server's own defaults (fp16 on a GPU, fp32 on CPU). */
 export function servingArgs(cr: HyperGenModel, device: 'cuda' | 'webgpu' | 'cpu'): string[] {
   const s = cr.spec.serving ?? {};
-  const args = ['--device', device, '--dtype', s.dtype ?? (device === 'cpu' ? 'fp32' : 'fp16')];
+  const args = ['--device', device, '--dtype', servingDtype(cr, device)];
   const flags: [string, number | string | undefined][] = [
     ['--max-batch-size', s.maxBatchSize],
     ['--batch-wait-ms', s.batchWaitMs],
@@ -86,7 +100,7 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
             name: 'pull-model',
             image,
             ...(imagePullPolicy ? { imagePullPolicy } : {}),
-            args: ['pull', source.uri, '--dir', modelDir],
+            args: ['pull', source.uri, '--dir', modelDir, '--dtype', pullDtype(cr, device)],
             env: [
               { name: 'HOME', value: '/tmp' },
               ...(source.tokenSecretRef
