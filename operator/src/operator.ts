@@ -12,13 +12,15 @@ import { KubeClient } from './kube/client.js';
 import { LeaderElector } from './leader/lease.js';
 import type { Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
-import { HealthQueueProbe, type EndpointPod } from './serving/endpoints.js';
+import { HealthQueueProbe, type EndpointPod, type QueueProbe } from './serving/endpoints.js';
 
 export interface TuningOptions {
   queueBackoff?: { backoffInitialMs: number; backoffMaxMs: number };
   watchBackoff?: { initialMs: number; maxMs: number };
   lease?: { leaseDurationS: number; renewDeadlineMs: number; retryPeriodMs: number };
   defaultMetrics?: boolean;
+  /** How the autoscaler reads pods' queues (default: their /health). */
+  queueProbe?: QueueProbe;
 }
 
 export interface RunningOperator {
@@ -62,7 +64,7 @@ export async function startOperator(config: OperatorConfig, kc: KubeConfig, log:
   const autoscaler = new Autoscaler({
     models: () => controller.listModels(),
     pods: (namespace, name) => controller.podsOf(namespace, name) as unknown as EndpointPod[],
-    probe: new HealthQueueProbe(),
+    probe: tuning.queueProbe ?? new HealthQueueProbe(),
     scales: new KubeScaleClient(client),
     events: new EventRecorder(client, log, config.identity),
     metrics: new AutoscalerMetrics(metrics.registry),
