@@ -1,14 +1,14 @@
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import type { RequestListener } from 'node:http';
-import { pinoHttp } from 'pino-http';
+import type { HttpLogger } from 'pino-http';
 import type { Logger } from 'pino';
 import type { KeySource } from '../auth/api-keys.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ApiError, ClientDisconnectedError, sendApiError, sendInternalError } from './errors.js';
-import { requireApiKey } from './middleware/auth.js';
+import { accessLogger, requestMetrics } from './middleware/access-log.js';
+import { closeWhenDraining, requireApiKey } from './middleware/auth.js';
 import { MAX_BODY_BYTES } from './middleware/json-body.js';
 import { modelsFastPath } from './models-fast-path.js';
-import { requestId } from './middleware/request-id.js';
 import { healthRouter, type HealthDeps } from './routes/health.js';
 import { imageFilesRouter, imagesRouter, type ImagesDeps } from './routes/images.js';
 import { metricsRouter } from './routes/metrics.js';
@@ -24,19 +24,6 @@ export interface AppDeps extends HealthDeps, ImagesDeps {
   keys: KeySource | undefined;
   /** Serve the playground page at GET / (--no-playground turns it off). */
   playground: boolean;
-}
-
-/** Labels latency and counts by route pattern (not raw path), so metric cardinality stays bounded. */
-function httpMetrics(metrics: Metrics): RequestHandler {
-  return (req, res, next) => {
-    const stop = metrics.httpDuration.startTimer();
-    res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      stop({ method: req.method, route });
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-    });
-    next();
-  };
 }
 
 const errorHandler =
@@ -70,33 +57,24 @@ const errorHandler =
     sendInternalError(res);
   };
 
-/** The server's request handler: the /v1/models fast path, then the Express app. */
+/** The server's request handler: the /v1/models fast path, then the Express app, sharing one access log. */
 export function createHandler(deps: AppDeps): RequestListener {
-  const fastPath = modelsFastPath(deps);
-  const app = createApp(deps);
+  const accessLog = accessLogger(deps.logger);
+  const fastPath = modelsFastPath({ ...deps, accessLog });
+  const app = createApp(deps, accessLog);
   return (req, res) => {
     if (!fastPath(req, res)) app(req, res);
   };
 }
 
-function createApp(deps: AppDeps): express.Express {
+function createApp(deps: AppDeps, accessLog: HttpLogger): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: requestId,
-      // A response that never finished is a client that went away ("request aborted"): info with its reason.
-      customLogLevel: (_req, res, err) => (!res.writableFinished ? 'info' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      customSuccessObject: (_req, res, value: object) => (res.writableFinished ? value : { ...value, reason: 'client_disconnect' }),
-      autoLogging: { ignore: (req) => req.url === '/livez' || req.url === '/readyz' || req.url === '/metrics' },
-    }),
-  );
-  app.use(httpMetrics(deps.metrics));
-  app.use((req, res, next) => {
-    // While draining, answers close their connection so clients move to another replica.
-    if (deps.state.phase === 'draining') res.setHeader('Connection', 'close');
+  app.use(accessLog);
+  app.use(requestMetrics(deps.metrics));
+  app.use((_req, res, next) => {
+    closeWhenDraining(deps.state, res);
     next();
   });
 

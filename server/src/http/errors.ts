@@ -38,8 +38,11 @@ export function sendApiError(res: Response, error: ApiError): void {
   });
 }
 
+/** The product docs' 401 body, the same for a missing key, a wrong one and another scheme. */
+export const UNAUTHORIZED_BODY = Object.freeze({ detail: 'Invalid API key' });
+
 export function sendUnauthorized(res: Response): void {
-  res.status(401).json({ detail: 'Invalid API key' });
+  res.status(401).json(UNAUTHORIZED_BODY);
 }
 
 export function sendInternalError(res: Response): void {
