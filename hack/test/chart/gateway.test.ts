@@ -95,6 +95,13 @@ describe('charts/hypergen gateway', () => {
     });
   });
 
+  it('the install notes show the gateway when it is enabled', async () => {
+    expect((await renderChart({ namespace: NS })).notes).not.toContain('gateway');
+    const notes = (await renderChart({ namespace: NS, set: ['gateway.enabled=true', 'gateway.apiKeySecret.name=gw-keys'] })).notes;
+    expect(notes).toContain(`kubectl port-forward -n ${NS} svc/hypergen-gateway 8000:80`);
+    expect(notes).toContain('a key in Secret gw-keys sees all');
+  });
+
   it('values are validated by the schema', async () => {
     await expect(renderChart({ namespace: NS, set: ['gateway.enabled=true', 'gateway.maxHeldPerModel=-1'] })).rejects.toThrow(RenderError);
     await expect(renderChart({ namespace: NS, set: ['gateway.nope=1'] })).rejects.toThrow(RenderError);

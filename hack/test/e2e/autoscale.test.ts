@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { GATEWAY_RBAC_RULES } from '@hypergen/operator/gateway/rbac.js';
 import { allows } from '@hypergen/operator/rbac.js';
 import { type Stack, startStack } from '../../src/demo/stack.js';
+import { REPO_ROOT } from '../../src/server-process.js';
 
 const GATEWAY_KEY = 'sk-gw-autoscale-test';
 const HOLD_TIMEOUT_S = 30;
@@ -71,6 +72,14 @@ afterAll(async () => {
 });
 
 describe('autoscaling on queue depth, scale from zero through the gateway', () => {
+  it('examples/autoscaled.yaml is a valid HyperGenModel (server-side dry run)', async () => {
+    const out = await stack.kubectl.ok(['apply', '--dry-run=server', '-f', join(REPO_ROOT, 'examples/autoscaled.yaml')]);
+    expect(out).toContain('hypergenmodel.hypergen.io/tiny-autoscaled created (server dry run)');
+    await expect(stack.kubectl.ok(['apply', '--dry-run=server', '-f', '-'], { stdin: JSON.stringify(model('bad', { autoscaling: { minReplicas: 3, maxReplicas: 2 } })) })).rejects.toThrow(
+      /minReplicas must not exceed autoscaling.maxReplicas/,
+    );
+  });
+
   it('minReplicas 0: 20 requests at zero with a cap of 8 -> 8 held then 200, 12 get 429 + Retry-After; back to 0 after the delay (ScaledToZero)', async () => {
     await apply(model('zero', { replicas: 0, autoscaling: { minReplicas: 0, maxReplicas: 1, targetQueuePerReplica: 2, scaleDownDelaySeconds: 3 } }));
     await until(async () => (await readyReason('zero')) === 'ScaledToZero', 'zero to report ScaledToZero');
