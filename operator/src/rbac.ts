@@ -10,6 +10,8 @@ export interface PolicyRule {
 export const RBAC_RULES: readonly PolicyRule[] = [
   { apiGroups: ['hypergen.io'], resources: ['hypergenmodels'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['hypergen.io'], resources: ['hypergenmodels/status'], verbs: ['get', 'patch', 'update'] },
+  // The autoscaler writes replicas of models with spec.autoscaling, as an HPA would.
+  { apiGroups: ['hypergen.io'], resources: ['hypergenmodels/scale'], verbs: ['get', 'update'] },
   // Owner references with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement is on.
   { apiGroups: ['hypergen.io'], resources: ['hypergenmodels/finalizers'], verbs: ['update'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },

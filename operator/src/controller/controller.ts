@@ -132,6 +132,16 @@ export class Controller {
     this.log.info({ namespaces: this.options.namespaces.length ? this.options.namespaces : 'all' }, 'controller started');
   }
 
+  /** The cached HyperGenModels (the autoscaler reads them). */
+  listModels(): HyperGenModel[] {
+    return this.models.list();
+  }
+
+  /** The cached pods of one HyperGenModel (status and labels only). */
+  podsOf(namespace: string, name: string): KubeObject[] {
+    return this.podIndex.of(namespace, name);
+  }
+
   /** Queues every known CR, as a periodic resync does. */
   resyncAll(): void {
     for (const cr of this.models.list()) this.queue.add(`${cr.metadata.namespace}/${cr.metadata.name}`);
