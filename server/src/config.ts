@@ -71,7 +71,7 @@ export function serveOptions(): Option[] {
     new Option('--device <device>', 'execution device (auto: cuda, else webgpu, else cpu; an explicit GPU that cannot load exits 2)').env('HYPERGEN_DEVICE').choices([...DEVICE_CHOICES]).default('auto'),
     new Option('--dtype <dtype>', 'compute precision').env('HYPERGEN_DTYPE').choices(['fp16', 'fp32']).default('fp16'),
     new Option('--max-batch-size <n>', 'most images in one UNet batch').env('HYPERGEN_MAX_BATCH_SIZE').default(4).argParser(integer(1, 64)),
-    new Option('--batch-wait-ms <ms>', 'when the engine is idle, how long a lone request waits for company (0: starts at once; arrivals during a batch always form the next one)').env('HYPERGEN_BATCH_WAIT_MS').default(0).argParser(integer(0, 10_000)),
+    new Option('--batch-wait-ms <ms>', "right after a batch, how long the next waits for that batch's clients to come back (a request to an idle engine starts at once)").env('HYPERGEN_BATCH_WAIT_MS').default(10).argParser(integer(0, 10_000)),
     new Option('--max-queue-size <n>', 'requests waiting beyond which new ones get 429').env('HYPERGEN_MAX_QUEUE_SIZE').default(32).argParser(integer(1, 100_000)),
     new Option('--default-steps <n>', 'num_inference_steps when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_STEPS').argParser(integer(1, 150)),
     new Option('--default-guidance-scale <x>', 'guidance_scale when a request gives none (default: by model family)').env('HYPERGEN_DEFAULT_GUIDANCE_SCALE').argParser(decimal(0, 50)),

@@ -29,8 +29,9 @@ export interface QueueOptions {
   /** Most images in one engine batch. */
   maxBatchSize: number;
   /**
-   * When the engine is idle, how long a lone request may wait for company (0: it starts at once). Requests that
-   * arrive while a batch runs always gather into the next one, which costs them nothing: the engine is busy anyway.
+   * Right after a batch, how long the next one may wait for the clients of that batch to come back (0: never). A
+   * request reaching an engine idle for longer starts at once; requests arriving while a batch runs always gather
+   * into the next one, which costs them nothing: the engine is busy anyway.
    */
   batchWaitMs: number;
   timeoutS: number;
@@ -50,8 +51,11 @@ interface Job {
 /**
  * Admission and dynamic batching in front of the engine. Waiting requests form a bounded FIFO: a full queue
  * refuses at once (the caller answers 429) rather than blocking. An idle engine starts on the oldest waiting request at
- * once (after batchWaitMs, when that is set); while it runs, arrivals wait, and the oldest leads the next batch,
- * joined by later requests with the same batchKey up to maxBatchSize images.
+ * once; while it runs, arrivals wait, and the oldest leads the next batch, joined by later requests with the same
+ * batchKey up to maxBatchSize images. One exception keeps closed-loop clients in step: when a batch ends, the next
+ * waits up to batchWaitMs for as many requests as were waiting plus the batch's own (its clients, about to send
+ * their next request); without it, 8 such clients settle into batches of 1 and 7. A lone client never waits: the
+ * company expected is itself.
  * A client that goes away leaves the queue at once; in a running batch its result is dropped, and the batch stops
  * at the next step boundary only when no client is left.
  */
@@ -61,6 +65,8 @@ export class GenerationQueue {
   private closed = false;
   private idle: (() => void) | undefined;
   private fillTimer: NodeJS.Timeout | undefined;
+  /** After a batch: how many requests the next one waits for, and until when (performance.now() ms). */
+  private gather = { requests: 0, until: 0 };
   /** Measured engine throughput (images per second, smoothed over batches), for Retry-After; none until a batch ran. */
   private imagesPerSecond: number | undefined;
   private readonly shutdownController = new AbortController();
@@ -128,12 +134,12 @@ export class GenerationQueue {
     }
     const batch = this.compatibleWith(head);
     const images = batch.reduce((sum, job) => sum + job.request.n, 0);
-    const waitedMs = performance.now() - head.enqueuedAt;
-    if (images < this.options.maxBatchSize && waitedMs < this.options.batchWaitMs && !this.closed) {
+    const leftMs = this.gather.until - performance.now();
+    if (leftMs > 0 && batch.length < this.gather.requests && images < this.options.maxBatchSize && !this.closed) {
       this.fillTimer ??= setTimeout(() => {
         this.fillTimer = undefined;
         this.pump();
-      }, this.options.batchWaitMs - waitedMs);
+      }, leftMs);
       return;
     }
     clearTimeout(this.fillTimer);
@@ -178,6 +184,7 @@ export class GenerationQueue {
       const perSecond = images / Math.max(1e-3, (performance.now() - started) / 1000);
       this.imagesPerSecond = this.imagesPerSecond === undefined ? perSecond : 0.7 * this.imagesPerSecond + 0.3 * perSecond;
       this.running = [];
+      this.gather = { requests: this.waiting.length + batch.length, until: performance.now() + this.options.batchWaitMs };
       this.updateDepth();
       this.pump();
     }

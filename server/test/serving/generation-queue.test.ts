@@ -24,15 +24,18 @@ const never = () => new AbortController().signal;
 describe('GenerationQueue', () => {
   it('batches compatible requests up to maxBatchSize images, keeping each its own seed', async () => {
     const { engine, queue } = setup();
-    const results = await Promise.all([1, 2, 3, 4, 5].map((seed) => queue.submit(request({ seed }), never())));
-    expect(results.map((r) => r.images[0]!.seed)).toEqual([1, 2, 3, 4, 5]);
-    expect(engine.batches.map((b) => b.map((r) => r.seed))).toEqual([[1, 2, 3, 4]]);
-    expect(engine.requests.at(-1)!.seed).toBe(5); // the fifth ran alone
+    const results = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => queue.submit(request({ seed }), never())));
+    expect(results.map((r) => r.images[0]!.seed)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The first started at once on the idle engine; the others gathered while it ran.
+    expect(engine.requests[0]!.seed).toBe(1);
+    expect(engine.batches.map((b) => b.map((r) => r.seed))).toEqual([[2, 3, 4, 5]]);
+    expect(engine.requests.at(-1)!.seed).toBe(6); // the sixth ran alone
   });
 
   it('never mixes requests of different sizes, step counts or guidance modes', async () => {
     const { engine, queue } = setup();
     await Promise.all([
+      queue.submit(request({ seed: 0 }), never()), // starts at once; the rest wait for it
       queue.submit(request({ seed: 1 }), never()),
       queue.submit(request({ seed: 2, width: 128 }), never()),
       queue.submit(request({ seed: 3, guidanceScale: 1 }), never()),
@@ -77,6 +80,24 @@ describe('GenerationQueue', () => {
     const later = [2, 3, 4].map((seed) => queue.submit(request({ seed }), never()));
     await Promise.all([first, ...later]);
     expect(engine.batches.map((b) => b.map((r) => r.seed))).toEqual([[2, 3, 4]]);
+  });
+
+  it('right after a batch, waits up to batchWaitMs for that batch\'s clients to come back, then batches them with the waiting', async () => {
+    const { engine, queue } = setup({ maxBatchSize: 16, batchWaitMs: 200 }, 60);
+    // 4 closed-loop clients, 3 rounds each: the first request runs alone, then the batch that ran waits for it.
+    await Promise.all([1, 2, 3, 4].map(async (client) => {
+      for (let round = 0; round < 3; round++) await queue.submit(request({ seed: client * 10 + round }), never());
+    }));
+    expect(engine.requests[0]!.seed).toBe(10);
+    expect(engine.batches.map((b) => b.length)).toEqual([4, 4, 3]); // client 1 caught up in the first batch
+  });
+
+  it('a lone client never waits for company it does not have', async () => {
+    const { engine, queue } = setup({ maxBatchSize: 16, batchWaitMs: 5_000 }, 20);
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) await queue.submit(request({ seed: i }), never());
+    expect(engine.requests).toHaveLength(5);
+    expect(performance.now() - started).toBeLessThan(5_000); // not once held for batchWaitMs
   });
 
   // Issue 13 item 7: the estimate comes from what the engine has done, not a fixed guess per batch.
