@@ -281,6 +281,10 @@ export class Gateway {
       await new Promise<void>((resolve, reject) => {
         up.on('end', resolve);
         up.on('error', reject);
+        up.on('close', () => {
+          if (!up.complete) res.destroy();
+          resolve();
+        });
       });
       return;
     }
@@ -322,6 +326,12 @@ export class Gateway {
         up.pipe(res);
         up.on('end', () => (release(), resolve('done')));
         up.on('error', (err) => (release(), reject(err)));
+        // A pod that goes away mid-body: the client's response is cut too (its length would lie otherwise).
+        up.on('close', () => {
+          release();
+          if (!up.complete) res.destroy();
+          resolve('done');
+        });
       });
       // Headers and body go out as two writes: without TCP_NODELAY the body waits on a delayed ACK (~40 ms).
       upstream.on('socket', (socket) => socket.setNoDelay(true));

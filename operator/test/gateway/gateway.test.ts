@@ -261,4 +261,22 @@ describe('Gateway', () => {
     dir.setPods('a', [gone.endpoint]);
     expect((await post({ model: 'org/a', prompt: 'x' })).status).toBe(503);
   });
+
+  it('a pod that dies mid-response cuts the client off rather than ending a short body as if complete', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"created":1,');
+      setImmediate(() => res.socket?.destroy());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise((r) => server.close(() => r())));
+    const dir = new MemoryDirectory([model('a')]);
+    dir.setPods('a', [{ key: 'ns/a-1', pod: 'a-1', model: 'a', host: '127.0.0.1', port: (server.address() as AddressInfo).port }]);
+    const { post } = await startGateway(dir);
+    const res = await post({ model: 'org/a', prompt: 'x' });
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+  });
 });
