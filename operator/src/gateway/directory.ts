@@ -15,6 +15,8 @@ export interface ServedModel {
   namespace: string;
   /** The HyperGenModel's name. */
   name: string;
+  /** Its uid (Events name the object by it). */
+  uid?: string;
   /** Unix seconds: when the HyperGenModel was created. */
   created: number;
   /** spec.replicas; undefined when someone else owns the count. */
@@ -40,6 +42,7 @@ export function servedModel(cr: HyperGenModel): ServedModel {
     id: cr.spec.model,
     namespace: cr.metadata.namespace,
     name: cr.metadata.name,
+    ...(cr.metadata.uid ? { uid: cr.metadata.uid } : {}),
     created,
     ...(cr.spec.replicas !== undefined ? { replicas: cr.spec.replicas } : {}),
     ...(cr.spec.autoscaling ? { autoscaling: cr.spec.autoscaling } : {}),

@@ -4,6 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { HyperGenModel } from '../api/types.js';
+import type { EventRecord } from '../status/status.js';
 import { scaleUpFromZero, type ScaleClient } from '../autoscaler/scale.js';
 import type { Endpoint, QueueProbe } from '../serving/endpoints.js';
 import type { ModelDirectory, ServedModel } from './directory.js';
@@ -41,6 +43,8 @@ export interface GatewayDeps {
   gatewayKeys: { keys(): Promise<string[]> };
   probe: QueueProbe;
   scales: ScaleClient;
+  /** Records Events on a HyperGenModel (kubectl describe hgm shows why it woke up). */
+  events?: { record(cr: HyperGenModel, event: EventRecord, now: Date): Promise<void> };
   metrics: GatewayMetrics;
   log: Logger;
   options?: Partial<GatewayOptions>;
@@ -239,8 +243,11 @@ export class Gateway {
     const replicas = Math.max(1, model.autoscaling?.minReplicas ?? 1);
     scaleUpFromZero(this.deps.scales, { namespace: model.namespace, name: model.name }, replicas).then(
       (changed) => {
-        if (changed) this.deps.metrics.scaleFromZero.inc({ model: model.id });
         log.info({ model: model.id, namespace: model.namespace, name: model.name, replicas, changed }, 'scaling up from zero for a held request');
+        if (!changed) return;
+        this.deps.metrics.scaleFromZero.inc({ model: model.id });
+        const cr = { metadata: { namespace: model.namespace, name: model.name, ...(model.uid ? { uid: model.uid } : {}) }, spec: { model: model.id } };
+        void this.deps.events?.record(cr, { type: 'Normal', reason: 'ScaledFromZero', message: `a request arrived at 0 replicas: the gateway scaled to ${replicas} and holds requests until a pod is ready` }, new Date());
       },
       (err: unknown) => {
         this.coldStarts.delete(model.id);

@@ -1,5 +1,6 @@
 // Every API call the gateway makes, as data (the chart's gateway ClusterRole/Roles are generated from it by
-// `make manifests`): it reads models and their pods, the models' key Secrets, and wakes a model through its scale.
+// `make manifests`): it reads models and their pods, the models' key Secrets, and wakes a model through its scale
+// (recording an Event).
 import type { PolicyRule } from '../rbac.js';
 
 export const GATEWAY_RBAC_RULES: readonly PolicyRule[] = [
@@ -10,4 +11,6 @@ export const GATEWAY_RBAC_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
   // A model's key Secret, read by name when a request for it arrives (names come from each CR, so no resourceNames).
   { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  // A ScaledFromZero Event on the model it woke.
+  { apiGroups: [''], resources: ['events'], verbs: ['create'] },
 ];

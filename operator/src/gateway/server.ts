@@ -1,10 +1,12 @@
 // Assembles one gateway: the model directory (watches), key sources, the scale client, the HTTP listener for the
 // OpenAI API and the /healthz /readyz /metrics listener (ready once the watches have listed everything).
 import http from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { KubeScaleClient } from '../autoscaler/scale.js';
+import { EventRecorder } from '../controller/events.js';
 import { startHealthServer } from '../http/server.js';
 import { KubeClient } from '../kube/client.js';
 import { HealthQueueProbe } from '../serving/endpoints.js';
@@ -32,6 +34,7 @@ export async function startGateway(config: GatewayConfig, kc: KubeConfig, log: L
     gatewayKeys: new FileKeys(config.apiKeyFile),
     probe: new HealthQueueProbe(),
     scales: new KubeScaleClient(client),
+    events: new EventRecorder(client, log, `hypergen-gateway-${hostname()}`),
     metrics,
     log,
     options: { maxHeldPerModel: config.maxHeldPerModel, holdTimeoutMs: config.holdTimeoutS * 1000, probeIntervalMs: config.probeIntervalMs },

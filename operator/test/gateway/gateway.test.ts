@@ -100,7 +100,9 @@ afterEach(async () => {
 async function startGateway(directory: MemoryDirectory, options: Partial<GatewayOptions> = {}, probe: QueueProbe = { queueSize: async () => undefined }) {
   const scales = new MemoryScales();
   const metrics = new GatewayMetrics();
-  const gateway = new Gateway({ directory, secretKeys, gatewayKeys: { keys: async () => ['sk-gw'] }, probe, scales, metrics, log: pino({ level: 'silent' }), options: { probeIntervalMs: 20, ...options } });
+  const events: { name: string; reason: string }[] = [];
+  const recorder = { record: async (cr: { metadata: { name: string } }, e: { reason: string }) => void events.push({ name: cr.metadata.name, reason: e.reason }) };
+  const gateway = new Gateway({ directory, secretKeys, gatewayKeys: { keys: async () => ['sk-gw'] }, probe, scales, events: recorder, metrics, log: pino({ level: 'silent' }), options: { probeIntervalMs: 20, ...options } });
   gateway.start();
   const server = http.createServer(gateway.handle);
   server.listen(0, '127.0.0.1');
@@ -113,7 +115,7 @@ async function startGateway(directory: MemoryDirectory, options: Partial<Gateway
   });
   const post = (body: unknown, key = 'sk-gw', headers: Record<string, string> = {}, signal?: AbortSignal) =>
     fetch(`${url}/v1/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body), signal });
-  return { gateway, scales, metrics, url, post };
+  return { gateway, scales, metrics, events, url, post };
 }
 
 const metric = async (metrics: GatewayMetrics, name: string, labels: Record<string, string>) =>
@@ -201,7 +203,7 @@ describe('Gateway', () => {
     const pod = await startPod('zero-1', 'zero');
     cleanups.push(() => pod.close());
     const dir = new MemoryDirectory([model('zero', { replicas: 0, autoscaling: { minReplicas: 0, maxReplicas: 2 } })]);
-    const { post, scales, metrics, gateway } = await startGateway(dir, { maxHeldPerModel: 2, defaultRetryAfterS: 7 });
+    const { post, scales, metrics, gateway, events } = await startGateway(dir, { maxHeldPerModel: 2, defaultRetryAfterS: 7 });
     const held = [post({ model: 'org/zero', prompt: '1' }), post({ model: 'org/zero', prompt: '2' })];
     while (gateway.heldCount('org/zero') < 2) await new Promise((r) => setTimeout(r, 5));
     const refused = await post({ model: 'org/zero', prompt: '3' });
@@ -209,6 +211,7 @@ describe('Gateway', () => {
     expect(refused.headers.get('retry-after')).toBe('7');
     expect(await refused.json()).toMatchObject({ error: { type: 'rate_limit_error', code: 'too_many_waiting' } });
     expect(scales.writes).toEqual([{ ref: { namespace: 'ns', name: 'zero' }, replicas: 1 }]);
+    expect(events).toEqual([{ name: 'zero', reason: 'ScaledFromZero' }]);
     dir.setPods('zero', [pod.endpoint]);
     expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
     expect(pod.seen.map((s) => s.auth)).toEqual(['Bearer sk-z', 'Bearer sk-z']);
