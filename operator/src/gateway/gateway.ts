@@ -238,7 +238,9 @@ export class Gateway {
 
   /** Scales the model from zero, once per cold start (the operator's autoscaler takes it from there). */
   private wake(model: ServedModel, log: Logger): void {
-    if (this.coldStarts.has(model.id)) return;
+    // One write per cold start; one that never came up (its holds all timed out) may be woken again.
+    const since = this.coldStarts.get(model.id);
+    if (since !== undefined && performance.now() - since < this.options.holdTimeoutMs) return;
     this.coldStarts.set(model.id, performance.now());
     const replicas = Math.max(1, model.autoscaling?.minReplicas ?? 1);
     scaleUpFromZero(this.deps.scales, { namespace: model.namespace, name: model.name }, replicas).then(

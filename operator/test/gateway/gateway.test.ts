@@ -244,6 +244,15 @@ describe('Gateway', () => {
     expect(shut.headers.get('retry-after')).toBe('1');
   });
 
+  it('a model that never came up is woken again by the next request after its holds timed out', async () => {
+    const dir = new MemoryDirectory([model('zero', { replicas: 0, autoscaling: { minReplicas: 0, maxReplicas: 1 } })]);
+    const { post, scales } = await startGateway(dir, { holdTimeoutMs: 50 });
+    expect((await post({ model: 'org/zero', prompt: 'x' })).status).toBe(504);
+    scales.replicas.set('zero', 0); // someone scaled it back down meanwhile
+    expect((await post({ model: 'org/zero', prompt: 'x' })).status).toBe(504);
+    expect(scales.writes.map((w) => w.replicas)).toEqual([1, 1]);
+  });
+
   it('a held request past the hold timeout gets 504', async () => {
     const { post } = await startGateway(new MemoryDirectory([model('b')]), { holdTimeoutMs: 50 });
     const res = await post({ model: 'org/b', prompt: 'x' });
