@@ -3,7 +3,7 @@
 // replica serves any url image), a drain on termination, GPUs as limits and a restricted security context.
 import type { HyperGenModel } from '../api/types.js';
 import { cachePvcName, commonLabels, contentHash, HASH_ANNOTATION, nonEmpty, objectMeta, PEER_KEY, peerKeySecretName, selectorLabels } from './meta.js';
-import type { PlanConfig } from './plan.js';
+import type { PlanConfig } from './plan-config.js';
 import { apiKeyRef } from './secret.js';
 import { modelSource } from './source.js';
 

@@ -6,12 +6,9 @@ import { planCachePvc } from './pvc.js';
 import { planApiKeySecret, planPeerKeySecret } from './secret.js';
 import { planService } from './service.js';
 import { apiKeySecretName, cachePvcName, peerKeySecretName } from './meta.js';
+import type { PlanConfig } from './plan-config.js';
 
-export interface PlanConfig {
-  defaultImage: string;
-  gpuResourceName: string;
-  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
-}
+export type { PlanConfig } from './plan-config.js';
 
 export interface KubeObject {
   apiVersion: string;
