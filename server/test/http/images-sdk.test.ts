@@ -75,7 +75,7 @@ describe.each([
 describe('dynamic batching through the server', () => {
   let server: ServerProcess;
   beforeAll(async () => {
-    server = await startServerProcess(['serve', 'models/tiny-sd', '--device', 'cpu', '--max-batch-size', '4', '--batch-wait-ms', '1000']);
+    server = await startServerProcess(['serve', 'models/tiny-sd', '--device', 'cpu', '--max-batch-size', '4', '--batch-wait-ms', '200']);
     await server.ready();
   });
   afterAll(async () => {
@@ -91,11 +91,18 @@ describe('dynamic batching through the server', () => {
 
   it('returns the same image for a request batched with others as for it alone (bitwise on CPU)', async () => {
     const alone = await post({ prompt: 'a red fox', seed: 5, guidance_scale: 6 });
+    // An idle engine starts a request at once; requests that arrive while it is busy form the next batch.
+    const busy = post({ prompt: 'keeps the engine busy', size: '256x256', num_inference_steps: 20, seed: 1 });
+    for (let i = 0; i < 500; i++) {
+      if (((await (await fetch(`${server.url}/health`)).json()) as { queue_size: number }).queue_size === 1) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const batched = await Promise.all([
       post({ prompt: 'a red fox', seed: 5, guidance_scale: 6 }),
       post({ prompt: 'a blue whale', negative_prompt: 'blurry', seed: 9, guidance_scale: 3 }),
       post({ prompt: 'a green frog', seed: 11, guidance_scale: 8 }),
     ]);
+    await busy;
     expect(batched[0]).toBe(alone);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     // One batch of three images ran: the batch-size histogram's 3-bucket counts it, the 2-bucket does not.
