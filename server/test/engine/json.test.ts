@@ -1,6 +1,6 @@
 // Config files as Python's json module reads them: NaN, Infinity and -Infinity are numbers, inside strings they are text.
 import { describe, expect, it } from '@jest/globals';
-import { parsePythonJson } from '../../src/engine/pipeline/json.js';
+import { parsePythonJson } from '../../src/json/python-json.js';
 
 describe('parsePythonJson', () => {
   it('reads the non-finite literals Python writes', () => {

@@ -7,7 +7,7 @@ import type { SchedulerName } from '../../src/engine/types.js';
 import { createScheduler, parseSchedulerConfig, resolveSchedulerConfig } from '../../src/engine/schedulers/index.js';
 import { alphasCumprod } from '../../src/engine/schedulers/schedule.js';
 import type { SchedulerConfig } from '../../src/engine/schedulers/config.js';
-import { parsePythonJson } from '../../src/engine/pipeline/json.js';
+import { parsePythonJson } from '../../src/json/python-json.js';
 
 interface LoopStep {
   i: number;

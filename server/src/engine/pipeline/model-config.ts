@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createScheduler, DIFFUSERS_SCHEDULER_CLASSES, parseSchedulerConfig, resolveSchedulerConfig, type SchedulerConfigFile } from '../schedulers/index.js';
-import { parsePythonJson } from './json.js';
+import { parsePythonJson } from '../../json/python-json.js';
 import { unetFromGraph, vaeFromGraph, type VaeShape } from './legacy-layout.js';
 import type { EngineInfo, ModelFamily } from '../types.js';
 

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { parsePythonJson } from '../../json/python-json.js';
 import { type AddedToken, type Piece, TokenTrie, splitAddedTokens } from './added-tokens.js';
 import { basicTokenize } from './basic-tokenizer.js';
 
@@ -42,7 +43,7 @@ const BPE_CACHE_SPECIALS = new Set([BOS, EOS]);
 type Json = Record<string, unknown>;
 
 function readJson(path: string): Json {
-  return JSON.parse(readFileSync(path, 'utf8')) as Json;
+  return parsePythonJson(readFileSync(path, 'utf8')) as Json;
 }
 
 function readOptionalJson(path: string): Json {
