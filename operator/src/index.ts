@@ -1,3 +1,4 @@
+// The operator package's public surface: API types, RBAC rules, plan(), config parsing, startOperator/loadKubeConfig.
 export * from './api/types.js';
 export { RBAC_RULES, LEADER_ELECTION_RULES, allows, type PolicyRule } from './rbac.js';
 export { plan, type PlanConfig } from './resources/plan.js';

@@ -1,3 +1,4 @@
+// The operator's logger: pino JSON on stdout, named hypergen-operator, at the configured level.
 import { pino, type Logger } from 'pino';
 
 export type { Logger };

@@ -1,3 +1,5 @@
+// The operator's Prometheus metrics (reconciles, their errors and duration, queue depth, API writes, watch restarts,
+// leadership), on a registry of its own per instance; process defaults only when asked.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The operator's Prometheus metrics, on their own registry (one per operator instance, so tests can run several). */

@@ -1,3 +1,5 @@
+// HyperGenModel + EventRecord -> a core/v1 Event POSTed to the API (what `kubectl describe hgm` shows). Best effort:
+// a failed write is logged as a warning, never thrown into the reconcile.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type HyperGenModel } from '../api/types.js';

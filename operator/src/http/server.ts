@@ -1,3 +1,5 @@
+// The operator's health port: /healthz (/livez) and /readyz answered from a HealthState, /metrics from a prom-client
+// Registry. GET/HEAD only; everything else is 405 or 404.
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 

@@ -1,3 +1,4 @@
+// CR -> its Ingress (only when spec.ingress is enabled with a host) and the external /v1 URL that Ingress serves. Pure.
 import type { HyperGenModel } from '../api/types.js';
 import { nonEmpty, objectMeta } from './meta.js';
 

@@ -1,3 +1,4 @@
+// CR -> the model-cache PersistentVolumeClaim, planned only when spec.cache.pvc asks for one by size. Pure.
 import type { HyperGenModel } from '../api/types.js';
 import { cachePvcName, objectMeta } from './meta.js';
 

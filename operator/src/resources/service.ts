@@ -1,3 +1,4 @@
+// CR -> its ClusterIP Service (port 80 -> the server's "http" port) and the in-cluster /v1 URL behind it. Pure.
 import type { HyperGenModel } from '../api/types.js';
 import { objectMeta, selectorLabels } from './meta.js';
 
