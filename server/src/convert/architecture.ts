@@ -2,6 +2,7 @@
 // (UnsupportedModelError, one line) every architecture or option the builders do not reproduce exactly.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parsePythonJson } from '../json/python-json.js';
 import { type ClipTextConfig, clipTextConfig, type UNetConfig, unetConfig, type VaeConfig, vaeConfig } from './configs.js';
 import { ConvertError, MissingFileError, UnsupportedModelError } from './errors.js';
 import { textEmbedsDim } from './unet.js';
@@ -39,7 +40,7 @@ export function readJson(path: string, what: string): Json {
   if (!existsSync(path)) throw new MissingFileError(path, what);
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = parsePythonJson(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new ConvertError(`${path}: not valid JSON (${(error as Error).message})`);
   }
@@ -175,46 +176,55 @@ export function parseVae(c: Json, where: string): VaeConfig {
   return vaeConfig({ ...(c as unknown as VaeConfig), sample_size: isNumber(c.sample_size) ? c.sample_size : 512 });
 }
 
-/** The whole pipeline's architecture, or the first reason it cannot be converted. */
-export function readArchitecture(dir: string): PipelineArchitecture {
-  const index = readJson(join(dir, 'model_index.json'), 'diffusers pipeline');
+/** The family of a model_index.json's `_class_name`, or an UnsupportedModelError naming the pipeline (`where` names the source). */
+export function pipelineFamily(index: Json, where: string): PipelineFamily {
   const cls = String(index._class_name ?? '');
   const family = PIPELINES[cls];
   if (family === undefined) {
     const known = KNOWN_UNSUPPORTED[cls];
     throw new UnsupportedModelError(
-      `${dir}: ${cls || 'a pipeline without _class_name'}${known ? ` (${known})` : ''} is not supported; HyperGen converts StableDiffusionPipeline (SD 1.x/2.x) and StableDiffusionXLPipeline (SDXL)`,
+      `${where}: ${cls || 'a pipeline without _class_name'}${known ? ` (${known})` : ''} is not supported; HyperGen converts StableDiffusionPipeline (SD 1.x/2.x) and StableDiffusionXLPipeline (SDXL)`,
     );
   }
-  component(index, 'unet', 'diffusers', ['UNet2DConditionModel'], dir);
-  component(index, 'vae', 'diffusers', ['AutoencoderKL'], dir);
-  component(index, 'text_encoder', 'transformers', ['CLIPTextModel'], dir);
-  if (family === 'sdxl') component(index, 'text_encoder_2', 'transformers', ['CLIPTextModelWithProjection'], dir);
+  return family;
+}
+
+/**
+ * The whole pipeline's architecture from the configs in `dir` (weights are not read), or the first reason it cannot
+ * be converted; messages name the source as `where` (a Hub URI when the configs were downloaded ahead of the weights).
+ */
+export function readArchitecture(dir: string, where = dir): PipelineArchitecture {
+  const index = readJson(join(dir, 'model_index.json'), 'diffusers pipeline');
+  const family = pipelineFamily(index, where);
+  component(index, 'unet', 'diffusers', ['UNet2DConditionModel'], where);
+  component(index, 'vae', 'diffusers', ['AutoencoderKL'], where);
+  component(index, 'text_encoder', 'transformers', ['CLIPTextModel'], where);
+  if (family === 'sdxl') component(index, 'text_encoder_2', 'transformers', ['CLIPTextModelWithProjection'], where);
   const raw = (name: string): Json => readJson(join(dir, name, 'config.json'), `${name} config`);
   const rawConfigs: Record<string, Json> = { text_encoder: raw('text_encoder'), unet: raw('unet'), vae: raw('vae') };
   if (family === 'sdxl') rawConfigs.text_encoder_2 = raw('text_encoder_2');
-  const unet = parseUNet(rawConfigs.unet as Json, join(dir, 'unet', 'config.json'));
-  const vae = parseVae(rawConfigs.vae as Json, join(dir, 'vae', 'config.json'));
-  const textEncoder = parseClip(rawConfigs.text_encoder as Json, join(dir, 'text_encoder', 'config.json'), 'CLIPTextModel');
+  const unet = parseUNet(rawConfigs.unet as Json, `${where}/unet/config.json`);
+  const vae = parseVae(rawConfigs.vae as Json, `${where}/vae/config.json`);
+  const textEncoder = parseClip(rawConfigs.text_encoder as Json, `${where}/text_encoder/config.json`, 'CLIPTextModel');
   const textEncoder2 =
-    family === 'sdxl' ? parseClip(rawConfigs.text_encoder_2 as Json, join(dir, 'text_encoder_2', 'config.json'), 'CLIPTextModelWithProjection') : undefined;
+    family === 'sdxl' ? parseClip(rawConfigs.text_encoder_2 as Json, `${where}/text_encoder_2/config.json`, 'CLIPTextModelWithProjection') : undefined;
 
   // Cross-component agreement, so a mismatched pipeline fails here and not inside onnxruntime.
   const context = textEncoder.hidden_size + (textEncoder2?.hidden_size ?? 0);
   if (unet.cross_attention_dim !== context) {
-    throw new UnsupportedModelError(`${dir}: unet cross_attention_dim ${unet.cross_attention_dim} does not match the text encoders' hidden size ${context}`);
+    throw new UnsupportedModelError(`${where}: unet cross_attention_dim ${unet.cross_attention_dim} does not match the text encoders' hidden size ${context}`);
   }
   if (unet.in_channels !== vae.latent_channels) {
-    throw new UnsupportedModelError(`${dir}: unet in_channels ${unet.in_channels} does not match vae latent_channels ${vae.latent_channels}`);
+    throw new UnsupportedModelError(`${where}: unet in_channels ${unet.in_channels} does not match vae latent_channels ${vae.latent_channels}`);
   }
   if (family === 'sdxl') {
-    if (unet.addition_embed_type !== 'text_time') throw new UnsupportedModelError(`${dir}: an SDXL unet needs addition_embed_type "text_time"`);
+    if (unet.addition_embed_type !== 'text_time') throw new UnsupportedModelError(`${where}: an SDXL unet needs addition_embed_type "text_time"`);
     const pooled = textEmbedsDim(unet);
     if (pooled !== textEncoder2?.projection_dim) {
-      throw new UnsupportedModelError(`${dir}: unet expects ${pooled}-wide text_embeds with 6 time ids, text_encoder_2 projects to ${textEncoder2?.projection_dim}`);
+      throw new UnsupportedModelError(`${where}: unet expects ${pooled}-wide text_embeds with 6 time ids, text_encoder_2 projects to ${textEncoder2?.projection_dim}`);
     }
   } else if (unet.addition_embed_type !== null) {
-    throw new UnsupportedModelError(`${dir}: addition_embed_type ${unet.addition_embed_type} needs an SDXL pipeline`);
+    throw new UnsupportedModelError(`${where}: addition_embed_type ${unet.addition_embed_type} needs an SDXL pipeline`);
   }
   return { family, index, textEncoder, textEncoder2, unet, vae, rawConfigs };
 }

@@ -3,16 +3,24 @@
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { createLogger } from '../logger.js';
-import { type ConvertDtype, type ConvertReport, convertPipeline } from './convert-pipeline.js';
+import { type ConvertDtype, type ConvertOrigin, type ConvertReport, convertPipeline } from './convert-pipeline.js';
 import type { AttentionForm } from './graph.js';
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
 /** Converts with progress logged per component (component, bytes, rate), then one line per component. */
-export function convertLogged(source: string, out: string, dtype: ConvertDtype, logger: Logger, attention: AttentionForm = 'fused'): ConvertReport {
+export function convertLogged(
+  source: string,
+  out: string,
+  dtype: ConvertDtype,
+  logger: Logger,
+  attention: AttentionForm = 'fused',
+  origin?: ConvertOrigin,
+): ConvertReport {
   const report = convertPipeline(source, out, {
     dtype,
     attention,
+    origin,
     onProgress: (e) => {
       if (e.phase === 'start') logger.info({ component: e.component, sourceBytes: e.sourceBytes }, `converting ${e.component} (${mb(e.sourceBytes)})`);
       else logger.info({ component: e.component, seconds: e.seconds, rateMBps: e.sourceBytes / 1e6 / (e.seconds ?? 1) }, `converted ${e.component}`);

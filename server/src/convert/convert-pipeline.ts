@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type PipelineArchitecture, readArchitecture } from './architecture.js';
+import { parsePythonJson } from '../json/python-json.js';
+import { type PipelineArchitecture, type PipelineFamily, readArchitecture } from './architecture.js';
 import { type CheckpointReport, CheckpointWeights } from './checkpoint-weights.js';
 import { buildClip } from './clip.js';
 import { ConvertError, MissingFileError, UnsupportedModelError } from './errors.js';
@@ -37,6 +38,13 @@ export interface ConvertOptions {
    */
   readonly attention?: AttentionForm;
   readonly onProgress?: (event: ConvertProgress) => void;
+  /** Where the source folder came from (a Hub URI and its commit), recorded in the marker. */
+  readonly origin?: ConvertOrigin;
+}
+
+export interface ConvertOrigin {
+  readonly uri: string;
+  readonly commit?: string;
 }
 
 export interface ComponentReport {
@@ -68,6 +76,7 @@ export interface ConvertReport {
 
 interface Marker {
   readonly source: string;
+  readonly origin?: ConvertOrigin;
   readonly options: { readonly dtype: ConvertDtype; readonly attention: AttentionForm };
   readonly fingerprint: string;
   readonly components: readonly ComponentReport[];
@@ -90,36 +99,64 @@ const SOURCES: Record<OutputComponent, { folder: string; stem: string }> = {
   vae_encoder: { folder: 'vae', stem: 'diffusion_pytorch_model' },
 };
 
+/** The components a conversion writes for a pipeline family, in the order it writes them. */
+export function outputComponents(family: PipelineFamily): OutputComponent[] {
+  return ['text_encoder', ...(family === 'sdxl' ? (['text_encoder_2'] as const) : []), 'unet', 'vae_decoder', 'vae_encoder'];
+}
+
+/** The source folder (text_encoder, text_encoder_2, unet, vae) an output component's weights are read from. */
+export const sourceFolder = (component: OutputComponent): string => SOURCES[component].folder;
+
+/** A component folder as the checkpoint choice sees it: local files, or a Hub listing whose index files are at hand. */
+export interface CheckpointFolder {
+  /** Names (relative to the folder) of the files in it. */
+  readonly names: readonly string[];
+  /** The parsed content of a `*.safetensors.index.json` among names. */
+  readIndex(name: string): unknown;
+  /** How a file of the folder is named in messages. */
+  at(name: string): string;
+}
+
 /**
- * The safetensors files holding a component: `STEM[.fp16].safetensors`, or the shards its `.safetensors.index.json`
- * lists. fp16 conversions prefer diffusers' fp16 variant files, fp32 ones the full-precision files.
+ * The safetensors files holding a component, as names in its folder: `STEM[.fp16].safetensors`, or the shards its
+ * `.safetensors.index.json` lists. fp16 conversions prefer diffusers' fp16 variant files, fp32 ones the
+ * full-precision files; pickle-only folders and missing weights are refused naming the file.
  */
-export function checkpointFiles(sourceDir: string, component: OutputComponent, dtype: ConvertDtype): string[] {
-  const { folder, stem } = SOURCES[component];
-  const dir = join(sourceDir, folder);
-  const variants = dtype === 'fp16' ? [`${stem}.fp16`, stem] : [stem, `${stem}.fp16`];
-  for (const name of variants) {
-    const single = join(dir, `${name}.safetensors`);
-    if (existsSync(single)) return [single];
-    const index = join(dir, `${name}.safetensors.index.json`);
-    if (existsSync(index)) {
-      let map: unknown;
-      try {
-        map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown }).weight_map;
-      } catch (error) {
-        throw new ConvertError(`${index}: not valid JSON (${(error as Error).message})`);
-      }
-      if (typeof map !== 'object' || map === null) throw new ConvertError(`${index}: no weight_map`);
-      const shards = [...new Set(Object.values(map as Record<string, string>))].sort().map((f) => join(dir, f));
-      for (const shard of shards) if (!existsSync(shard)) throw new MissingFileError(shard, `${component} shard listed in ${basename(index)}`);
+export function chooseCheckpoint(folder: CheckpointFolder, component: OutputComponent, dtype: ConvertDtype): string[] {
+  const { stem } = SOURCES[component];
+  const present = new Set(folder.names);
+  for (const name of dtype === 'fp16' ? [`${stem}.fp16`, stem] : [stem, `${stem}.fp16`]) {
+    if (present.has(`${name}.safetensors`)) return [`${name}.safetensors`];
+    const index = `${name}.safetensors.index.json`;
+    if (present.has(index)) {
+      const map = (folder.readIndex(index) as { weight_map?: unknown } | null)?.weight_map;
+      if (typeof map !== 'object' || map === null) throw new ConvertError(`${folder.at(index)}: no weight_map`);
+      const shards = [...new Set(Object.values(map as Record<string, string>))].sort();
+      for (const shard of shards) if (!present.has(shard)) throw new MissingFileError(folder.at(shard), `${component} shard listed in ${index}`);
       return shards;
     }
   }
-  const present = existsSync(dir) ? readdirSync(dir) : [];
-  if (present.some((f) => /\.(bin|ckpt|pt|pth)$/.test(f))) {
-    throw new UnsupportedModelError(`${dir}: only pickle checkpoints (.bin/.ckpt); HyperGen reads safetensors weights only`);
+  if (folder.names.some((f) => /\.(bin|ckpt|pt|pth)$/.test(f))) {
+    throw new UnsupportedModelError(`${folder.at('')}: only pickle checkpoints (.bin/.ckpt); HyperGen reads safetensors weights only`);
   }
-  throw new MissingFileError(join(dir, `${stem}.safetensors`), `${component} weights`);
+  throw new MissingFileError(folder.at(`${stem}.safetensors`), `${component} weights`);
+}
+
+/** chooseCheckpoint over a local pipeline folder: the files' paths. */
+export function checkpointFiles(sourceDir: string, component: OutputComponent, dtype: ConvertDtype): string[] {
+  const dir = join(sourceDir, SOURCES[component].folder);
+  const folder: CheckpointFolder = {
+    names: existsSync(dir) ? readdirSync(dir) : [],
+    readIndex: (name) => {
+      try {
+        return parsePythonJson(readFileSync(join(dir, name), 'utf8'));
+      } catch (error) {
+        throw new ConvertError(`${join(dir, name)}: not valid JSON (${(error as Error).message})`);
+      }
+    },
+    at: (name) => (name ? join(dir, name) : dir),
+  };
+  return chooseCheckpoint(folder, component, dtype).map((name) => join(dir, name));
 }
 
 /** diffusers' deprecated VAE attention names (query/key/value/proj_attn), which it still loads. */
@@ -254,6 +291,7 @@ function codeHash(): string {
   const ext = HERE.endsWith(join('dist', 'convert')) ? '.js' : '.ts';
   for (const f of readdirSync(HERE).filter((n) => n.endsWith(ext) && !n.endsWith('.d.ts')).sort()) h.update(f).update(readFileSync(join(HERE, f)));
   h.update(readFileSync(join(HERE, '..', 'engine', 'pipeline', `tensors${ext}`)));
+  h.update(readFileSync(join(HERE, '..', 'json', `python-json${ext}`)));
   return h.digest('hex');
 }
 
@@ -320,7 +358,7 @@ export function convertPipeline(sourceDir: string, outDir: string, options: Conv
       else if (folder !== 'tokenizer_2' || arch.family === 'sdxl') throw new MissingFileError(join(source, folder), 'pipeline folder');
     }
     writeJson(join(tmp, 'model_index.json'), optimumIndex(arch));
-    const marker: Marker = { source, options: { dtype: options.dtype, attention }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
+    const marker: Marker = { source, ...(options.origin ? { origin: options.origin } : {}), options: { dtype: options.dtype, attention }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
     writeJson(join(tmp, MARKER_FILE), marker);
     if (existsSync(out)) renameSync(out, old);
     renameSync(tmp, out);

@@ -106,22 +106,38 @@ export class SafetensorsFile {
 
 function readHeader(path: string, fd: number): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
   const size = fstatSync(fd).size;
+  if (size < 8) throw new SafetensorsError(path, `${size} bytes, shorter than the 8-byte header length`);
+  const prefix = Buffer.alloc(8);
+  readSync(fd, prefix, 0, 8, 0);
+  const n = headerLength(path, size, prefix);
+  const text = Buffer.alloc(n);
+  if (readSync(fd, text, 0, n, 8) !== n) throw new SafetensorsError(path, 'short read of the header');
+  return parseHeader(path, size, text);
+}
+
+/** The JSON header's length from a file's first 8 bytes, checked against the file's size (`path` names it in errors). */
+export function headerLength(path: string, size: number, prefix: Uint8Array): number {
+  if (size < 8 || prefix.length < 8) throw new SafetensorsError(path, `${size} bytes, shorter than the 8-byte header length`);
+  const headerBytes = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
+  if (headerBytes > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(path, `header length ${headerBytes} exceeds ${MAX_HEADER_BYTES} bytes`);
+  const n = Number(headerBytes);
+  if (8 + n > size) throw new SafetensorsError(path, `header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
+  return n;
+}
+
+/**
+ * Validates a header (the `headerLength` bytes after the first 8) against a file of `size` bytes: every tensor's
+ * dtype, shape and data range, and that they fit in the file and do not overlap.
+ */
+export function parseHeader(path: string, size: number, text: Uint8Array): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
   const fail = (problem: string): never => {
     throw new SafetensorsError(path, problem);
   };
-  if (size < 8) fail(`${size} bytes, shorter than the 8-byte header length`);
-  const prefix = Buffer.alloc(8);
-  readSync(fd, prefix, 0, 8, 0);
-  const headerBytes = prefix.readBigUInt64LE(0);
-  if (headerBytes > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerBytes} exceeds ${MAX_HEADER_BYTES} bytes`);
-  const n = Number(headerBytes);
-  if (8 + n > size) fail(`header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
-  const text = Buffer.alloc(n);
-  if (readSync(fd, text, 0, n, 8) !== n) fail('short read of the header');
+  const n = text.length;
   if (text[0] !== 0x7b) fail('header does not start with "{"');
   let header: unknown;
   try {
-    header = JSON.parse(text.toString('utf8'));
+    header = JSON.parse(Buffer.from(text.buffer, text.byteOffset, n).toString('utf8'));
   } catch (error) {
     fail(`header is not JSON (${(error as Error).message})`);
   }

@@ -9,6 +9,8 @@ const fileSchema = z.object({ path: z.string(), size: z.number(), sha256: z.stri
 const markerSchema = z.object({
   source: z.string(),
   commit: z.string().optional(),
+  /** Diffusers sources: the precision the weight files were chosen for (fp16 variants or full-precision files). */
+  variant: z.string().optional(),
   files: z.array(fileSchema),
   completedAt: z.string(),
 });

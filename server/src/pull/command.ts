@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { ConvertDtype } from '../convert/convert-pipeline.js';
 import { createLogger } from '../logger.js';
 import { PullError } from './errors.js';
 import { pullModel } from './index.js';
@@ -26,19 +27,25 @@ export function registerPullCommand(program: Command): void {
     .command('pull')
     .description(
       'download a model into a folder: hf:// through the Hub API (HF_ENDPOINT, HF_TOKEN or HF_TOKEN_FILE, HF_HUB_OFFLINE), ' +
+        'a diffusers-format hf:// repository is downloaded beside DIR (only what conversion needs) and converted into DIR (--dtype); ' +
         'https:// .tar/.tar.gz archives; pvc://CLAIM/path (mounted at $HYPERGEN_PVC_ROOT/CLAIM/path, default /models) and ' +
         'folders are only verified in place',
     )
     .argument('<URI>', 'hf://org/name[@revision][/subfolder], https://host/model.tar.gz[#sha256=HEX], pvc://claim/path or a folder', modelArgument)
     .requiredOption('--dir <dir>', 'folder to put the pipeline in (created if needed; a complete copy there is not downloaded again)')
     .option('--token-file <path>', 'file holding a Hugging Face token (default: $HF_TOKEN, then the file $HF_TOKEN_FILE)')
+    .addOption(
+      new Option('--dtype <dtype>', 'precision a diffusers-format hf:// repository is converted to (ONNX exports are used as they are)')
+        .choices(['fp32', 'fp16'])
+        .default('fp32'),
+    )
     .addOption(new Option('--concurrency <n>', 'files downloaded at the same time').default(4).argParser(concurrency))
     .addOption(
       new Option('--log-level <level>', 'log level').env('HYPERGEN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     )
     .exitOverride()
-    .action(async (uri: string, options: { dir: string; tokenFile?: string; concurrency: number; logLevel: 'info' }) => {
+    .action(async (uri: string, options: { dir: string; tokenFile?: string; dtype: ConvertDtype; concurrency: number; logLevel: 'info' }) => {
       const logger = createLogger(options.logLevel);
-      await pullModel(uri, options.dir, { logger, tokenFile: options.tokenFile, concurrency: options.concurrency });
+      await pullModel(uri, options.dir, { logger, tokenFile: options.tokenFile, dtype: options.dtype, concurrency: options.concurrency });
     });
 }

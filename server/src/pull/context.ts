@@ -25,6 +25,8 @@ export interface PullResult {
   commit?: string;
   /** False when a complete cache was used. */
   downloaded: boolean;
+  /** Diffusers repositories: whether this pull converted (false: the conversion in dir was current). */
+  converted?: boolean;
 }
 
 export async function statfsFreeBytes(dir: string): Promise<number> {

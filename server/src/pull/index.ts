@@ -23,6 +23,8 @@ export interface PullOptions {
   /** --token-file; otherwise HF_TOKEN, then HF_TOKEN_FILE. */
   tokenFile?: string;
   concurrency?: number;
+  /** The precision a diffusers repository is converted to (default fp32); ONNX exports are used as they are. */
+  dtype?: ConvertDtype;
   env?: NodeJS.ProcessEnv;
   /** Overrides for tests: retry pacing, free-space probe. */
   context?: Partial<Pick<PullContext, 'retry' | 'freeBytes'>>;
@@ -48,14 +50,15 @@ async function contextFrom(options: PullOptions): Promise<PullContext> {
 
 /**
  * `hypergen pull`: hf:// and https:// archives are downloaded into dir (a complete copy is kept, not fetched
- * again); pvc:// and plain folders are verified where they are and dir is not used.
+ * again; a diffusers-format hf:// repository is downloaded next to dir and converted into it for options.dtype);
+ * pvc:// and plain folders are verified where they are and dir is not used.
  */
 export async function pullModel(model: string, dir: string, options: PullOptions): Promise<PullResult> {
   const env = options.env ?? process.env;
   const source = parseModelSource(model, env.HYPERGEN_PVC_ROOT || DEFAULT_PVC_ROOT);
   switch (source.kind) {
     case 'hf':
-      return pullHf(source, resolve(dir), await contextFrom(options));
+      return pullHf(source, resolve(dir), await contextFrom(options), options.dtype);
     case 'archive':
       return pullArchive(source, resolve(dir), await contextFrom(options));
     default:
@@ -73,8 +76,8 @@ export function convertedDir(cacheDir: string, sourceDir: string, dtype: Convert
 
 /**
  * The local pipeline folder for MODEL; model URIs are pulled into their own folder under cacheDir first. A local
- * diffusers pipeline (safetensors, no ONNX) is converted once into cacheDir (`convertDtype`, default fp32); later
- * starts find the conversion current and convert nothing.
+ * diffusers pipeline (safetensors, no ONNX) or a diffusers hf:// repository is converted once into cacheDir
+ * (`convertDtype`, default fp32); later starts find the conversion current and convert nothing.
  */
 export async function resolveModel(
   model: string,
@@ -86,5 +89,5 @@ export async function resolveModel(
     return convertLogged(source.path, convertedDir(options.cacheDir, source.path, dtype), dtype, options.logger).out;
   }
   const dir = source.kind === 'hf' || source.kind === 'archive' ? join(resolve(options.cacheDir), cacheKey(source)) : '';
-  return (await pullModel(model, dir, options)).dir;
+  return (await pullModel(model, dir, { ...options, dtype: options.convertDtype })).dir;
 }

@@ -1,0 +1,57 @@
+// A diffusers-format repository folder for the Hub mock, as the Hub holds them: a diffusers pipeline (e.g. the parity
+// fixture sd15-tiny) plus what a pull for conversion must never fetch (pickle/flax/ckpt weights, a single-file
+// checkpoint, safety_checker/feature_extractor, an ONNX export of another layout, a README), and optionally the
+// UNet's diffusers fp16 variant (`diffusion_pytorch_model.fp16.safetensors`, the fp32 weights rounded).
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SafetensorsFile } from '@hypergen/server/convert/safetensors.js';
+import { toFloat16Bits } from '@hypergen/server/engine/pipeline/tensors.js';
+import { writeSafetensors } from '../models/safetensors-writer.js';
+
+/** Files of the folder a conversion pull must not request. */
+export const NEVER_FETCHED = [
+  'unet/diffusion_pytorch_model.bin',
+  'text_encoder/flax_model.msgpack',
+  'text_encoder/pytorch_model.bin',
+  'vae/diffusion_pytorch_model.ckpt',
+  'safety_checker/config.json',
+  'safety_checker/model.safetensors',
+  'feature_extractor/preprocessor_config.json',
+  'onnx/unet/model.onnx',
+  'v1-5-pruned-emaonly.safetensors',
+  'README.md',
+];
+
+/** The F32 tensors of `from` rounded to F16 (others copied), written as diffusers' fp16 variant file `to`. */
+export function writeFp16Variant(from: string, to: string): void {
+  const source = SafetensorsFile.open(from);
+  try {
+    const tensors = [...source.tensors.values()].map((t) => ({
+      name: t.name,
+      dtype: t.dtype === 'F32' ? ('F16' as const) : (t.dtype as 'F16'),
+      shape: t.shape,
+      write: (sink: (chunk: Uint8Array) => void) => {
+        const bytes = source.read(t);
+        if (t.dtype !== 'F32') return sink(bytes);
+        const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+        const half = new Uint16Array(values.length);
+        for (let i = 0; i < values.length; i++) half[i] = toFloat16Bits(values[i]!);
+        sink(new Uint8Array(half.buffer));
+      },
+    }));
+    writeSafetensors(to, tensors, source.metadata);
+  } finally {
+    source.close();
+  }
+}
+
+/** Copies the pipeline in `pipelineDir` into `dest` and adds the NEVER_FETCHED files (and the UNet fp16 variant). */
+export function makeDiffusersRepo(pipelineDir: string, dest: string, options: { fp16Unet?: boolean } = {}): string {
+  cpSync(pipelineDir, dest, { recursive: true });
+  for (const [i, path] of NEVER_FETCHED.entries()) {
+    mkdirSync(dirname(join(dest, path)), { recursive: true });
+    writeFileSync(join(dest, path), path.endsWith('.json') ? `{"placeholder": ${i}}\n` : Buffer.alloc(4096 + i, i + 1));
+  }
+  if (options.fp16Unet) writeFp16Variant(join(dest, 'unet/diffusion_pytorch_model.safetensors'), join(dest, 'unet/diffusion_pytorch_model.fp16.safetensors'));
+  return dest;
+}

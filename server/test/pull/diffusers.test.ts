@@ -1,0 +1,245 @@
+// hf:// diffusers-format repositories against the Hub mock: only what conversion needs is requested (asserted path by
+// path), the result equals converting the folder locally and serves; a second pull downloads and converts nothing;
+// unsupported architectures and truncated weights fail in one line (exit 2) before any weights are fetched.
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { makeDiffusersRepo, NEVER_FETCHED } from '../../../hack/src/hubmock/diffusers-repo.js';
+import { startHubMock, type HubMock, type LoggedRequest } from '../../../hack/src/hubmock/server.js';
+import { runCli, startServerProcess } from '../../../hack/src/server-process.js';
+import { MARKER_FILE as CONVERT_MARKER } from '../../src/convert/convert-pipeline.js';
+import { MissingFileError, SafetensorsError, UnsupportedModelError } from '../../src/convert/errors.js';
+import { ClipTokenizer } from '../../src/engine/tokenizer/clip-tokenizer.js';
+import { sourceDirFor } from '../../src/pull/diffusers.js';
+import { pullModel } from '../../src/pull/index.js';
+import { listFiles } from '../../src/pull/pipeline.js';
+import { captureLogger } from './fixtures.js';
+
+const SD15 = resolve('server/test/fixtures/parity/diffusers/sd15-tiny');
+const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
+const REPO = 'hg-test/sd15-diffusers';
+
+let root: string;
+let mock: HubMock;
+/** Local conversions of the repository folder, the reference for what a pull must produce. */
+const reference: Record<string, string> = {};
+
+const tempDir = () => mkdtempSync(join(root, 'run-'));
+
+/** A copy of sd15-tiny as the Hub holds it, with one change. */
+function variantRepo(name: string, change: (dir: string) => void): string {
+  const dir = makeDiffusersRepo(SD15, join(root, `repo-${name}`));
+  change(dir);
+  return dir;
+}
+
+const edit = (file: string, from: string, to: string) => writeFileSync(file, readFileSync(file, 'utf8').replace(from, to));
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'hg-pull-diffusers-'));
+  const repo = makeDiffusersRepo(SD15, join(root, 'repo'), { fp16Unet: true });
+  const repos = {
+    [REPO]: repo,
+    'hg-test/sd3': variantRepo('sd3', (d) => edit(join(d, 'model_index.json'), '"StableDiffusionPipeline"', '"StableDiffusion3Pipeline"')),
+    'hg-test/inpaint': variantRepo('inpaint', (d) => edit(join(d, 'unet/config.json'), '"in_channels": 4', '"in_channels": 9')),
+    'hg-test/truncated': variantRepo('truncated', (d) => {
+      const f = join(d, 'unet/diffusion_pytorch_model.safetensors');
+      writeFileSync(f, readFileSync(f).subarray(0, 100_000));
+    }),
+    'hg-test/no-weights': variantRepo('no-weights', (d) => {
+      rmSync(join(d, 'vae/diffusion_pytorch_model.safetensors'));
+      rmSync(join(d, 'vae/diffusion_pytorch_model.ckpt'));
+    }),
+    'hg-test/pickle-only': variantRepo('pickle-only', (d) => rmSync(join(d, 'unet/diffusion_pytorch_model.safetensors'))),
+  };
+  mock = await startHubMock({ repos });
+  // Conversions run as processes (the compiled converter): in the test VM they are many times slower.
+  for (const dtype of ['fp32', 'fp16'] as const) {
+    reference[dtype] = join(root, `reference-${dtype}`);
+    expect((await runCli(['convert', repo, '--out', reference[dtype], '--dtype', dtype, '--log-level', 'silent'])).code).toBe(0);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await mock.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  mock.requests.length = 0;
+});
+
+/** In this process: for the refusals, which come before any conversion. */
+function pull(uri: string, dir: string) {
+  const { logger } = captureLogger();
+  return pullModel(uri, dir, { logger, env: { HF_ENDPOINT: mock.url }, context: { retry: FAST_RETRY } });
+}
+
+/** `hypergen pull` as a process, with its JSON log lines' messages. */
+async function pullCli(uri: string, dir: string, dtype: 'fp32' | 'fp16', env: Record<string, string> = {}) {
+  const r = await runCli(['pull', uri, '--dir', dir, '--dtype', dtype], { PATH: process.env.PATH ?? '', HF_ENDPOINT: mock.url, ...env });
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  return { stdout: r.stdout, messages: r.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg) };
+}
+
+const CONVERTED = 'converted';
+const CURRENT = 'conversion is current; nothing converted';
+
+/** Repository paths whose bytes were asked for, whole (no Range) or by ranged reads of their head. */
+function requested(requests: readonly LoggedRequest[]) {
+  const whole = new Set<string>();
+  const ranged = new Set<string>();
+  for (const r of requests) if (r.path && (r.server === 'cdn' || r.status < 300)) (r.range ? ranged : whole).add(r.path);
+  return { whole: [...whole].sort(), ranged: [...ranged].sort() };
+}
+
+/** The sha256 of the ONNX graphs and their data, by path, of a converted folder. */
+function graphs(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of readdirSync(dir)) {
+    if (c.startsWith('.')) continue;
+    for (const f of ['model.onnx', 'model.onnx_data']) {
+      try {
+        out[`${c}/${f}`] = createHash('sha256').update(readFileSync(join(dir, c, f))).digest('hex');
+      } catch {
+        // tokenizer/, scheduler/: no graph
+      }
+    }
+  }
+  return out;
+}
+
+const CONFIGS = ['model_index.json', 'scheduler/scheduler_config.json', 'text_encoder/config.json', 'unet/config.json', 'vae/config.json'];
+const TOKENIZER = ['tokenizer/merges.txt', 'tokenizer/special_tokens_map.json', 'tokenizer/tokenizer_config.json', 'tokenizer/vocab.json'];
+
+describe('hypergen pull hf:// of a diffusers repository', () => {
+  it('downloads only what conversion needs, checks every header first, and converts into dir as converting the folder does', async () => {
+    const dir = join(tempDir(), 'model');
+    const first = await pullCli(`hf://${REPO}`, dir, 'fp32');
+    expect(first.messages).toEqual(expect.arrayContaining(['pulling diffusers pipeline for conversion', 'download started', 'file downloaded', 'model pulled', CONVERTED]));
+    const weights = ['text_encoder/model.safetensors', 'unet/diffusion_pytorch_model.safetensors', 'vae/diffusion_pytorch_model.safetensors'];
+    const { whole, ranged } = requested(mock.requests);
+    expect(whole).toEqual([...CONFIGS, ...TOKENIZER, ...weights].sort());
+    expect(ranged).toEqual(weights);
+    for (const never of [...NEVER_FETCHED, 'unet/diffusion_pytorch_model.fp16.safetensors']) expect(mock.requests.some((r) => r.path === never)).toBe(false);
+    // Every header was read before the first whole weights file.
+    const firstWhole = mock.requests.findIndex((r) => weights.includes(r.path ?? '') && !r.range && r.server === 'cdn');
+    const lastRanged = mock.requests.map((r) => Boolean(r.range)).lastIndexOf(true);
+    expect(lastRanged).toBeLessThan(firstWhole);
+    expect(graphs(dir)).toEqual(graphs(reference.fp32!));
+    const marker = JSON.parse(readFileSync(join(dir, CONVERT_MARKER), 'utf8'));
+    expect(marker).toMatchObject({ origin: { uri: `hf://${REPO}@main`, commit: mock.repos.get(REPO)!.commit }, options: { dtype: 'fp32' } });
+    expect(first.stdout).toMatch(/"component":"unet"/);
+    expect((await listFiles(sourceDirFor(dir))).sort()).toEqual([...CONFIGS, ...TOKENIZER, ...weights, '.hypergen-complete.json'].sort());
+
+    // A second pull lists the branch (it may have moved) and does nothing else.
+    mock.requests.length = 0;
+    const again = await pullCli(`hf://${REPO}`, dir, 'fp32');
+    expect(again.messages).toContain(CURRENT);
+    expect(again.messages).not.toContain(CONVERTED);
+    expect(mock.requests.map((r) => r.url.split('?')[0])).toEqual([`/api/models/${REPO}/revision/main`]);
+    // Offline, not even that.
+    mock.requests.length = 0;
+    expect((await pullCli(`hf://${REPO}`, dir, 'fp32', { HF_HUB_OFFLINE: '1' })).messages).toContain(CURRENT);
+    expect(mock.requests).toEqual([]);
+  });
+
+  it('fp16: takes the fp16 variant where the repository has one, the full file elsewhere; a pinned commit needs no network the second time', async () => {
+    const dir = join(tempDir(), 'model');
+    const commit = mock.repos.get(REPO)!.commit;
+    expect((await pullCli(`hf://${REPO}@${commit}`, dir, 'fp16')).messages).toContain(CONVERTED);
+    const { whole } = requested(mock.requests);
+    expect(whole).toContain('unet/diffusion_pytorch_model.fp16.safetensors');
+    expect(whole).not.toContain('unet/diffusion_pytorch_model.safetensors');
+    expect(whole).toContain('text_encoder/model.safetensors');
+    expect(graphs(dir)).toEqual(graphs(reference.fp16!));
+    mock.requests.length = 0;
+    expect((await pullCli(`hf://${REPO}@${commit}`, dir, 'fp16')).messages).toContain(CURRENT);
+    expect(mock.requests).toEqual([]);
+  });
+
+  it.each([
+    ['hg-test/sd3', UnsupportedModelError, /^hf:\/\/hg-test\/sd3@main: StableDiffusion3Pipeline \(SD3\) is not supported/],
+    ['hg-test/inpaint', UnsupportedModelError, /^hf:\/\/hg-test\/inpaint@main\/unet\/config\.json: a 9-channel inpainting UNet is not supported$/],
+    ['hg-test/no-weights', MissingFileError, /^vae_decoder weights: hf:\/\/hg-test\/no-weights@main\/vae\/diffusion_pytorch_model\.safetensors is missing$/],
+    ['hg-test/pickle-only', UnsupportedModelError, /^hf:\/\/hg-test\/pickle-only@main\/unet: only pickle checkpoints \(\.bin\/\.ckpt\); HyperGen reads safetensors weights only$/],
+  ])('%s is refused before any safetensors is requested', async (repo, type, message) => {
+    const dir = join(tempDir(), 'model');
+    const error = await pull(`hf://${repo}`, dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(type);
+    expect((error as Error).message).toMatch(message);
+    expect(mock.requests.filter((r) => r.path?.endsWith('.safetensors'))).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a truncated safetensors file is named from its header alone: no whole weights file is downloaded', async () => {
+    const error = await pull('hf://hg-test/truncated', join(tempDir(), 'model')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SafetensorsError);
+    expect((error as Error).message).toMatch(/^hf:\/\/hg-test\/truncated@main\/unet\/diffusion_pytorch_model\.safetensors: not a valid safetensors file: .*truncated/);
+    expect(mock.requests.filter((r) => r.path?.endsWith('.safetensors') && !r.range)).toEqual([]);
+  });
+
+  it('the CLI: exit 2 and one line for an unsupported architecture or a truncated file; --dtype is checked', async () => {
+    const hypergen = (args: string[]) => runCli(args, { PATH: process.env.PATH ?? '', HF_ENDPOINT: mock.url });
+    for (const [repo, message] of [
+      ['hg-test/sd3', /StableDiffusion3Pipeline \(SD3\) is not supported/],
+      ['hg-test/truncated', /unet\/diffusion_pytorch_model\.safetensors: not a valid safetensors file/],
+    ] as const) {
+      const r = await hypergen(['pull', `hf://${repo}`, '--dir', join(tempDir(), 'model'), '--log-level', 'silent']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^hypergen: [^\n]*\n$/);
+      expect(r.stderr).toMatch(message);
+    }
+    expect((await hypergen(['pull', `hf://${REPO}`, '--dir', join(tempDir(), 'model'), '--dtype', 'int8'])).code).toBe(2);
+  });
+});
+
+describe('hypergen serve hf:// of a diffusers repository', () => {
+  it('pulls, converts into --cache-dir and serves; a second start downloads and converts nothing', async () => {
+    const cache = tempDir();
+    const start = async (): Promise<string> => {
+      const server = await startServerProcess(['serve', `hf://${REPO}`, '--cache-dir', cache, '--device', 'cpu', '--dtype', 'fp32'], { HF_ENDPOINT: mock.url });
+      try {
+        await server.ready();
+        const res = await fetch(`${server.url}/v1/images/generations`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ prompt: 'a photo of a cat', size: '64x64', num_inference_steps: 2, seed: 1 }),
+        });
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { data: { b64_json: string }[] };
+        expect(Buffer.from(body.data[0]!.b64_json, 'base64').subarray(1, 4).toString()).toBe('PNG');
+        return server.output();
+      } finally {
+        await server.stop('SIGKILL');
+      }
+    };
+    const first = await start();
+    expect(first).toMatch(/"msg":"model pulled"/);
+    expect(first).toMatch(/"msg":"converted"/);
+    mock.requests.length = 0;
+    const second = await start();
+    expect(second).toMatch(/nothing downloaded/);
+    expect(second).toMatch(/conversion is current; nothing converted/);
+    expect(mock.requests.filter((r) => r.path !== undefined)).toEqual([]);
+  });
+});
+
+describe('configs with Python JSON literals', () => {
+  it('converts a pipeline whose configs hold -Infinity and NaN (as diffusers writes them)', async () => {
+    const dir = join(tempDir(), 'src');
+    cpSync(SD15, dir, { recursive: true });
+    edit(join(dir, 'unet/config.json'), '{', '{\n  "hypergen_test_floor": -Infinity,');
+    edit(join(dir, 'vae/config.json'), '{', '{\n  "hypergen_test_nan": NaN,');
+    edit(join(dir, 'tokenizer/tokenizer_config.json'), '{', '{\n  "hypergen_test_ceiling": Infinity,');
+    edit(join(dir, 'scheduler/scheduler_config.json'), '{', '{\n  "lambda_min_clipped": -Infinity,');
+    const out = join(tempDir(), 'out');
+    const r = await runCli(['convert', dir, '--out', out, '--log-level', 'silent']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(graphs(out)).toEqual(graphs(reference.fp32!));
+    // The tokenizer reads its config the same way.
+    expect(ClipTokenizer.fromDir(join(out, 'tokenizer')).encode('a photo of a cat').length).toBeGreaterThan(2);
+  });
+});
