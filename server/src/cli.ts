@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// The `hypergen` command line: serve MODEL (checked before any work starts), pull and convert. Exit 0 for help and
+// version, 2 for a usage error, 1 for any other failure, each failure as one line on stderr.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';

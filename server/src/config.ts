@@ -1,3 +1,5 @@
+// The serve flags, each also readable from a HYPERGEN_* variable (flag wins), range-checked by commander ->
+// ServeConfig. No I/O.
 import { InvalidArgumentError, Option } from 'commander';
 import { DEVICE_CHOICES, SCHEDULER_NAMES, type RequestedDevice, type SchedulerName } from './engine/types.js';
 import { parseTrustedProxies } from './http/trusted-proxies.js';

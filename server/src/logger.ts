@@ -1,3 +1,5 @@
+// The server's pino logger: ISO-timestamped JSON on stdout with credential headers redacted by path, and every known
+// secret and credential query parameter scrubbed from each line by value before it is written.
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 // Header paths that may carry credentials; pino replaces their values before a line is written. A backstop for

@@ -1,3 +1,5 @@
+// `hypergen serve`: ServeConfig -> a listening server (keys, model resolved and converted if needed, engine, queue,
+// image store); ready once the model loads (exit 2: device unavailable, 1: any other load failure); drains on stop.
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { isIPv6, type AddressInfo } from 'node:net';

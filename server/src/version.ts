@@ -1,3 +1,4 @@
+// VERSION: the server package's version, read once from its package.json.
 import { readFileSync } from 'node:fs';
 
 const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

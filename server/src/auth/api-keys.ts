@@ -1,3 +1,5 @@
+// API keys: a key file's text -> keys; ApiKeys matches a candidate in constant time over SHA-256 digests; KeySource
+// gives one flag key (StaticKeys) or a file re-read when it changes, keeping the last good keys (FileKeys).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import type { Logger } from 'pino';

@@ -1,3 +1,5 @@
+// AppDeps -> the server's request handler: the /v1/models fast path, then the Express routes (health, metrics, url
+// images, playground, then /v1 behind the API key), with one access log and every error mapped onto an HTTP answer.
 import express, { type ErrorRequestHandler } from 'express';
 import type { RequestListener } from 'node:http';
 import type { HttpLogger } from 'pino-http';

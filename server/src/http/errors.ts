@@ -1,3 +1,5 @@
+// The HTTP layer's errors and their bodies: ApiError in OpenAI's shape, the fixed 401 and 500 bodies, and the
+// client-disconnect marker that is answered with nothing.
 import type { Response } from 'express';
 
 // OpenAI's error body: {"error": {"message", "type", "param", "code"}}. Two bodies are fixed by the product docs

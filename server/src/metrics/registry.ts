@@ -1,3 +1,5 @@
+// The server's Prometheus metrics (HTTP requests and latency, queue depth, rejections, images, steps, batch sizes,
+// stage times, model load time) with process defaults, on a registry of their own per call.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];

@@ -1,3 +1,5 @@
+// pullArchive: a .tar / .tar.gz URL (optionally sha256-pinned) -> a verified ONNX pipeline in dir: resumable download,
+// unpacked refusing unsafe paths (links and devices skipped), moved into place, then marked complete.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

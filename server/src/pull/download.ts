@@ -1,3 +1,5 @@
+// downloadFile: url -> dest through dest.incomplete, resumed with Range, retried on transient failures, checked against
+// the expected size and sha256 / git blob id, then renamed: dest only ever exists complete and verified.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, truncate, unlink } from 'node:fs/promises';

@@ -1,3 +1,5 @@
+// The pull's error types (PullError, HttpStatusError) and the tests on failures: which statuses are worth another
+// try, which errors mean the disk is full.
 /** A pull that cannot succeed; the message is one line meant for the operator and never holds a token. */
 export class PullError extends Error {
   override readonly name = 'PullError';

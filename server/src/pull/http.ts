@@ -1,3 +1,5 @@
+// httpGet: GET following redirects itself, so the token reaches its own origin only; redact() for URLs in messages
+// (query strings hidden); statusError() for a failed answer.
 import { HttpStatusError, PullError } from './errors.js';
 import { describeError } from './retry.js';
 

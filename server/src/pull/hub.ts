@@ -1,3 +1,5 @@
+// The Hub client's calls: a revision -> its commit and file listing with sizes and digests, resolve URLs, Hub errors
+// as one line saying what to do, and the resolve answer's headers checked against the listing.
 import { z } from 'zod';
 import { PullError } from './errors.js';
 import { httpGet, statusError } from './http.js';

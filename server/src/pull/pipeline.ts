@@ -1,3 +1,5 @@
+// What an ONNX pipeline in the Optimum layout must hold for the engine: the needed components and files, what is
+// missing from a listing (pure), and a local folder checked in place (reads the disk).
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PullError } from './errors.js';

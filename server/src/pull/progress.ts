@@ -1,3 +1,4 @@
+// Pull progress from byte counts: a bar redrawn on a terminal, periodic JSON progress lines otherwise; formatBytes.
 import type { Logger } from 'pino';
 
 /** Byte counts of a pull as it goes: a bar on a terminal, JSON progress lines (pino) otherwise. */

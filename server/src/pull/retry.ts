@@ -1,3 +1,5 @@
+// Retries for the pull: which failures are transient (5xx/429, dropped connections; never 4xx or local disk errors)
+// and withRetries, exponential backoff with jitter under a RetryPolicy, stopping on abort.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { HttpStatusError, PullError, isRetryableStatus } from './errors.js';

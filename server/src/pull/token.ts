@@ -1,3 +1,5 @@
+// The Hugging Face token: --token-file, else HF_TOKEN, else the file HF_TOKEN_FILE names. Errors name the source,
+// never the value.
 import { readFile } from 'node:fs/promises';
 import { PullError } from './errors.js';
 

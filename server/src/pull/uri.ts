@@ -1,3 +1,5 @@
+// MODEL argument -> ModelSource (hf://, pvc://, https:// archive, or a plain folder), the safe-relative-path check
+// and each downloaded source's folder name in the cache. Pure: no I/O.
 import { isAbsolute, join, normalize } from 'node:path';
 import { PullError } from './errors.js';
 

@@ -1,3 +1,5 @@
+// Admission and dynamic batching between the HTTP layer and the engine: a bounded FIFO (full: QueueFullError with
+// Retry-After), batches by batchKey, per-request timeouts, client aborts, and a drain that finishes admitted work.
 import type { Logger } from 'pino';
 import { batchKey, type Engine, type GenerationRequest, type GenerationResult } from '../engine/types.js';
 import type { Metrics } from '../metrics/registry.js';

@@ -1,3 +1,5 @@
+// In-memory store of response_format=url images under unguessable 128-bit ids, each kept for a TTL, oldest evicted
+// first past a byte cap.
 import { randomBytes } from 'node:crypto';
 
 interface StoredImage {

@@ -1,3 +1,5 @@
+// The serving process's phase (loading -> ready -> draining), its engine info and load time, read by the probes,
+// /health and /v1/models.
 import type { EngineInfo } from '../engine/types.js';
 
 export type Phase = 'loading' | 'ready' | 'draining';

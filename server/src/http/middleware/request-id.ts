@@ -1,3 +1,4 @@
+// The request id: a client's X-Request-Id when it is safe to log, else a fresh UUID, echoed on the response.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 

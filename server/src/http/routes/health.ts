@@ -1,3 +1,5 @@
+// GET /health (status, model, queue size, device and why), /livez (the event loop answers) and /readyz (200 only
+// while ready, 503 loading or draining), all from ServerState. No authentication.
 import { Router } from 'express';
 import type { ServerState } from '../../serving/state.js';
 

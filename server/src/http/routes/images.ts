@@ -1,3 +1,5 @@
+// POST /v1/images/generations: OpenAI's body plus HyperGen's fields, validated -> an engine request through the queue
+// -> b64_json or url images; GET /v1/images/files/:name serves url images, relaying those another replica holds.
 import { randomInt } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';

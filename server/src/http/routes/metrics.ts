@@ -1,3 +1,4 @@
+// GET /metrics: the prom-client registry in Prometheus text format. No authentication.
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
 

@@ -1,3 +1,4 @@
+// GET /v1/models/{id} and the /v1/models list body: exactly the one served model, 404 model_not_found for any other id.
 import { Router } from 'express';
 import { ApiError } from '../errors.js';
 
