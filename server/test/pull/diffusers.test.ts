@@ -18,6 +18,7 @@ import { listFiles } from '../../src/pull/pipeline.js';
 import { captureLogger } from './fixtures.js';
 
 const SD15 = resolve('server/test/fixtures/parity/diffusers/sd15-tiny');
+const SDXL = resolve('server/test/fixtures/parity/diffusers/sdxl-tiny');
 const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
 const REPO = 'hg-test/sd15-diffusers';
 
@@ -40,8 +41,10 @@ const edit = (file: string, from: string, to: string) => writeFileSync(file, rea
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'hg-pull-diffusers-'));
   const repo = makeDiffusersRepo(SD15, join(root, 'repo'), { fp16Unet: true });
+  const sdxl = makeDiffusersRepo(SDXL, join(root, 'repo-sdxl'));
   const repos = {
     [REPO]: repo,
+    'hg-test/sdxl-diffusers': sdxl,
     'hg-test/sd3': variantRepo('sd3', (d) => edit(join(d, 'model_index.json'), '"StableDiffusionPipeline"', '"StableDiffusion3Pipeline"')),
     'hg-test/inpaint': variantRepo('inpaint', (d) => edit(join(d, 'unet/config.json'), '"in_channels": 4', '"in_channels": 9')),
     'hg-test/truncated': variantRepo('truncated', (d) => {
@@ -60,6 +63,8 @@ beforeAll(async () => {
     reference[dtype] = join(root, `reference-${dtype}`);
     expect((await runCli(['convert', repo, '--out', reference[dtype], '--dtype', dtype, '--log-level', 'silent'])).code).toBe(0);
   }
+  reference.sdxl = join(root, 'reference-sdxl');
+  expect((await runCli(['convert', sdxl, '--out', reference.sdxl, '--log-level', 'silent'])).code).toBe(0);
 }, 180_000);
 
 afterAll(async () => {
@@ -158,6 +163,17 @@ describe('hypergen pull hf:// of a diffusers repository', () => {
     mock.requests.length = 0;
     expect((await pullCli(`hf://${REPO}@${commit}`, dir, 'fp16')).messages).toContain(CURRENT);
     expect(mock.requests).toEqual([]);
+  });
+
+  it('SDXL: the second text encoder and tokenizer too', async () => {
+    const dir = join(tempDir(), 'model');
+    expect((await pullCli('hf://hg-test/sdxl-diffusers', dir, 'fp32')).messages).toContain(CONVERTED);
+    const { whole } = requested(mock.requests);
+    const folders = (paths: string[]) => [...new Set(paths.map((p) => p.split('/')[0]))].sort();
+    expect(folders(whole)).toEqual(['model_index.json', 'scheduler', 'text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2', 'unet', 'vae']);
+    expect(whole).toEqual(expect.arrayContaining(['text_encoder_2/config.json', 'text_encoder_2/model.safetensors', 'tokenizer_2/vocab.json', 'tokenizer_2/merges.txt']));
+    expect(graphs(dir)).toEqual(graphs(reference.sdxl!));
+    expect(Object.keys(graphs(dir))).toContain('text_encoder_2/model.onnx');
   });
 
   it.each([
