@@ -90,7 +90,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (opts.gateway) {
       gateway = await spawnUntil(
         'operator/dist/gateway/main.js',
-        ['--kubeconfig', cluster.kubeconfigPath, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', ...(opts.gateway.args ?? [])],
+        ['--kubeconfig', cluster.kubeconfigPath, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--drain-delay-s', '0', ...(opts.gateway.args ?? [])],
         kubectl.home,
         /hypergen-gateway running/,
         (t) => (gatewayOutput = (gatewayOutput + t).slice(-1_000_000)),

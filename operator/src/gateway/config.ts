@@ -15,6 +15,8 @@ export interface GatewayConfig {
   maxHeldPerModel: number;
   holdTimeoutS: number;
   probeIntervalMs: number;
+  /** On SIGTERM, how long /readyz is 503 while requests are still served, before the listener closes. */
+  drainDelayS: number;
   logLevel: string;
 }
 
@@ -29,6 +31,7 @@ const OPTIONS = {
   'max-held-per-model': { env: 'HYPERGEN_GATEWAY_MAX_HELD_PER_MODEL' },
   'hold-timeout-s': { env: 'HYPERGEN_GATEWAY_HOLD_TIMEOUT_S' },
   'probe-interval-ms': { env: 'HYPERGEN_GATEWAY_PROBE_INTERVAL_MS' },
+  'drain-delay-s': { env: 'HYPERGEN_GATEWAY_DRAIN_DELAY_S' },
   'log-level': { env: 'HYPERGEN_GATEWAY_LOG_LEVEL' },
 } as const;
 
@@ -70,6 +73,7 @@ export function parseGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): Gate
     maxHeldPerModel: int('max-held-per-model', get('max-held-per-model'), 32, 0, 100_000),
     holdTimeoutS: int('hold-timeout-s', get('hold-timeout-s'), 300, 1, 86_400),
     probeIntervalMs: int('probe-interval-ms', get('probe-interval-ms'), 1000, 50, 60_000),
+    drainDelayS: int('drain-delay-s', get('drain-delay-s'), 5, 0, 3600),
     logLevel: level,
   };
 }

@@ -25,8 +25,8 @@ async function main(): Promise<void> {
   const running = await startGateway(config, loadKubeConfig(config), log, true);
   log.info({ port: running.port, metricsPort: running.metricsPort, namespaces: config.namespaces.length ? config.namespaces : 'all' }, 'hypergen-gateway running');
   const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    void running.stop().then(() => process.exit(0));
+    log.info({ signal, drainDelayS: config.drainDelayS }, 'shutting down');
+    void running.drain(config.drainDelayS * 1000).then(() => process.exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

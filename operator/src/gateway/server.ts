@@ -21,11 +21,14 @@ export interface RunningGateway {
   metrics: GatewayMetrics;
   port: number;
   metricsPort: number;
+  /** SIGTERM: /readyz turns 503 for drainDelayMs (endpoints controllers take the pod out), still serving; then stop(). */
+  drain(drainDelayMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startGateway(config: GatewayConfig, kc: KubeConfig, log: Logger, defaultMetrics = false): Promise<RunningGateway> {
   const metrics = new GatewayMetrics(defaultMetrics);
+  let draining = false;
   const client = new KubeClient(kc, undefined, 'hypergen-gateway');
   const directory = new KubeDirectory(kc, client, config.namespaces, { initialMs: 500, maxMs: 30_000 }, log, (kind) => metrics.watchRestarts.inc({ kind }));
   const gateway = new Gateway({
@@ -41,7 +44,7 @@ export async function startGateway(config: GatewayConfig, kc: KubeConfig, log: L
   });
   await directory.start();
   gateway.start();
-  const health = await startHealthServer(config.metricsHost, config.metricsPort, metrics.registry, { healthy: () => true, ready: () => directory.synced });
+  const health = await startHealthServer(config.metricsHost, config.metricsPort, metrics.registry, { healthy: () => true, ready: () => directory.synced && !draining });
   const server = http.createServer(gateway.handle);
   // Generations can take minutes; the default 5 min request timeout would cut long holds and batches.
   server.requestTimeout = 0;
@@ -50,24 +53,31 @@ export async function startGateway(config: GatewayConfig, kc: KubeConfig, log: L
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  const stop = async (): Promise<void> => {
+    draining = true;
+    gateway.stop();
+    // Running generations get a grace period to finish streaming; idle keep-alive connections go at once.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const grace = setTimeout(() => server.closeAllConnections(), 10_000);
+    await closed;
+    clearTimeout(grace);
+    const healthClosed = new Promise<void>((resolve) => health.close(() => resolve()));
+    health.closeAllConnections();
+    await healthClosed;
+    await directory.stop();
+    client.close();
+  };
   return {
     gateway,
     metrics,
     port: (server.address() as AddressInfo).port,
     metricsPort: (health.address() as AddressInfo).port,
-    async stop() {
-      gateway.stop();
-      // Running generations get a grace period to finish streaming; idle keep-alive connections go at once.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const grace = setTimeout(() => server.closeAllConnections(), 10_000);
-      await closed;
-      clearTimeout(grace);
-      const healthClosed = new Promise<void>((resolve) => health.close(() => resolve()));
-      health.closeAllConnections();
-      await healthClosed;
-      await directory.stop();
-      client.close();
+    async drain(drainDelayMs) {
+      draining = true;
+      await new Promise((r) => setTimeout(r, drainDelayMs));
+      await stop();
     },
+    stop,
   };
 }

@@ -11,7 +11,7 @@ const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../dist/gateway/m
 
 describe('gateway config', () => {
   it('has defaults for every setting', () => {
-    expect(parseGatewayConfig([], {})).toEqual({ namespaces: [], host: '0.0.0.0', port: 8000, metricsHost: '0.0.0.0', metricsPort: 8080, maxHeldPerModel: 32, holdTimeoutS: 300, probeIntervalMs: 1000, logLevel: 'info' });
+    expect(parseGatewayConfig([], {})).toEqual({ namespaces: [], host: '0.0.0.0', port: 8000, metricsHost: '0.0.0.0', metricsPort: 8080, maxHeldPerModel: 32, holdTimeoutS: 300, probeIntervalMs: 1000, drainDelayS: 5, logLevel: 'info' });
   });
 
   it('takes flags over environment variables', () => {
