@@ -1,3 +1,5 @@
+// The compiled `hypergen` CLI as a child process for tests and benchmarks: a server on a free 127.0.0.1 port (resolved
+// once /livez answers; ready() waits for /readyz, stop() for the exit code), or one run to completion with its output.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';

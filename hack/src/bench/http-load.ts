@@ -1,3 +1,5 @@
+// A closed-loop HTTP/1.1 GET load generator on raw keep-alive sockets: N connections for S seconds -> requests per
+// second, latency percentiles, errors and status counts. No assertions.
 import { connect, type Socket } from 'node:net';
 
 export interface LoadResult {

@@ -1,3 +1,5 @@
+// A local folder -> a mock Hub repository: every file with its git blob id, LFS files (by the Hub's .gitattributes
+// patterns) with their sha256 and pointer blob id, and a commit id derived from the contents.
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';

@@ -1,3 +1,5 @@
+// startHubMock: a local Hugging Face Hub download API on 127.0.0.1 over mock repositories: revision listings, resolve
+// URLs redirecting to a CDN origin, ranged transfers, optional gating, a request log and injectable faults.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

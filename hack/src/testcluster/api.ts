@@ -1,3 +1,5 @@
+// ObjectApi: reads and writes objects with kube-apiserver's semantics (defaulting, validation, the four patch types,
+// status/scale subresources, generation, managed fields, finalizers, dry run), shared by HTTP handlers and controllers.
 import { randomUUID } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { checkCrdSchemas, prune } from './crd.js';

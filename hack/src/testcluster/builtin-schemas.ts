@@ -1,3 +1,5 @@
+// client-node's generated model classes -> OpenAPI v3 schemas of the built-in types under upstream names, with the
+// patch strategies, merge keys and list types that strategic merge patch and server-side apply read. Pure.
 import * as k8s from '@kubernetes/client-node';
 import type { Json } from './types.js';
 

@@ -1,3 +1,5 @@
+// The built-in resources the test cluster serves (core, apps, networking, coordination, rbac, events, ...): their
+// ResourceDefs with upstream's defaulting, the validation clients trip over, field selectors and printer tables.
 import { type BuiltinSchemas, buildBuiltinSchemas } from './builtin-schemas.js';
 import { type FieldError, badRequest } from './errors.js';
 import { age } from './humanize.js';

@@ -1,3 +1,5 @@
+// A CEL subset for CRD x-kubernetes-validations: a rule -> a program run on self/oldSelf, or a CelError naming the
+// construct it does not support, so such a CRD is refused rather than validated wrongly. Pure.
 import { type Json, deepEqual, isPlainObject } from './types.js';
 
 /**

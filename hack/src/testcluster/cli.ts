@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// `npm run testcluster [-- --port N] [--dir DIR] [--namespace NS]...`: prints the kubeconfig path, then serves the
+// test API server on 127.0.0.1 until SIGINT/SIGTERM. Exit 2 for a usage error.
 import { parseArgs } from 'node:util';
 import { startTestCluster } from './cluster.js';
 

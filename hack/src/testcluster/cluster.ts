@@ -1,3 +1,5 @@
+// startTestCluster: a local Kubernetes API server on 127.0.0.1 over TLS with its kubeconfig, default namespaces and
+// built-in controllers (workload ones with a podRunner), plus the request log, fault injection and watch controls.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:https';

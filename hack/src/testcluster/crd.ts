@@ -1,3 +1,5 @@
+// A CRD -> its served resources: structural pruning, defaults, ajv + CEL validation of custom resources, printer
+// columns, and the definition checks (compile failures, unsupported CEL) a CRD write is refused for.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { type CelProgram, CelError, compileCel } from './cel.js';
 import { type FieldError, goValue } from './errors.js';

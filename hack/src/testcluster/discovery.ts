@@ -1,3 +1,5 @@
+// Registry -> the discovery documents kube-apiserver serves (/api, /apis, /apis/GROUP, /api(s)/.../VERSION), with
+// the status, scale, proxy and log subresources. Pure.
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
 import { type Json, apiVersionOf } from './types.js';

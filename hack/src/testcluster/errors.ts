@@ -1,3 +1,5 @@
+// The test cluster's API errors as kube-apiserver renders them: ApiError -> metav1.Status with its code, reason and
+// message, the common constructors, and field errors printed as field.Error does (422 Invalid).
 import { type GroupResource, type Json, qualifiedResource } from './types.js';
 
 export interface StatusCause {

@@ -1,3 +1,5 @@
+// goDecode: a JSON value checked as Go decodes it into a built-in type's struct (first error, in encoding/json's
+// words), with quantities rewritten in place to their canonical form.
 import { canonicalQuantity, quantityError } from './quantity.js';
 import { type Json, isPlainObject } from './types.js';
 

@@ -1,3 +1,5 @@
+// The test cluster's public surface: startTestCluster and its kubeconfig, request hooks, the object API, node specs
+// and the simulated pod runner.
 export { startTestCluster, kubeconfigYaml, type TestCluster, type TestClusterOptions } from './cluster.js';
 export type { FaultRule, RequestRecord } from './hooks.js';
 export type { ObjectApi } from './api.js';

@@ -1,3 +1,5 @@
+// The JSONPath subset printer columns use (.a.b, ['a.b'], [0], [*], [?(@.k=="v")]): parse, then evaluate to every
+// match, as client-go's jsonpath does. Pure.
 import { badRequest } from './errors.js';
 import { type Json, isPlainObject } from './types.js';
 

@@ -1,3 +1,5 @@
+// The real kubectl against a test cluster, each instance with a private HOME and --cache-dir so parallel tests share
+// no config or caches: run (exit code and output, never rejects on a non-zero exit), ok, apply, file, cleanup.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

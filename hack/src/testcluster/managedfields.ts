@@ -1,3 +1,5 @@
+// Field ownership and server-side apply after structured-merge-diff: metadata.managedFields (FieldsV1) updated on
+// every write, and apply merged by the schema's list/map types with removed fields dropped and conflicts reported.
 import { ApiError } from './errors.js';
 import type { SchemaWalker } from './patch.js';
 import { type Json, deepClone, deepEqual, isPlainObject, nowTime } from './types.js';

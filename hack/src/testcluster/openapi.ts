@@ -1,3 +1,5 @@
+// Registry -> the OpenAPI v3 documents kubectl reads (/openapi/v3 with content hashes, one per group/version, paths
+// with the PATCH media types that make kubectl choose strategic merge), and the version /version reports. Pure.
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
 import { type Json, deepClone, isPlainObject } from './types.js';

@@ -1,3 +1,5 @@
+// The apiserver's patch types on JSON objects: RFC 7386 merge patch, RFC 6902 JSON patch (test included) and strategic
+// merge patch driven by the schema's patch strategies and merge keys. Pure: results are new objects.
 import { ApiError, badRequest } from './errors.js';
 import { type Json, deepClone, deepEqual, isPlainObject } from './types.js';
 

@@ -1,3 +1,5 @@
+// What runs a bound pod (PodRunner) and how it reports (KubeletApi), kubelet-shaped pod statuses (running,
+// CrashLoopBackOff), and the default SimulatedPodRunner whose containers start at once.
 import { randomBytes } from 'node:crypto';
 import type { Json } from './types.js';
 import { nowTime } from './types.js';

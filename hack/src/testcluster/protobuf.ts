@@ -1,3 +1,5 @@
+// decodeProtobuf: a request body in the Kubernetes protobuf encoding (what kubectl's typed create commands send) ->
+// the JSON the apiserver would serve for the same object; a field outside the known tables is a 415.
 import { ApiError, badRequest } from './errors.js';
 import type { Json } from './types.js';
 

@@ -1,3 +1,5 @@
+// resource.Quantity for the test cluster: parse to a number, ParseQuantity's error text, and the canonical form
+// kube-apiserver stores ("1024Mi" -> "1Gi"). Pure.
 import { badRequest } from './errors.js';
 
 const SUFFIX: Record<string, number> = {

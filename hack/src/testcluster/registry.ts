@@ -1,3 +1,5 @@
+// The served resources: the built-ins plus what each established CRD defines, looked up by group/version/resource,
+// kind or storage, with their groups in upstream discovery order and their OpenAPI schemas.
 import { createHash } from 'node:crypto';
 import { builtinDefs } from './builtins.js';
 import { compileCrd } from './crd.js';

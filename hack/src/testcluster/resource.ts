@@ -1,3 +1,5 @@
+// ResourceDef: what the API handlers know of one served group/version/resource (names, verbs, scope, schema,
+// subresources, printer columns, field selectors), and the metadata field getters every resource supports.
 import type { FieldError } from './errors.js';
 import type { FieldGetter } from './selectors.js';
 import type { Json } from './types.js';

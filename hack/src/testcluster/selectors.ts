@@ -1,3 +1,5 @@
+// Label and field selectors as the apiserver takes them: parse (400 with apimachinery's messages), match an object,
+// and a metav1.LabelSelector as a matchable selector or as its string form. Pure.
 import { badRequest, fieldErrorText } from './errors.js';
 import type { Json } from './types.js';
 import { labelValueErrors, qualifiedNameErrors } from './validation.js';

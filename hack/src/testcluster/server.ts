@@ -1,3 +1,5 @@
+// KubeHttpServer: the test cluster's HTTP face over ObjectApi: routing, bearer auth, discovery, OpenAPI, CRUD, patch,
+// watch (bookmarks, watch-list, 410s), tables, with every request recorded and injected faults answered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ObjectApi, type FieldValidation, type ListOptions } from './api.js';
 import { discoveryDoc } from './discovery.js';

@@ -1,3 +1,5 @@
+// The test cluster's etcd: every object in memory under one global, increasing resourceVersion, with the event
+// history watches replay from (compaction makes older versions 410 Expired) and synchronous subscribers.
 import { expired } from './errors.js';
 import { type Json, deepClone } from './types.js';
 

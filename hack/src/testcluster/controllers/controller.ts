@@ -1,3 +1,5 @@
+// The base of the test cluster's controllers: store events -> keys on a WorkQueue -> reconcile(key) on a later
+// event-loop turn; stop() unsubscribes and drops what is queued.
 import type { ObjectApi } from '../api.js';
 import type { Store, StoredEvent } from '../store.js';
 import { WorkQueue } from './queue.js';

@@ -1,3 +1,5 @@
+// The CRD controller (apiextensions-apiserver's part): registers a CRD's resources, sets NamesAccepted/Established and
+// storedVersions, and on deletion removes every custom resource before dropping its finalizer.
 import type { StoredEvent } from '../store.js';
 import { type Json, deepEqual, nowTime } from '../types.js';
 import { Controller } from './controller.js';

@@ -1,3 +1,5 @@
+// recordEvent: a core/v1 Event about an object, or the count of the identical previous one bumped, as client-go's
+// recorder does.
 import type { ObjectApi } from '../api.js';
 import { randomSuffix } from '../api.js';
 import { type Json, nowTime } from '../types.js';

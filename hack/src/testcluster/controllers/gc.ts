@@ -1,3 +1,5 @@
+// The test cluster's garbage collector: a dependent whose owners are all gone is deleted (background);
+// foregroundDeletion deletes dependents first, orphan strips their owner references, then the owner's finalizer goes.
 import { ApiError } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
 import type { StoredEvent } from '../store.js';

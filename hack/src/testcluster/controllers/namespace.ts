@@ -1,3 +1,5 @@
+// The namespace lifecycle controller: a namespace being deleted -> every namespaced object in it deleted (background),
+// then the namespace itself once it is empty and has no finalizers.
 import type { StoredEvent } from '../store.js';
 import { Controller } from './controller.js';
 

@@ -1,3 +1,5 @@
+// Nodes and the default scheduler of the test cluster: a pending pod is bound to the first node its requests,
+// selector, taints and pod count fit (then handed to the PodRunner), else Unschedulable with kube-scheduler's message.
 import type { ObjectApi } from '../api.js';
 import { ApiError } from '../errors.js';
 import { type KubeletApi, type PodRunner } from '../pods.js';

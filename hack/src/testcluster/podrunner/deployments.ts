@@ -1,3 +1,5 @@
+// The pod runner's Deployment controller: Deployments -> pods owned directly (no ReplicaSets), rolled out with surge
+// and maxUnavailable 0, and the Deployment status and conditions the operator reads.
 import { createHash } from 'node:crypto';
 import type { ObjectApi } from '../api.js';
 import { randomSuffix } from '../api.js';

@@ -1,3 +1,5 @@
+// ProcessPodRunner: a kubelet that runs each container as a local `hypergen` process on its own loopback pod IP,
+// with env, volumes as host folders, init containers, readiness probes, CrashLoopBackOff restarts and graceful stop.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { once } from 'node:events';

@@ -1,3 +1,5 @@
+// The services/proxy subresource (Service port -> a ready selected pod, round robin, streamed both ways) and a
+// plain-HTTP loopback listener for that path alone, standing in for `kubectl proxy`.
 import { once } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,3 +1,5 @@
+// Secret/ConfigMap volumes on the host: the files a volume projects, written as the kubelet's atomic writer does
+// (`..data` symlink swap), and container paths mapped to the host folders that stand in for their mounts.
 import { mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Json } from '../types.js';
