@@ -1,3 +1,5 @@
+// The completion marker of a pulled folder: written last (atomically) after every file is verified, removed before
+// any change, and checked against the files' sizes. Its presence is what "complete" means.
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';

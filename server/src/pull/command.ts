@@ -1,3 +1,5 @@
+// `hypergen pull URI --dir DIR [--token-file F] [--dtype fp32|fp16] [--concurrency N]`: the URI checked as commander
+// parses it (a bad one is a usage error), then pullModel.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ConvertDtype } from '../convert/convert-pipeline.js';
 import { createLogger } from '../logger.js';

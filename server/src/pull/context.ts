@@ -1,3 +1,5 @@
+// What a pull takes from its surroundings (Hub endpoint and token, logger, progress, retry policy, concurrency,
+// offline, abort signal, free-space probe) and what it returns; tests pass their own context.
 import { statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { HubConfig } from './hub.js';

@@ -1,3 +1,5 @@
+// The pull entry points: pullModel (MODEL URI -> a verified pipeline in dir, or verified in place) and resolveModel
+// (MODEL -> the local ONNX pipeline folder serve loads, pulled into and diffusers sources converted into cacheDir).
 import { createHash } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
