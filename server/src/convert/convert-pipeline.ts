@@ -295,16 +295,20 @@ function codeHash(): string {
   return h.digest('hex');
 }
 
-/** What the output depends on: converter code, options, and every source file's path, size and modification time. */
+/**
+ * What the output depends on: converter code, options, and every source file's path, size and modification time
+ * (hidden files and folders excepted: markers and caches of whoever put the source there, never read here).
+ */
 export function fingerprint(sourceDir: string, dtype: ConvertDtype, attention: AttentionForm = 'fused'): string {
   const h = createHash('sha256').update(codeHash()).update(JSON.stringify({ dtype, attention }));
   const root = resolve(sourceDir);
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
+      if (name.startsWith('.')) continue;
       const path = join(dir, name);
       const s = statSync(path);
       if (s.isDirectory()) {
-        if (!name.startsWith('.')) walk(path);
+        walk(path);
       } else {
         h.update(`${path.slice(root.length)}\0${s.size}\0${s.mtimeMs}\0`);
       }

@@ -22,7 +22,7 @@ import { MissingFileError } from '../convert/errors.js';
 import { headerLength, parseHeader } from '../convert/safetensors.js';
 import { MARKER_FILE, readMarker, removeMarker, writeMarker } from './cache.js';
 import type { PullResult } from './context.js';
-import { downloadInto, fetchFile, type HfRun, readRange, runPool } from './hf-files.js';
+import { downloadInto, fetchFile, type HfRun, readRange, reusable, runPool } from './hf-files.js';
 import type { RemoteFile } from './hub.js';
 
 /** Where the diffusers files of a pull into dir are kept (a sibling, since a conversion replaces dir as a whole). */
@@ -76,8 +76,12 @@ export async function pullDiffusers(run: HfRun, dir: string, dtype: ConvertDtype
   logger.info({ model: where, commit: info.commit, dir, sourceDir, dtype }, 'pulling diffusers pipeline for conversion');
 
   const fetched = new Set<string>();
+  // Files the previous pull verified and this commit lists unchanged stay as they are (their times too, so that a
+  // commit that changed nothing the converter reads leaves the conversion current).
   const fetchSmall = async (paths: readonly string[]) => {
-    await runPool(paths, ctx.concurrency, ctx.signal, (path, signal) => fetchFile(run, remote.get(path)!, sourceDir, signal));
+    await runPool(paths, ctx.concurrency, ctx.signal, async (path, signal) => {
+      if (!(await reusable(sourceDir, previous, remote.get(path)!))) await fetchFile(run, remote.get(path)!, sourceDir, signal);
+    });
     for (const path of paths) fetched.add(path);
   };
   const need = (path: string, what: string) => {

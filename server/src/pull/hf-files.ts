@@ -117,7 +117,7 @@ export async function runPool<T>(items: readonly T[], concurrency: number, signa
 }
 
 /** Files a previous complete pull of the same source verified, still on disk with the same content id and size. */
-async function reusable(dir: string, previous: CompletionMarker | undefined, file: RemoteFile): Promise<boolean> {
+export async function reusable(dir: string, previous: CompletionMarker | undefined, file: RemoteFile): Promise<boolean> {
   const old = previous?.files.find((f) => f.path === file.path);
   if (!old || old.size !== file.size || (old.sha256 ?? old.gitOid) !== (file.sha256 ?? file.gitOid)) return false;
   return stat(join(dir, file.path)).then((s) => s.size === file.size, () => false);

@@ -149,6 +149,18 @@ describe('hypergen pull hf:// of a diffusers repository', () => {
     mock.requests.length = 0;
     expect((await pullCli(`hf://${REPO}`, dir, 'fp32', { HF_HUB_OFFLINE: '1' })).messages).toContain(CURRENT);
     expect(mock.requests).toEqual([]);
+
+    // A new commit that changes nothing the converter reads (the README) downloads nothing and converts nothing.
+    const repo = mock.repos.get(REPO)!;
+    const readme = Buffer.from('# edited\n');
+    repo.files.set('README.md', { path: 'README.md', data: readme, gitOid: createHash('sha1').update(`blob ${readme.length}\0`).update(readme).digest('hex') });
+    repo.commit = createHash('sha1').update(`${repo.commit} README`).digest('hex');
+    mock.requests.length = 0;
+    const moved = await pullCli(`hf://${REPO}`, dir, 'fp32');
+    expect(moved.messages).toEqual(expect.arrayContaining(['model pulled', CURRENT]));
+    expect(moved.messages).not.toContain(CONVERTED);
+    expect(requested(mock.requests).whole).toEqual([]);
+    expect(JSON.parse(readFileSync(join(sourceDirFor(dir), '.hypergen-complete.json'), 'utf8')).commit).toBe(repo.commit);
   });
 
   it('fp16: takes the fp16 variant where the repository has one, the full file elsewhere; a pinned commit needs no network the second time', async () => {
