@@ -123,7 +123,8 @@ export async function pullDiffusers(run: HfRun, dir: string, dtype: ConvertDtype
     };
     for (const name of chooseCheckpoint(view, component, dtype)) weights.add(`${folder}/${name}`);
   }
-  let outputBytes = 0;
+  // The conversion writes the graphs and copies the tokenizer and scheduler files.
+  let outputBytes = small.filter((p) => /^(tokenizer|scheduler)/.test(p)).reduce((sum, p) => sum + remote.get(p)!.size, 0);
   await runPool([...weights], ctx.concurrency, ctx.signal, async (path) => {
     const parameters = await checkHeader(run, remote.get(path)!);
     outputBytes += parameters * outputBytesPerParameter(path.split('/')[0]!, dtype);

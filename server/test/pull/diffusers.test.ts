@@ -77,9 +77,9 @@ afterEach(() => {
 });
 
 /** In this process: for the refusals, which come before any conversion. */
-function pull(uri: string, dir: string) {
+function pull(uri: string, dir: string, freeBytes?: (dir: string) => Promise<number>) {
   const { logger } = captureLogger();
-  return pullModel(uri, dir, { logger, env: { HF_ENDPOINT: mock.url }, context: { retry: FAST_RETRY } });
+  return pullModel(uri, dir, { logger, env: { HF_ENDPOINT: mock.url }, context: { retry: FAST_RETRY, ...(freeBytes ? { freeBytes } : {}) } });
 }
 
 /** `hypergen pull` as a process, with its JSON log lines' messages. */
@@ -207,6 +207,32 @@ describe('hypergen pull hf:// of a diffusers repository', () => {
     expect(error).toBeInstanceOf(SafetensorsError);
     expect((error as Error).message).toMatch(/^hf:\/\/hg-test\/truncated@main\/unet\/diffusion_pytorch_model\.safetensors: not a valid safetensors file: .*truncated/);
     expect(mock.requests.filter((r) => r.path?.endsWith('.safetensors') && !r.range)).toEqual([]);
+  });
+
+  it('checks free space for the downloads and the conversion before fetching any weights', async () => {
+    const error = await pull(`hf://${REPO}`, join(tempDir(), 'model'), async () => 20_000_000).catch((e: unknown) => e);
+    // 13.0 MiB of weights still to download (the small files came first), and 14.4 MiB for the fp32 graphs and copies (they come to 14.6).
+    expect((error as Error).message).toMatch(/^disk full: hf:\/\/hg-test\/sd15-diffusers@main needs 27\.4 MiB more in .* \(13\.0 MiB to download, 14\.4 MiB for the fp32 conversion\) and only 19\.1 MiB is free$/);
+    expect(mock.requests.filter((r) => r.path?.endsWith('.safetensors') && !r.range)).toEqual([]);
+  });
+
+  it('a gated repository: the token goes to the Hub for listing, configs and header reads, never to the CDN', async () => {
+    const token = 'hf_diffusersGated_5e8a1c';
+    const gated = await startHubMock({ repos: { [REPO]: join(root, 'repo') }, token });
+    try {
+      const env = { PATH: process.env.PATH ?? '', HF_ENDPOINT: gated.url };
+      const dir = join(tempDir(), 'model');
+      const refused = await runCli(['pull', `hf://${REPO}`, '--dir', dir], env);
+      expect(refused.code).toBe(1);
+      const r = await runCli(['pull', `hf://${REPO}`, '--dir', dir], { ...env, HF_TOKEN: token });
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(token);
+      expect(gated.requests.some((q) => q.server === 'hub' && q.range !== undefined && q.authorization)).toBe(true);
+      expect(gated.requests.filter((q) => q.server === 'cdn' && q.authorization)).toEqual([]);
+      expect(graphs(dir)).toEqual(graphs(reference.fp32!));
+    } finally {
+      await gated.close();
+    }
   });
 
   it('the CLI: exit 2 and one line for an unsupported architecture or a truncated file; --dtype is checked', async () => {
