@@ -1,8 +1,9 @@
 // A diffusers-format repository folder for the Hub mock, as the Hub holds them: a diffusers pipeline (e.g. the parity
 // fixture sd15-tiny) plus what a pull for conversion must never fetch (pickle/flax/ckpt weights, a single-file
 // checkpoint, safety_checker/feature_extractor, an ONNX export of another layout, a README), and optionally the
-// UNet's diffusers fp16 variant (`diffusion_pytorch_model.fp16.safetensors`, the fp32 weights rounded).
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+// UNet's diffusers fp16 variant (`diffusion_pytorch_model.fp16.safetensors`, the fp32 weights rounded); checkpoints can
+// be split into index-mapped shards.
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SafetensorsFile } from '@hypergen/server/convert/safetensors.js';
 import { toFloat16Bits } from '@hypergen/server/engine/pipeline/tensors.js';
@@ -43,6 +44,30 @@ export function writeFp16Variant(from: string, to: string): void {
   } finally {
     source.close();
   }
+}
+
+/** Splits `folder/STEM.safetensors` into two shards and the `STEM.safetensors.index.json` that maps them (the whole file goes). */
+export function shardCheckpoint(folder: string, stem: string): string[] {
+  const whole = join(folder, `${stem}.safetensors`);
+  const source = SafetensorsFile.open(whole);
+  const names = [`${stem}-00001-of-00002.safetensors`, `${stem}-00002-of-00002.safetensors`];
+  const weightMap: Record<string, string> = {};
+  try {
+    const all = [...source.tensors.values()];
+    const half = Math.ceil(all.length / 2);
+    for (const [i, part] of [all.slice(0, half), all.slice(half)].entries()) {
+      writeSafetensors(
+        join(folder, names[i]!),
+        part.map((t) => ({ name: t.name, dtype: t.dtype as 'F32', shape: t.shape, write: (sink: (chunk: Uint8Array) => void) => sink(source.read(t)) })),
+      );
+      for (const t of part) weightMap[t.name] = names[i]!;
+    }
+  } finally {
+    source.close();
+  }
+  writeFileSync(join(folder, `${stem}.safetensors.index.json`), `${JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2)}\n`);
+  rmSync(whole);
+  return names;
 }
 
 /** Copies the pipeline in `pipelineDir` into `dest` and adds the NEVER_FETCHED files (and the UNet fp16 variant). */

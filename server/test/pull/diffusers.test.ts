@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { makeDiffusersRepo, NEVER_FETCHED } from '../../../hack/src/hubmock/diffusers-repo.js';
+import { makeDiffusersRepo, NEVER_FETCHED, shardCheckpoint } from '../../../hack/src/hubmock/diffusers-repo.js';
 import { startHubMock, type HubMock, type LoggedRequest } from '../../../hack/src/hubmock/server.js';
 import { runCli, startServerProcess } from '../../../hack/src/server-process.js';
 import { MARKER_FILE as CONVERT_MARKER } from '../../src/convert/convert-pipeline.js';
@@ -55,6 +55,7 @@ beforeAll(async () => {
       rmSync(join(d, 'vae/diffusion_pytorch_model.safetensors'));
       rmSync(join(d, 'vae/diffusion_pytorch_model.ckpt'));
     }),
+    'hg-test/sharded': variantRepo('sharded', (d) => shardCheckpoint(join(d, 'unet'), 'diffusion_pytorch_model')),
     'hg-test/pickle-only': variantRepo('pickle-only', (d) => rmSync(join(d, 'unet/diffusion_pytorch_model.safetensors'))),
   };
   mock = await startHubMock({ repos });
@@ -186,6 +187,14 @@ describe('hypergen pull hf:// of a diffusers repository', () => {
     expect(whole).toEqual(expect.arrayContaining(['text_encoder_2/config.json', 'text_encoder_2/model.safetensors', 'tokenizer_2/vocab.json', 'tokenizer_2/merges.txt']));
     expect(graphs(dir)).toEqual(graphs(reference.sdxl!));
     expect(Object.keys(graphs(dir))).toContain('text_encoder_2/model.onnx');
+  });
+
+  it('a sharded checkpoint: its index, then exactly the shards it lists', async () => {
+    const dir = join(tempDir(), 'model');
+    expect((await pullCli('hf://hg-test/sharded', dir, 'fp32')).messages).toContain(CONVERTED);
+    const unet = requested(mock.requests).whole.filter((p) => p.startsWith('unet/'));
+    expect(unet).toEqual(['unet/config.json', 'unet/diffusion_pytorch_model-00001-of-00002.safetensors', 'unet/diffusion_pytorch_model-00002-of-00002.safetensors', 'unet/diffusion_pytorch_model.safetensors.index.json']);
+    expect(graphs(dir)).toEqual(graphs(reference.fp32!));
   });
 
   it.each([
