@@ -106,7 +106,8 @@ describe('graceful stop', () => {
   });
 
   it('lets a slow in-flight request finish on SIGTERM, refuses readiness meanwhile, exits 0', async () => {
-    server = await startServerProcess(['serve', MODEL, '--device', 'cpu', '--api-key', KEY]);
+    // A generous grace: on a loaded machine the slow request may need most of it (the drain delay comes out of it).
+    server = await startServerProcess(['serve', MODEL, '--device', 'cpu', '--api-key', KEY, '--drain-delay-s', '1', '--shutdown-grace-s', '120']);
     await server.ready();
     const slow = fetch(`${server.url}/v1/images/generations`, {
       method: 'POST',
@@ -130,5 +131,5 @@ describe('graceful stop', () => {
     expect(await server.stop()).toBe(0);
     expect(server.output()).toContain('"msg":"draining"');
     expect(server.output()).not.toContain(KEY);
-  });
+  }, 150_000);
 });
