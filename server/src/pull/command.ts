@@ -31,7 +31,7 @@ export function registerPullCommand(program: Command): void {
       'download a model into a folder: hf:// through the Hub API (HF_ENDPOINT, HF_TOKEN or HF_TOKEN_FILE, HF_HUB_OFFLINE), ' +
         'a diffusers-format hf:// repository is downloaded beside DIR (only what conversion needs) and converted into DIR (--dtype); ' +
         'https:// .tar/.tar.gz archives; pvc://CLAIM/path (mounted at $HYPERGEN_PVC_ROOT/CLAIM/path, default /models) and ' +
-        'folders are only verified in place',
+        'ONNX folders are only verified in place (a diffusers folder is converted into DIR)',
     )
     .argument('<URI>', 'hf://org/name[@revision][/subfolder], https://host/model.tar.gz[#sha256=HEX], pvc://claim/path or a folder', modelArgument)
     .requiredOption('--dir <dir>', 'folder to put the pipeline in (created if needed; a complete copy there is not downloaded again)')

@@ -53,7 +53,7 @@ async function contextFrom(options: PullOptions): Promise<PullContext> {
 /**
  * `hypergen pull`: hf:// and https:// archives are downloaded into dir (a complete copy is kept, not fetched
  * again; a diffusers-format hf:// repository is downloaded next to dir and converted into it for options.dtype);
- * pvc:// and plain folders are verified where they are and dir is not used.
+ * pvc:// and plain ONNX folders are verified where they are and dir is not used; diffusers folders are converted into dir.
  */
 export async function pullModel(model: string, dir: string, options: PullOptions): Promise<PullResult> {
   const env = options.env ?? process.env;
@@ -64,6 +64,11 @@ export async function pullModel(model: string, dir: string, options: PullOptions
     case 'archive':
       return pullArchive(source, resolve(dir), await contextFrom(options));
     default:
+      if (isDiffusersPipeline(source.path)) {
+        // A diffusers folder (local or on a claim) is converted into dir; nothing when the conversion there is current.
+        const report = convertLogged(source.path, resolve(dir), options.dtype ?? 'fp32', options.logger);
+        return { dir: report.out, downloaded: false, converted: report.converted };
+      }
       await verifyPipelineDir(source.path, model);
       options.logger.info({ model, dir: source.path }, 'pipeline verified in place; nothing downloaded');
       return { dir: resolve(source.path), downloaded: false };

@@ -197,6 +197,14 @@ describe('hypergen pull hf:// of a diffusers repository', () => {
     expect(graphs(dir)).toEqual(graphs(reference.fp32!));
   });
 
+  it('a local diffusers folder is converted into --dir (and not again)', async () => {
+    const dir = join(tempDir(), 'model');
+    expect((await pullCli(SD15, dir, 'fp32')).messages).toContain(CONVERTED);
+    expect(graphs(dir)).toEqual(graphs(reference.fp32!));
+    expect((await pullCli(SD15, dir, 'fp32')).messages).toContain(CURRENT);
+    expect(mock.requests).toEqual([]);
+  });
+
   it.each([
     ['hg-test/sd3', UnsupportedModelError, /^hf:\/\/hg-test\/sd3@main: StableDiffusion3Pipeline \(SD3\) is not supported/],
     ['hg-test/inpaint', UnsupportedModelError, /^hf:\/\/hg-test\/inpaint@main\/unet\/config\.json: a 9-channel inpainting UNet is not supported$/],
