@@ -83,10 +83,17 @@ interface Marker {
   readonly convertedAt: string;
 }
 
+/**
+ * The diffusers layout, judged by which files exist (`has` of '/'-separated paths): a UNet config and no ONNX export
+ * (Optimum's layout has unet/model.onnx and vae_decoder/; one missing its graphs is a broken export, not a source).
+ */
+export function isDiffusersLayout(has: (path: string) => boolean): boolean {
+  return has('model_index.json') && has('unet/config.json') && !has('unet/model.onnx') && !has('vae_decoder/config.json');
+}
+
 /** A diffusers pipeline folder HyperGen can convert: diffusers weights and no ONNX graph yet. */
 export function isDiffusersPipeline(dir: string): boolean {
-  if (!existsSync(join(dir, 'model_index.json')) || !existsSync(join(dir, 'unet', 'config.json'))) return false;
-  if (existsSync(join(dir, 'unet', 'model.onnx'))) return false;
+  if (!isDiffusersLayout((path) => existsSync(join(dir, path)))) return false;
   return readdirSync(join(dir, 'unet')).some((f) => /^diffusion_pytorch_model.*\.safetensors(\.index\.json)?$/.test(f));
 }
 

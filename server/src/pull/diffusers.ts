@@ -14,6 +14,7 @@ import {
   chooseCheckpoint,
   type ConvertDtype,
   type ConvertOrigin,
+  isDiffusersLayout,
   MARKER_FILE as CONVERT_MARKER,
   outputComponents,
   sourceFolder,
@@ -30,9 +31,9 @@ export function sourceDirFor(dir: string): string {
   return join(dirname(dir), `.${basename(dir)}.hypergen-diffusers`);
 }
 
-/** A listing in the diffusers layout: a UNet config and no ONNX export (the Optimum layout has unet/model.onnx and vae_decoder/). */
+/** A listing in the diffusers layout (weights are looked at later, so that pickle-only repositories are named). */
 export function isDiffusersListing(remote: ReadonlyMap<string, RemoteFile>): boolean {
-  return remote.has('unet/config.json') && !remote.has('unet/model.onnx') && !remote.has('vae_decoder/config.json');
+  return isDiffusersLayout((path) => remote.has(path));
 }
 
 /** Tokenizer files (vocabulary, merges, configs); the engine builds tokenizer.json from vocab.json + merges.txt. */
