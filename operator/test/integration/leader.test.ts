@@ -1,6 +1,7 @@
 // Two operator instances with leader election on one Lease: one reconciles, the other stands by and takes over.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { resourcePath, Types } from '../../src/kube/client.js';
+import { CACHED_KINDS } from '../../src/resources/plan.js';
 import { createModel, FAST, get, model, startHarness, TEST_AGENT, tryGet, waitFor, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -28,8 +29,10 @@ describe('leader election', () => {
     expect((await b.metrics.leader.get()).values[0]?.value ?? 0).toBe(0);
     expect(await b.controller.idle).toBe(true);
     const lists = h.cluster.requests().filter((r) => r.userAgent !== TEST_AGENT && r.resource !== 'leases' && r.verb === 'list');
-    // Only op-a's informers listed (one list per watched kind).
-    expect(lists.length).toBe(7);
+    // Only op-a's informers listed: one list per watched kind (HyperGenModels, Pods and the cached owned kinds;
+    // Secrets are read by name, never listed).
+    expect(lists.length).toBe(CACHED_KINDS.length + 2);
+    expect(lists.some((r) => r.resource === 'secrets')).toBe(false);
 
     await a.stop(); // releases the lease
     h.operators.splice(h.operators.indexOf(a), 1);
