@@ -1,6 +1,7 @@
 // Engine benchmark: per-stage times of one generation (tokenize, text encoder, each UNet step, VAE, image
 // encode) for tiny-sd and, when present or asked for with --shape, the full-size sd15-shape pipeline at 256x256;
-// and the UNet's achieved GFLOP/s next to the machine's MatMul peak measured with onnxruntime. Figures only.
+// and the UNet's achieved GFLOP/s next to the machine's MatMul peak measured with onnxruntime; then the side-by-side
+// row against diffusers on torch (side-by-side.ts). Figures only.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -9,6 +10,7 @@ import { createEngine } from '@hypergen/server/engine/index.js';
 import type { GenerationRequest, GenerationResult } from '@hypergen/server/engine/types.js';
 import { REPO_ROOT } from '../server-process.js';
 import { matmulPeak } from './matmul-peak.js';
+import { sideBySide } from './side-by-side.js';
 import { unetFlops, type UNetShape } from './unet-flops.js';
 
 interface Target {
@@ -88,4 +90,5 @@ export async function run(args: string[] = []): Promise<void> {
       `${after.gflops.toFixed(1)} GFLOP/s after the models`,
   );
   for (const [model, gflops] of achieved) console.log(`  ${model}: UNet ${gflops.toFixed(1)} GFLOP/s = ${((100 * gflops) / peak).toFixed(1)}% of the MatMul peak`);
+  sideBySide(args, () => peak);
 }
