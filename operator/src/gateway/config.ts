@@ -1,6 +1,5 @@
 // Gateway configuration from flags, then HYPERGEN_GATEWAY_* environment variables, then defaults.
-import { parseArgs } from 'node:util';
-import { ConfigError } from '../config.js';
+import { int, logLevel, namespaceList, readFlags, usage } from '../flags.js';
 
 export interface GatewayConfig {
   kubeconfig?: string;
@@ -35,36 +34,15 @@ const OPTIONS = {
   'log-level': { env: 'HYPERGEN_GATEWAY_LOG_LEVEL' },
 } as const;
 
-export const GATEWAY_USAGE = `usage: hypergen-gateway [--flag value ...]
-${Object.entries(OPTIONS)
-  .map(([flag, o]) => `  --${flag.padEnd(28)} env ${o.env}`)
-  .join('\n')}`;
-
-const int = (name: string, value: string | undefined, fallback: number, min: number, max: number) => {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw new ConfigError(`--${name}: expected an integer from ${min} to ${max}, got '${value}'`);
-  return n;
-};
+export const GATEWAY_USAGE = usage('hypergen-gateway', OPTIONS);
 
 export function parseGatewayConfig(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
-  let values: Record<string, string | undefined>;
-  try {
-    const options = Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: 'string' as const }]));
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
-  } catch (err) {
-    throw new ConfigError(err instanceof Error ? err.message : String(err));
-  }
-  const get = (flag: keyof typeof OPTIONS) => values[flag] ?? env[OPTIONS[flag].env];
-  const level = get('log-level') ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new ConfigError(`--log-level: unknown level '${level}'`);
+  const get = readFlags(OPTIONS, argv, env);
+  const level = logLevel(get('log-level'));
   const apiKeyFile = get('api-key-file');
   return {
-    kubeconfig: values.kubeconfig ?? (env.KUBECONFIG || undefined),
-    namespaces: (get('namespaces') ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    kubeconfig: get('kubeconfig') || undefined,
+    namespaces: namespaceList(get('namespaces')),
     host: get('host') || '0.0.0.0',
     port: int('port', get('port'), 8000, 0, 65535),
     metricsHost: get('metrics-host') || '0.0.0.0',
