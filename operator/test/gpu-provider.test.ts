@@ -1,13 +1,12 @@
 // spec.gpu.provider in the planned Deployment: the server's --device (cuda or webgpu; cpu when count is 0), the
 // precision that goes with it, and a free-form GPU resource name for other vendors.
 import { describe, expect, it } from '@jest/globals';
-import { planDeployment } from '../src/resources/deployment.js';
 import { HASH_ANNOTATION } from '../src/resources/meta.js';
 import type { HyperGenModelSpec } from '../src/api/types.js';
-import { config, cr } from './support/fixtures.js';
+import { config, cr, plannedDeployment } from './support/fixtures.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const plan = (spec: Partial<HyperGenModelSpec>) => planDeployment(cr(spec), config) as Obj;
+const plan = (spec: Partial<HyperGenModelSpec>) => plannedDeployment(cr(spec), config) as Obj;
 const server = (d: Obj) => d.spec.template.spec.containers[0] as Obj;
 const argAfter = (d: Obj, flag: string) => {
   const args = server(d).args as string[];

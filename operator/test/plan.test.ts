@@ -1,12 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { plan } from '../src/resources/plan.js';
-import { planDeployment } from '../src/resources/deployment.js';
 import { ingressURL, planIngress } from '../src/resources/ingress.js';
 import { API_KEY_PREFIX, planApiKeySecret, planPeerKeySecret } from '../src/resources/secret.js';
 import { planService, serviceURL } from '../src/resources/service.js';
 import { planCachePvc } from '../src/resources/pvc.js';
 import { HASH_ANNOTATION } from '../src/resources/meta.js';
-import { config, cr, fixedBytes } from './support/fixtures.js';
+import { config, cr, fixedBytes, plannedDeployment } from './support/fixtures.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const podSpec = (d: Obj) => d.spec.template.spec as Obj;
@@ -30,7 +29,7 @@ describe('planning: the generated API key Secret', () => {
 });
 
 describe('planning: Deployment', () => {
-  const d = planDeployment(cr({ gpu: { count: 1 } }), config) as Obj;
+  const d = plannedDeployment(cr({ gpu: { count: 1 } }), config) as Obj;
 
   it('runs serve with the model dir, model id, key file and GPU device', () => {
     const c = server(d);
@@ -51,21 +50,21 @@ describe('planning: Deployment', () => {
   });
 
   it('uses a referenced Secret and key when given', () => {
-    const own = planDeployment(cr({ apiKey: { secretRef: { name: 'mine', key: 'k' } } }), config) as Obj;
+    const own = plannedDeployment(cr({ apiKey: { secretRef: { name: 'mine', key: 'k' } } }), config) as Obj;
     expect(podSpec(own).volumes.find((v: Obj) => v.name === 'api-key').secret.secretName).toBe('mine');
     expect(argAfter(server(own).args, '--api-key-file')).toBe('/etc/hypergen/api-key/k');
   });
 
   it('sets GPU limits from gpu.count and resourceName, and a toleration for the GPU taint', () => {
     expect(server(d).resources).toEqual({ limits: { 'nvidia.com/gpu': '1' } });
-    const amd = planDeployment(cr({ gpu: { count: 2, resourceName: 'amd.com/gpu' }, resources: { requests: { cpu: '2' }, limits: { memory: '8Gi' } } }), config) as Obj;
+    const amd = plannedDeployment(cr({ gpu: { count: 2, resourceName: 'amd.com/gpu' }, resources: { requests: { cpu: '2' }, limits: { memory: '8Gi' } } }), config) as Obj;
     expect(server(amd).resources).toEqual({ requests: { cpu: '2' }, limits: { memory: '8Gi', 'amd.com/gpu': '2' } });
     expect(podSpec(amd).tolerations).toEqual([{ key: 'amd.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
   });
 
   it('defaults to one GPU and has no GPU limits, device cpu and fp32 when count is 0', () => {
-    expect(server(planDeployment(cr(), config) as Obj).resources.limits['nvidia.com/gpu']).toBe('1');
-    const cpu = planDeployment(cr({ gpu: { count: 0 } }), config) as Obj;
+    expect(server(plannedDeployment(cr(), config) as Obj).resources.limits['nvidia.com/gpu']).toBe('1');
+    const cpu = plannedDeployment(cr({ gpu: { count: 0 } }), config) as Obj;
     expect(server(cpu).resources).toBeUndefined();
     expect(podSpec(cpu).tolerations).toBeUndefined();
     expect(argAfter(server(cpu).args, '--device')).toBe('cpu');
@@ -73,7 +72,7 @@ describe('planning: Deployment', () => {
   });
 
   it('passes serving options as flags', () => {
-    const s = planDeployment(
+    const s = plannedDeployment(
       cr({ serving: { maxBatchSize: 8, batchWaitMs: 25, maxQueueSize: 99, defaultSteps: 4, defaultGuidanceScale: 1.5, scheduler: 'lcm', dtype: 'fp32' } }),
       config,
     ) as Obj;
@@ -85,7 +84,7 @@ describe('planning: Deployment', () => {
     expect(argAfter(args, '--default-guidance-scale')).toBe('1.5');
     expect(argAfter(args, '--default-scheduler')).toBe('lcm');
     expect(argAfter(args, '--dtype')).toBe('fp32');
-    expect(planDeployment(cr(), config).spec.template.spec.containers[0]?.args).not.toContain('--default-steps');
+    expect((plannedDeployment(cr(), config) as Obj).spec.template.spec.containers[0]?.args).not.toContain('--default-steps');
   });
 
   it('has a restricted security context on pod and every container', () => {
@@ -136,7 +135,7 @@ describe('planning: Deployment', () => {
       [{ gpu: { count: 0 }, serving: { dtype: 'fp16' } }, 'cpu', 'fp16', 'fp32'],
     ];
     for (const [spec, device, serverDtype, initDtype] of cases) {
-      const p = planDeployment(cr({ source: { uri: 'hf://org/fine-tune' }, ...spec }), config) as Obj;
+      const p = plannedDeployment(cr({ source: { uri: 'hf://org/fine-tune' }, ...spec }), config) as Obj;
       const init = podSpec(p).initContainers[0];
       expect([argAfter(server(p).args, '--device'), argAfter(server(p).args, '--dtype'), argAfter(init.args, '--dtype')]).toEqual([device, serverDtype, initDtype]);
       expect(init.args.slice(0, 4)).toEqual(['pull', 'hf://org/fine-tune', '--dir', server(p).args[1]]);
@@ -144,7 +143,7 @@ describe('planning: Deployment', () => {
   });
 
   it('appends the revision and passes the Hugging Face token from its Secret', () => {
-    const s = planDeployment(cr({ source: { uri: 'hf://a/b', revision: 'v2', tokenSecretRef: { name: 'hf' } } }), config) as Obj;
+    const s = plannedDeployment(cr({ source: { uri: 'hf://a/b', revision: 'v2', tokenSecretRef: { name: 'hf' } } }), config) as Obj;
     const init = podSpec(s).initContainers[0];
     expect(init.args[1]).toBe('hf://a/b@v2');
     expect(init.env).toContainEqual({ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'hf', key: 'token' } } });
@@ -152,16 +151,16 @@ describe('planning: Deployment', () => {
   });
 
   it('keeps the model on a cache PVC: an existing claim, or the one it creates by size', () => {
-    const existing = planDeployment(cr({ cache: { pvc: { claimName: 'shared' } } }), config) as Obj;
+    const existing = plannedDeployment(cr({ cache: { pvc: { claimName: 'shared' } } }), config) as Obj;
     expect(podSpec(existing).volumes).toContainEqual({ name: 'model', persistentVolumeClaim: { claimName: 'shared' } });
     expect(planCachePvc(cr({ cache: { pvc: { claimName: 'shared' } } }))).toBeUndefined();
     const sized = cr({ cache: { pvc: { size: '20Gi', storageClassName: 'fast' } } });
-    expect(podSpec(planDeployment(sized, config) as Obj).volumes).toContainEqual({ name: 'model', persistentVolumeClaim: { claimName: 'demo-model-cache' } });
+    expect(podSpec(plannedDeployment(sized, config) as Obj).volumes).toContainEqual({ name: 'model', persistentVolumeClaim: { claimName: 'demo-model-cache' } });
     expect(planCachePvc(sized)?.spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '20Gi' } }, storageClassName: 'fast' });
   });
 
   it('serves a pvc:// source straight from the read-only claim, without an init container', () => {
-    const p = planDeployment(cr({ source: { uri: 'pvc://models/tiny-sd' }, gpu: { count: 0 } }), config) as Obj;
+    const p = plannedDeployment(cr({ source: { uri: 'pvc://models/tiny-sd' }, gpu: { count: 0 } }), config) as Obj;
     expect(podSpec(p).initContainers).toBeUndefined();
     expect(server(p).args[1]).toBe('/models/models/tiny-sd');
     expect(podSpec(p).volumes).toContainEqual({ name: 'model', persistentVolumeClaim: { claimName: 'models', readOnly: true } });
@@ -170,7 +169,7 @@ describe('planning: Deployment', () => {
 
   it('copies placement, pod metadata, env and pull secrets', () => {
     const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } };
-    const p = planDeployment(
+    const p = plannedDeployment(
       cr({
         gpu: { count: 0 },
         nodeSelector: { pool: 'gpu' },
@@ -212,16 +211,16 @@ describe('planning: Deployment', () => {
       { apiVersion: 'hypergen.io/v1alpha1', kind: 'HyperGenModel', name: 'demo', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
     ]);
     expect(d.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'hypergen', 'app.kubernetes.io/instance': 'demo' });
-    const again = planDeployment(cr({ gpu: { count: 1 } }), config);
-    const changed = planDeployment(cr({ gpu: { count: 2 } }), config);
+    const again = plannedDeployment(cr({ gpu: { count: 1 } }), config);
+    const changed = plannedDeployment(cr({ gpu: { count: 2 } }), config);
     expect(again.metadata.annotations?.[HASH_ANNOTATION]).toBe(d.metadata.annotations[HASH_ANNOTATION]);
     expect(changed.metadata.annotations?.[HASH_ANNOTATION]).not.toBe(d.metadata.annotations[HASH_ANNOTATION]);
   });
 
   it('sets replicas only when the CR does', () => {
     expect('replicas' in d.spec).toBe(false);
-    expect((planDeployment(cr({ replicas: 3 }), config) as Obj).spec.replicas).toBe(3);
-    expect((planDeployment(cr({ replicas: 0 }), config) as Obj).spec.replicas).toBe(0);
+    expect((plannedDeployment(cr({ replicas: 3 }), config) as Obj).spec.replicas).toBe(3);
+    expect((plannedDeployment(cr({ replicas: 0 }), config) as Obj).spec.replicas).toBe(0);
   });
 });
 
@@ -262,7 +261,7 @@ describe('planning: whole plan', () => {
 });
 
 describe('planning: replicas serve each other url images (issue 13)', () => {
-  const d = planDeployment(cr(), config) as Obj;
+  const d = plannedDeployment(cr(), config) as Obj;
 
   it('generates a peer key Secret, mounts it as a file and gives the server its pod IP', () => {
     const secret = planPeerKeySecret(cr(), fixedBytes) as Obj;
@@ -277,7 +276,7 @@ describe('planning: replicas serve each other url images (issue 13)', () => {
 
 describe('planning: drain on termination (issue 13)', () => {
   it('sleeps in preStop, then gives the server a drain delay and a shutdown grace that fit the grace period', () => {
-    const d = planDeployment(cr(), config) as Obj;
+    const d = plannedDeployment(cr(), config) as Obj;
     const grace = podSpec(d).terminationGracePeriodSeconds as number;
     const sleep = Number(server(d).lifecycle.preStop.exec.command[1]);
     expect(server(d).lifecycle.preStop.exec.command[0]).toBe('sleep');

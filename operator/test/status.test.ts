@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { computeStatus, podProblem, statusEqual, transitionEvents, type ObservedPod } from '../src/status/status.js';
-import { cr } from './support/fixtures.js';
+import type { HyperGenModel } from '../src/api/types.js';
+import { plan } from '../src/resources/plan.js';
+import { computeStatus as computeStatusWith, podProblem, statusEqual, transitionEvents, type Observed, type ObservedPod } from '../src/status/status.js';
+import { config, cr, fixedBytes } from './support/fixtures.js';
+
+/** computeStatus given where the plan says the model is reached (Plan.access), as the reconciler calls it. */
+const computeStatus = (c: HyperGenModel, observed: Observed, now: string) => computeStatusWith(c, plan(c, config, fixedBytes).access, observed, now);
 
 const NOW = '2026-01-01T00:00:00Z';
 const LATER = '2026-01-01T00:05:00Z';

@@ -31,6 +31,15 @@ export interface HyperGenModel {
 
 export type Condition = HyperGenModelStatusConditionsItem;
 
+/** Where and how clients reach a model, as status reports it: worked out by the plan, copied by computeStatus. */
+export interface ModelAccess {
+  /** The in-cluster Service URL. */
+  url: string;
+  /** The Ingress URL, when the CR asks for an Ingress. */
+  ingressURL?: string;
+  apiKeySecret: { name: string; key: string };
+}
+
 export const ConditionType = {
   Ready: 'Ready',
   Progressing: 'Progressing',

@@ -1,11 +1,24 @@
 // The server Deployment: one pod template per CR with the model fetched by an init container, the API key
 // mounted as a file (the server re-reads it, so rotation needs no restart), the replicas' peer key and pod IP (any
 // replica serves any url image), a drain on termination, GPUs as limits and a restricted security context.
+import type {
+  V1Affinity,
+  V1Container,
+  V1Deployment,
+  V1DeploymentSpec,
+  V1EnvVar,
+  V1PodSpec,
+  V1Probe,
+  V1ResourceRequirements,
+  V1SecurityContext,
+  V1Toleration,
+  V1Volume,
+} from '@kubernetes/client-node';
 import type { HyperGenModel } from '../api/types.js';
-import { cachePvcName, commonLabels, contentHash, HASH_ANNOTATION, nonEmpty, objectMeta, PEER_KEY, peerKeySecretName, selectorLabels } from './meta.js';
+import { cachePvcName, commonLabels, contentHash, HASH_ANNOTATION, nonEmpty, objectMeta, PEER_KEY, peerKeySecretName, selectorLabels, type Planned } from './meta.js';
 import type { PlanConfig } from './plan-config.js';
-import { apiKeyRef } from './secret.js';
-import { modelSource } from './source.js';
+import type { ApiKeyRef } from './secret.js';
+import type { ModelSource } from './source.js';
 
 export const SERVER_PORT = 8000;
 export const MODEL_MOUNT = '/models';
@@ -23,7 +36,10 @@ export const SERVER_SHUTDOWN_GRACE_S = TERMINATION_GRACE_S - PRESTOP_SLEEP_S - 1
 /** Non-root uid/gid of the server image; fsGroup makes the volumes writable for it. */
 export const POD_UID = 10001;
 
-const containerSecurityContext = {
+/** Unset spec.replicas: an autoscaler (or a person) owns the replica count, so an update keeps the live one. */
+export const DEPLOYMENT_KEEPS_FROM_LIVE = ['replicas'] as const satisfies readonly (keyof V1DeploymentSpec)[];
+
+const containerSecurityContext: V1SecurityContext = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
   runAsNonRoot: true,
@@ -66,26 +82,30 @@ export function servingArgs(cr: HyperGenModel, device: 'cuda' | 'webgpu' | 'cpu'
   return args;
 }
 
-function modelVolume(cr: HyperGenModel) {
+function modelVolume(cr: HyperGenModel): V1Volume {
   const pvc = cr.spec.cache?.pvc;
   if (pvc) return { name: 'model', persistentVolumeClaim: { claimName: pvc.claimName ?? cachePvcName(cr) } };
   return { name: 'model', emptyDir: {} };
 }
 
-export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
+/** What plan() has already worked out from the CR, shared with the other planners and status. */
+export interface DeploymentInputs {
+  apiKey: ApiKeyRef;
+  source: ModelSource;
+}
+
+export function planDeployment(cr: HyperGenModel, config: PlanConfig, { apiKey: key, source }: DeploymentInputs): Planned<V1Deployment> {
   const spec = cr.spec;
   const gpuCount = spec.gpu?.count ?? 1;
   const gpuResource = spec.gpu?.resourceName ?? config.gpuResourceName;
   const device = servingDevice(cr);
   const image = spec.image ?? config.defaultImage;
   const imagePullPolicy = spec.imagePullPolicy ?? config.imagePullPolicy;
-  const key = apiKeyRef(cr);
-  const source = modelSource(cr);
 
   // pvc://CLAIM/path lives at /models/CLAIM/path, the layout `hypergen pull` assumes for pvc:// (HYPERGEN_PVC_ROOT).
   const modelMount = source.kind === 'pvc' ? `${MODEL_MOUNT}/${source.claimName}` : MODEL_MOUNT;
   const modelDir = source.kind === 'pvc' ? [modelMount, source.path].filter(Boolean).join('/') : `${MODEL_MOUNT}/model`;
-  const volumes: object[] = [
+  const volumes: V1Volume[] = [
     source.kind === 'pvc' ? { name: 'model', persistentVolumeClaim: { claimName: source.claimName, readOnly: true } } : modelVolume(cr),
     { name: 'api-key', secret: { secretName: key.name, defaultMode: 0o440 } },
     { name: 'peer-key', secret: { secretName: peerKeySecretName(cr), defaultMode: 0o440 } },
@@ -93,7 +113,7 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
     { name: 'tmp', emptyDir: {} },
   ];
 
-  const initContainers =
+  const initContainers: V1Container[] | undefined =
     source.kind === 'pull'
       ? [
           {
@@ -121,16 +141,16 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
   if (gpuCount > 0) limits[gpuResource] = String(gpuCount);
   const requests: Record<string, string> = {};
   for (const [k, v] of Object.entries(spec.resources?.requests ?? {})) requests[k] = String(v);
-  const resources = nonEmpty({ ...(nonEmpty(requests) ? { requests } : {}), ...(nonEmpty(limits) ? { limits } : {}) });
+  const resources: V1ResourceRequirements | undefined = nonEmpty({ ...(nonEmpty(requests) ? { requests } : {}), ...(nonEmpty(limits) ? { limits } : {}) });
 
-  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+  const probe = (path: string, periodSeconds: number, failureThreshold: number): V1Probe => ({
     httpGet: { path, port: 'http', scheme: 'HTTP' },
     periodSeconds,
     timeoutSeconds: 5,
     failureThreshold,
   });
 
-  const server = {
+  const server: V1Container = {
     name: 'server',
     image,
     ...(imagePullPolicy ? { imagePullPolicy } : {}),
@@ -158,7 +178,8 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
       { name: 'HOME', value: '/tmp' },
       // Other replicas fetch url images this one made from its pod IP (the port is --port).
       { name: 'HYPERGEN_PEER_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-      ...(spec.env ?? []),
+      // Passed through as the CRD declares them (core/v1 EnvVar, valueFrom as the API validates it).
+      ...((spec.env ?? []) as V1EnvVar[]),
     ],
     ...(resources ? { resources } : {}),
     volumeMounts: [
@@ -176,12 +197,12 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
     securityContext: containerSecurityContext,
   };
 
-  const tolerations = [
+  const tolerations: V1Toleration[] = [
     ...(gpuCount > 0 ? [{ key: gpuResource, operator: 'Exists', effect: 'NoSchedule' }] : []),
     ...(spec.tolerations ?? []),
   ];
 
-  const podSpec = {
+  const podSpec: V1PodSpec = {
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     terminationGracePeriodSeconds: TERMINATION_GRACE_S,
@@ -197,12 +218,13 @@ export function planDeployment(cr: HyperGenModel, config: PlanConfig) {
     volumes,
     ...(nonEmpty(spec.nodeSelector) ? { nodeSelector: spec.nodeSelector } : {}),
     ...(tolerations.length > 0 ? { tolerations } : {}),
-    ...(nonEmpty(spec.affinity) ? { affinity: spec.affinity } : {}),
+    // core/v1 Affinity, passed through unchanged (the CRD keeps its schema open).
+    ...(nonEmpty(spec.affinity) ? { affinity: spec.affinity as V1Affinity } : {}),
     ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
     ...(spec.imagePullSecrets?.length ? { imagePullSecrets: spec.imagePullSecrets } : {}),
   };
 
-  const deploymentSpec = {
+  const deploymentSpec: V1DeploymentSpec = {
     // Unset replicas are left to whoever scales the Deployment (the applier keeps the live value).
     ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
     selector: { matchLabels: selectorLabels(cr) },

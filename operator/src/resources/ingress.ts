@@ -1,9 +1,10 @@
 // CR -> its Ingress (only when spec.ingress is enabled with a host) and the external /v1 URL that Ingress serves. Pure.
+import type { V1Ingress } from '@kubernetes/client-node';
 import type { HyperGenModel } from '../api/types.js';
-import { nonEmpty, objectMeta } from './meta.js';
+import { nonEmpty, objectMeta, type Planned } from './meta.js';
 
 /** Ingress to the Service, only when spec.ingress.enabled (the CRD requires a host then). */
-export function planIngress(cr: HyperGenModel) {
+export function planIngress(cr: HyperGenModel): Planned<V1Ingress> | undefined {
   const ingress = cr.spec.ingress;
   if (!ingress?.enabled || !ingress.host) return undefined;
   const secretName = ingress.tls?.secretName;

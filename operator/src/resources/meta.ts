@@ -1,5 +1,6 @@
 // Names, labels and owner references shared by every object planned for a HyperGenModel.
 import { createHash } from 'node:crypto';
+import type { KubernetesObject, V1ObjectMeta } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type HyperGenModel } from '../api/types.js';
 
 export const FIELD_MANAGER = 'hypergen-operator';
@@ -44,7 +45,17 @@ export function ownerReference(cr: HyperGenModel): OwnerReference {
   return { apiVersion: API_VERSION, kind: KIND, name: cr.metadata.name, uid: cr.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
 }
 
-export function objectMeta(cr: HyperGenModel, name: string, component: string, annotations?: Record<string, string>) {
+/** The metadata of a planned object: always named, in the CR's namespace. */
+export type PlannedMeta = V1ObjectMeta & { name: string; namespace: string };
+
+/**
+ * A planned object: a client-node model type (plain JSON fields, so a misspelled field fails to compile) with the
+ * apiVersion, kind and metadata every write needs. Built as object literals, never as model class instances: what
+ * goes on the wire is the literal as written.
+ */
+export type Planned<T extends KubernetesObject = KubernetesObject> = T & { apiVersion: string; kind: string; metadata: PlannedMeta };
+
+export function objectMeta(cr: HyperGenModel, name: string, component: string, annotations?: Record<string, string>): PlannedMeta {
   return {
     name,
     namespace: cr.metadata.namespace,

@@ -1,15 +1,18 @@
-// CR + operator config -> the objects that should exist for it. Pure: no I/O, randomness injected.
-import type { HyperGenModel } from '../api/types.js';
-import { planDeployment } from './deployment.js';
-import { planIngress } from './ingress.js';
+// CR + operator config -> the objects that should exist for it, the Secrets it relies on and what status reports.
+// Pure: no I/O, randomness injected.
+import type { HyperGenModel, ModelAccess } from '../api/types.js';
+import { DEPLOYMENT_KEEPS_FROM_LIVE, planDeployment } from './deployment.js';
+import { ingressURL, planIngress } from './ingress.js';
 import { planCachePvc } from './pvc.js';
-import { planApiKeySecret, planPeerKeySecret } from './secret.js';
-import { planService } from './service.js';
-import { apiKeySecretName, cachePvcName, peerKeySecretName } from './meta.js';
+import { apiKeyRef, planApiKeySecret, planPeerKeySecret } from './secret.js';
+import { planService, SERVICE_KEEPS_FROM_LIVE, serviceURL } from './service.js';
+import { modelSource } from './source.js';
+import { apiKeySecretName, cachePvcName, peerKeySecretName, type Planned } from './meta.js';
 import type { PlanConfig } from './plan-config.js';
 
 export type { PlanConfig } from './plan-config.js';
 
+/** An object as the API returns it (informer caches, responses): plain JSON. Planned objects are typed (Planned). */
 export interface KubeObject {
   apiVersion: string;
   kind: string;
@@ -27,24 +30,57 @@ export type OwnedKind = (typeof OWNED_KINDS)[number];
  */
 export const CACHED_KINDS = ['PersistentVolumeClaim', 'Deployment', 'Service', 'Ingress'] as const satisfies readonly OwnedKind[];
 export type CachedKind = (typeof CACHED_KINDS)[number];
-/** Kinds created once and never updated (a generated key must not change; claims are immutable). */
-export const CREATE_ONLY: ReadonlySet<OwnedKind> = new Set(['Secret', 'PersistentVolumeClaim']);
+
+/** How the applier writes a kind: created once and never updated, or updated keeping these spec fields as they are live. */
+export interface ApplyRule {
+  createOnly: boolean;
+  /** Spec fields the plan leaves unset that an update takes from the live object (each planner declares its own). */
+  keepFromLive: readonly string[];
+}
+export const APPLY_RULES: Record<OwnedKind, ApplyRule> = {
+  // A generated key must not change.
+  Secret: { createOnly: true, keepFromLive: [] },
+  // Claims are immutable.
+  PersistentVolumeClaim: { createOnly: true, keepFromLive: [] },
+  Deployment: { createOnly: false, keepFromLive: DEPLOYMENT_KEEPS_FROM_LIVE },
+  Service: { createOnly: false, keepFromLive: SERVICE_KEEPS_FROM_LIVE },
+  Ingress: { createOnly: false, keepFromLive: [] },
+};
+
+/** A Secret the CR names (not one the operator makes): it must exist with its key before pods can use it. */
+export interface RequiredSecret {
+  name: string;
+  key: string;
+  /** The CR field that names it, for status messages. */
+  field: string;
+}
 
 export interface Plan {
   /** The objects of each kind, by kind in apply order; a kind with none is absent. */
-  objects: Map<OwnedKind, KubeObject[]>;
+  objects: Map<OwnedKind, Planned[]>;
+  requiredSecrets: RequiredSecret[];
+  access: ModelAccess;
 }
 
 export function plan(cr: HyperGenModel, config: PlanConfig, randomBytes: (n: number) => Buffer): Plan {
-  const objects = new Map<OwnedKind, KubeObject[]>();
-  const add = (kind: OwnedKind, obj: KubeObject | undefined) => obj && objects.set(kind, [...(objects.get(kind) ?? []), obj]);
+  const apiKey = apiKeyRef(cr);
+  const source = modelSource(cr);
+  const objects = new Map<OwnedKind, Planned[]>();
+  const add = (kind: OwnedKind, obj: Planned | undefined) => obj && objects.set(kind, [...(objects.get(kind) ?? []), obj]);
   add('Secret', planApiKeySecret(cr, randomBytes));
   add('Secret', planPeerKeySecret(cr, randomBytes));
   add('PersistentVolumeClaim', planCachePvc(cr));
-  add('Deployment', planDeployment(cr, config));
+  add('Deployment', planDeployment(cr, config, { apiKey, source }));
   add('Service', planService(cr));
   add('Ingress', planIngress(cr));
-  return { objects };
+
+  const requiredSecrets: RequiredSecret[] = [];
+  if (!apiKey.generated) requiredSecrets.push({ name: apiKey.name, key: apiKey.key, field: 'spec.apiKey.secretRef' });
+  if (source.kind === 'pull' && source.tokenSecretRef) requiredSecrets.push({ ...source.tokenSecretRef, field: 'spec.source.tokenSecretRef' });
+
+  const ingress = ingressURL(cr);
+  const access: ModelAccess = { url: serviceURL(cr), ...(ingress ? { ingressURL: ingress } : {}), apiKeySecret: { name: apiKey.name, key: apiKey.key } };
+  return { objects, requiredSecrets, access };
 }
 
 /** Every name the operator may give an object of each kind for this CR: what prune looks for when the plan lacks it. */

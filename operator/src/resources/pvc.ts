@@ -1,9 +1,10 @@
 // CR -> the model-cache PersistentVolumeClaim, planned only when spec.cache.pvc asks for one by size. Pure.
+import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { HyperGenModel } from '../api/types.js';
-import { cachePvcName, objectMeta } from './meta.js';
+import { cachePvcName, objectMeta, type Planned } from './meta.js';
 
 /** The model cache claim, when the CR asks for one by size (an existing claimName is only mounted). */
-export function planCachePvc(cr: HyperGenModel) {
+export function planCachePvc(cr: HyperGenModel): Planned<V1PersistentVolumeClaim> | undefined {
   const pvc = cr.spec.cache?.pvc;
   if (!pvc || pvc.claimName || pvc.size === undefined) return undefined;
   return {

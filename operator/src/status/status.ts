@@ -1,9 +1,6 @@
-// Observed objects -> HyperGenModel status and the Events worth recording. Pure.
-import { ConditionType, Reason, type Condition, type HyperGenModel, type HyperGenModelStatus } from '../api/types.js';
+// The plan's access facts + observed objects -> HyperGenModel status and the Events worth recording. Pure.
+import { ConditionType, Reason, type Condition, type HyperGenModel, type HyperGenModelStatus, type ModelAccess } from '../api/types.js';
 import { canonicalJson, selectorLabels, selectorString } from '../resources/meta.js';
-import { ingressURL } from '../resources/ingress.js';
-import { apiKeyRef } from '../resources/secret.js';
-import { serviceURL } from '../resources/service.js';
 
 /** The parts of a Deployment and its Pods that status reads (plain JSON as the API returns it). */
 export interface ObservedDeployment {
@@ -88,7 +85,8 @@ const condition = (type: string, ok: boolean, reason: string, message: string): 
   message,
 });
 
-export function computeStatus(cr: HyperGenModel, observed: Observed, now: string): HyperGenModelStatus {
+/** `access`: where the plan says clients reach the model (Plan.access); reported as is. */
+export function computeStatus(cr: HyperGenModel, access: ModelAccess, observed: Observed, now: string): HyperGenModelStatus {
   const dep = observed.deployment;
   const desired = cr.spec.replicas ?? dep?.spec?.replicas ?? 1;
   const ready = dep?.status?.readyReplicas ?? 0;
@@ -101,7 +99,7 @@ export function computeStatus(cr: HyperGenModel, observed: Observed, now: string
 
   const readyCond =
     ready > 0
-      ? condition(ConditionType.Ready, true, Reason.Available, `${counts}; serving at ${serviceURL(cr)}`)
+      ? condition(ConditionType.Ready, true, Reason.Available, `${counts}; serving at ${access.url}`)
       : desired === 0
         ? condition(ConditionType.Ready, false, Reason.ScaledToZero, 'scaled to zero replicas')
         : condition(
@@ -133,17 +131,15 @@ export function computeStatus(cr: HyperGenModel, observed: Observed, now: string
       lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : now,
     };
   });
-  const key = apiKeyRef(cr);
-  const ingress = ingressURL(cr);
   return {
     observedGeneration: cr.metadata.generation ?? 0,
     conditions,
     replicas: current,
     readyReplicas: ready,
     selector: selectorString(selectorLabels(cr)),
-    url: serviceURL(cr),
-    ...(ingress ? { ingressURL: ingress } : {}),
-    apiKeySecret: { name: key.name, key: key.key },
+    url: access.url,
+    ...(access.ingressURL ? { ingressURL: access.ingressURL } : {}),
+    apiKeySecret: { name: access.apiKeySecret.name, key: access.apiKeySecret.key },
     model: cr.spec.model,
   };
 }

@@ -3,7 +3,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { HyperGenModel, HyperGenModelSpec } from '../../src/api/types.js';
+import { planDeployment } from '../../src/resources/deployment.js';
 import type { PlanConfig } from '../../src/resources/plan.js';
+import { apiKeyRef } from '../../src/resources/secret.js';
+import { modelSource } from '../../src/resources/source.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CRD_FILE = join(REPO, 'crds/hypergen.io_hypergenmodels.yaml');
@@ -22,6 +25,9 @@ export function cr(spec: Partial<HyperGenModelSpec> = {}, name = 'demo', namespa
     spec: { model: 'org/model', ...spec },
   };
 }
+
+/** The Deployment planner given what plan() works out from the CR first (its API key Secret and model source). */
+export const plannedDeployment = (c: HyperGenModel, cfg: PlanConfig) => planDeployment(c, cfg, { apiKey: apiKeyRef(c), source: modelSource(c) });
 
 /** Every document of an example file. */
 export function exampleDocs(file: string): Record<string, unknown>[] {
