@@ -28,8 +28,12 @@ tiny-models: build
 	node server/dist/cli.js convert hack/demo-model/shapes-pipeline --out models/shapes --log-level warn
 
 # The README's second command: every test suite.
+# Under CI (CI=true) jest is told to exit once the run is over: one clean-clone run this session finished every suite
+# and then waited on an in-process handle that no later run (with --detectOpenHandles) could show. Locally it is not
+# forced, so a leak still shows as a jest that does not exit. Processes the tests start are stopped by the tests.
+JEST_CI_FLAGS := $(if $(filter true,$(CI)),--forceExit,)
 test: build tiny-models
-	node $(NODE_ENV_FLAGS) node_modules/jest/bin/jest.js $(JEST_ARGS)
+	node $(NODE_ENV_FLAGS) node_modules/jest/bin/jest.js $(JEST_CI_FLAGS) $(JEST_ARGS)
 
 bench: build tiny-models
 	node hack/dist/bench/cli.js
