@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { GATEWAY_RBAC_RULES } from '@hypergen/operator/gateway/rbac.js';
 import { allows } from '@hypergen/operator/rbac.js';
 import { type Stack, startStack } from '../../src/demo/stack.js';
+import { waiter } from './support.js';
 import { REPO_ROOT } from '../../src/server-process.js';
 
 const GATEWAY_KEY = 'sk-gw-autoscale-test';
@@ -16,15 +17,7 @@ const HOLD_TIMEOUT_S = 30;
 let stack: Stack;
 let dir: string;
 
-const until = async <T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 90_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- gateway ---\n${stack.gatewayOutput().slice(-3000)}\n--- operator ---\n${stack.operatorOutput().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const until = waiter(() => stack);
 
 const model = (name: string, spec: Record<string, unknown>) => ({
   apiVersion: 'hypergen.io/v1alpha1',

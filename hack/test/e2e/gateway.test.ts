@@ -7,20 +7,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import OpenAI from 'openai';
 import { type Stack, startStack } from '../../src/demo/stack.js';
+import { waiter } from './support.js';
 
 const GATEWAY_KEY = 'sk-gw-e2e-test-key';
 let stack: Stack;
 let dir: string;
 
-const until = async <T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 90_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- gateway ---\n${stack.gatewayOutput().slice(-3000)}\n--- operator ---\n${stack.operatorOutput().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const until = waiter(() => stack);
 
 const tiny = (name: string, model: string, spec: Record<string, unknown> = {}) => ({
   apiVersion: 'hypergen.io/v1alpha1',

@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import sharp from 'sharp';
 import { parse } from 'yaml';
 import { type Stack, startStack } from '../../src/demo/stack.js';
+import { waiter } from './support.js';
 import { REPO_ROOT } from '../../src/server-process.js';
 
 const MANIFEST = join(REPO_ROOT, 'examples/tiny.yaml');
@@ -15,15 +16,7 @@ const NAME: string = cr.metadata.name;
 let stack: Stack;
 let baseURL: string;
 
-const until = async <T>(f: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 90_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- operator ---\n${stack.operatorOutput().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const until = waiter(() => stack);
 
 async function secretKeys(): Promise<{ name: string; key: string; value: string }> {
   const [name, key] = (await stack.kubectl.ok(['get', 'hgm', NAME, '-o', 'jsonpath={.status.apiKeySecret.name} {.status.apiKeySecret.key}'])).trim().split(' ') as [string, string];
