@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runCli, startServerProcess } from '../../../hack/src/server-process.js';
+import { runCli } from '../../../hack/src/server-process.js';
 import { MARKER_FILE } from '../../src/convert/convert-pipeline.js';
+import { serveOnce } from '../support/serve-once.js';
 
 const SD15 = resolve('server/test/fixtures/parity/diffusers/sd15-tiny');
 
@@ -85,19 +86,9 @@ describe('hypergen serve DIFFUSERS_FOLDER', () => {
   it('converts into --cache-dir once, serves it, and a second start converts nothing', async () => {
     const cache = join(root, 'cache');
     const start = async (): Promise<string> => {
-      const server = await startServerProcess(['serve', SD15, '--cache-dir', cache, '--device', 'cpu', '--dtype', 'fp32']);
-      try {
-        await server.ready();
-        const res = await fetch(`${server.url}/v1/images/generations`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ prompt: 'a photo of a cat', size: '64x64', num_inference_steps: 2, seed: 1 }),
-        });
-        expect(res.status).toBe(200);
-        return server.output();
-      } finally {
-        server.stop('SIGKILL');
-      }
+      const served = await serveOnce(['serve', SD15, '--cache-dir', cache, '--device', 'cpu', '--dtype', 'fp32']);
+      expect(served.status).toBe(200);
+      return served.output;
     };
     expect(await start()).toMatch(/"msg":"converted"/);
     const second = await start();

@@ -8,12 +8,13 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeDiffusersRepo, NEVER_FETCHED, shardCheckpoint } from '../../../hack/src/hubmock/diffusers-repo.js';
 import { startHubMock, type HubMock, type LoggedRequest } from '../../../hack/src/hubmock/server.js';
-import { runCli, startServerProcess } from '../../../hack/src/server-process.js';
+import { runCli } from '../../../hack/src/server-process.js';
 import { MARKER_FILE as CONVERT_MARKER } from '../../src/convert/convert-pipeline.js';
 import { MissingFileError, SafetensorsError, UnsupportedModelError } from '../../src/convert/errors.js';
 import { ClipTokenizer } from '../../src/engine/tokenizer/clip-tokenizer.js';
 import { sourceDirFor } from '../../src/pull/diffusers.js';
 import { pullModel } from '../../src/pull/index.js';
+import { serveOnce } from '../support/serve-once.js';
 import { listFiles } from '../../src/pull/pipeline.js';
 import { captureLogger } from './fixtures.js';
 
@@ -271,21 +272,10 @@ describe('hypergen serve hf:// of a diffusers repository', () => {
   it('pulls, converts into --cache-dir and serves; a second start downloads and converts nothing', async () => {
     const cache = tempDir();
     const start = async (): Promise<string> => {
-      const server = await startServerProcess(['serve', `hf://${REPO}`, '--cache-dir', cache, '--device', 'cpu', '--dtype', 'fp32'], { HF_ENDPOINT: mock.url });
-      try {
-        await server.ready();
-        const res = await fetch(`${server.url}/v1/images/generations`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ prompt: 'a photo of a cat', size: '64x64', num_inference_steps: 2, seed: 1 }),
-        });
-        expect(res.status).toBe(200);
-        const body = (await res.json()) as { data: { b64_json: string }[] };
-        expect(Buffer.from(body.data[0]!.b64_json, 'base64').subarray(1, 4).toString()).toBe('PNG');
-        return server.output();
-      } finally {
-        await server.stop('SIGKILL');
-      }
+      const served = await serveOnce(['serve', `hf://${REPO}`, '--cache-dir', cache, '--device', 'cpu', '--dtype', 'fp32'], { HF_ENDPOINT: mock.url });
+      expect(served.status).toBe(200);
+      expect(served.image!.subarray(1, 4).toString()).toBe('PNG');
+      return served.output;
     };
     const first = await start();
     expect(first).toMatch(/"msg":"model pulled"/);
