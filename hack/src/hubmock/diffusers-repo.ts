@@ -6,7 +6,7 @@
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SafetensorsFile } from '@hypergen/server/convert/safetensors.js';
-import { toFloat16Bits } from '@hypergen/server/engine/pipeline/tensors.js';
+import { toFloat16Array } from '@hypergen/server/engine/pipeline/tensors.js';
 import { writeSafetensors } from '../models/safetensors-writer.js';
 
 /** Files of the folder a conversion pull must not request. */
@@ -35,9 +35,7 @@ export function writeFp16Variant(from: string, to: string): void {
         const bytes = source.read(t);
         if (t.dtype !== 'F32') return sink(bytes);
         const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
-        const half = new Uint16Array(values.length);
-        for (let i = 0; i < values.length; i++) half[i] = toFloat16Bits(values[i]!);
-        sink(new Uint8Array(half.buffer));
+        sink(new Uint8Array(toFloat16Array(values).buffer));
       },
     }));
     writeSafetensors(to, tensors, source.metadata);

@@ -1,5 +1,6 @@
 // Deterministic random weights (a WeightSource for the product's graph builders), written inline (raw_data) or
 // streamed to an ONNX external data file.
+import { toFloat16Array } from '@hypergen/server/engine/pipeline/tensors.js';
 import { TensorPlacer } from '@hypergen/server/convert/external-data.js';
 import type { Init, ParamRequest, WeightSource } from '@hypergen/server/convert/weight-source.js';
 import onnxProto from 'onnx-proto';
@@ -33,30 +34,9 @@ function mulberry32(seed: number): () => number {
 
 const CHUNK = 1 << 20; // elements generated per write, so multi-GB tensors never sit in memory whole
 
-// float32 -> float16 by table (sign + exponent -> base bits and mantissa shift), rounding to nearest (ties away from
-// zero): about 20x faster than a call per value, which matters for the multi-GB shape presets.
-const HALF_BASE = new Uint16Array(512);
-const HALF_SHIFT = new Uint8Array(512);
-for (let i = 0; i < 256; i++) {
-  const e = i - 127;
-  const [base, shift] = e < -24 ? [0, 24] : e < -14 ? [0x0400 >> (-e - 14), -e - 1] : e <= 15 ? [(e + 15) << 10, 13] : e < 128 ? [0x7c00, 24] : [0x7c00, 13];
-  HALF_BASE[i] = base;
-  HALF_BASE[i | 0x100] = base | 0x8000;
-  HALF_SHIFT[i] = HALF_SHIFT[i | 0x100] = shift;
-}
-
-/** Little-endian float16 bytes of float32 values. */
+/** Little-endian float16 bytes of float32 values (the engine's round-to-nearest-even conversion). */
 export function halfBytes(values: Float32Array): Uint8Array {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < bits.length; i++) {
-    const b = bits[i]!;
-    const e = b >>> 23;
-    const m = b & 0x7fffff;
-    const shift = HALF_SHIFT[e]!;
-    out[i] = HALF_BASE[e]! + (m >>> shift) + ((m >>> (shift - 1)) & 1);
-  }
-  return new Uint8Array(out.buffer);
+  return new Uint8Array(toFloat16Array(values).buffer);
 }
 
 /** Fills `count` float32 values chunk by chunk; each tensor has its own stream so values do not depend on order. */

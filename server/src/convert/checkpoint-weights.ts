@@ -2,7 +2,7 @@
 // Linear weights transposed to [in, out], per-channel vectors reshaped, F32/F16/BF16 converted to the graph's float
 // type, each tensor read, converted, written and dropped before the next one.
 import onnxProto from 'onnx-proto';
-import { fromFloat16Bits, toFloat16Bits } from '../engine/pipeline/tensors.js';
+import { fromFloat16Bits, toFloat16Array } from '../engine/pipeline/tensors.js';
 import { WeightMismatchError } from './errors.js';
 import type { TensorPlacer } from './external-data.js';
 import type { SafetensorsFile, TensorInfo } from './safetensors.js';
@@ -45,17 +45,16 @@ interface Encoded {
 
 function encode(values: Float32Array, elem: FloatElem): Encoded {
   if (elem === 'float32') return { bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength), clamped: 0 };
-  const out = new Uint16Array(values.length);
   let clamped = 0;
+  let source = values;
   for (let i = 0; i < values.length; i++) {
-    let v = values[i] as number;
+    const v = values[i] as number;
     if (v > FP16_MAX || v < -FP16_MAX) {
-      clamped++;
-      v = v > 0 ? FP16_MAX : -FP16_MAX;
+      if (clamped++ === 0) source = Float32Array.from(values); // clamp a copy: `values` may view the source file's bytes
+      source[i] = v > 0 ? FP16_MAX : -FP16_MAX;
     }
-    out[i] = toFloat16Bits(v);
   }
-  return { bytes: new Uint8Array(out.buffer), clamped };
+  return { bytes: new Uint8Array(toFloat16Array(source).buffer), clamped };
 }
 
 /**

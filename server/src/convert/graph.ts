@@ -2,7 +2,7 @@
 // with onnx-proto. Activations are computed in the graph's float type (float32, or float16 for fp16 exports).
 import { writeFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
-import { toFloat16Bits } from '../engine/pipeline/tensors.js';
+import { toFloat16Array } from '../engine/pipeline/tensors.js';
 import type { FloatElem, Init, ParamLayout, WeightSource } from './weight-source.js';
 
 const { onnx } = onnxProto;
@@ -65,7 +65,7 @@ export function floatBytes(elem: FloatElem, values: ArrayLike<number>): Uint8Arr
     const f = Float32Array.from(values);
     return new Uint8Array(f.buffer);
   }
-  return new Uint8Array(Uint16Array.from(values, toFloat16Bits).buffer);
+  return new Uint8Array(toFloat16Array(Float32Array.from(values)).buffer);
 }
 
 /** Graph under construction. Parameters come from a WeightSource; helper constants are always inline. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { fromFloat16Bits, toFloat16Bits } from '../../src/engine/pipeline/tensors.js';
+import { fromFloat16Bits, toFloat16Array, toFloat16Bits } from '../../src/engine/pipeline/tensors.js';
 
 describe('float16 conversion (fp16 exports)', () => {
   it('encodes IEEE 754 binary16 bit patterns', () => {
@@ -38,5 +38,27 @@ describe('float16 conversion (fp16 exports)', () => {
     expect(fromFloat16Bits(0x3c00)).toBe(1);
     expect(fromFloat16Bits(0xc000)).toBe(-2);
     expect(fromFloat16Bits(0x0001)).toBe(2 ** -24);
+  });
+
+  it('converts whole arrays bit for bit as toFloat16Bits does (every 257th float32 bit pattern, and the ties)', () => {
+    const patterns = new Uint32Array(2 ** 32 / 257 + 64);
+    let n = 0;
+    for (let b = 0; b < 2 ** 32; b += 257) patterns[n++] = b;
+    // Exact ties (13 dropped bits = 0x1000) around both ends of the normal range and in the middle.
+    for (const base of [0x38800000, 0x3f800000, 0x477fe000, 0x477ff000, 0x47800000 - 0x2000]) {
+      for (const tie of [0x0fff, 0x1000, 0x1001, 0x3000]) patterns[n++] = (base & ~0x1fff) | tie;
+      for (const tie of [0x0fff, 0x1000, 0x1001, 0x3000]) patterns[n++] = ((base & ~0x1fff) | tie) | 0x80000000;
+    }
+    const values = new Float32Array(patterns.buffer, 0, n);
+    const got = toFloat16Array(values);
+    for (let i = 0; i < n; i++) {
+      const want = toFloat16Bits(values[i]!);
+      const nan = Number.isNaN(values[i]!);
+      // NaN payloads may differ; both must be a NaN of the same sign.
+      if (nan ? (got[i]! & 0xfc00) !== (want & 0xfc00) || (got[i]! & 0x3ff) === 0 : got[i] !== want) {
+        throw new Error(`0x${patterns[i]!.toString(16)}: got 0x${got[i]!.toString(16)}, want 0x${want.toString(16)}`);
+      }
+    }
+    expect(n).toBeGreaterThan(16_000_000);
   });
 });

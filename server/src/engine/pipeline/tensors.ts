@@ -32,6 +32,24 @@ export function toFloat16Bits(value: number): number {
   return sign | half;
 }
 
+/**
+ * float32 values -> binary16 bits, bit for bit what toFloat16Bits gives, in one pass: the normal half range
+ * (2^-14 <= |x| < 65536) by integer rounding on the float32 bit pattern (rebias the exponent, round the 13 dropped
+ * mantissa bits to nearest even, as in F. Giesen's float_to_half_fast3_rtne); subnormals, overflow, infinities and
+ * NaN per value. For multi-GB weight conversion, where a call per value dominates.
+ */
+export function toFloat16Array(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    const a = b & 0x7fffffff;
+    // (a - (112 << 23) + 0xfff + odd) >>> 13, written as a wrapping add: >>> takes the sum modulo 2^32.
+    out[i] = a >= 0x38800000 && a < 0x47800000 ? ((b >>> 16) & 0x8000) | ((a + 0xc8000fff + ((a >>> 13) & 1)) >>> 13) : toFloat16Bits(values[i]!);
+  }
+  return out;
+}
+
 export function fromFloat16Bits(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >>> 10) & 0x1f;
@@ -51,7 +69,7 @@ export function tensorMeta(session: ort.InferenceSession, name: string): ort.Inf
 export function floatTensor(session: ort.InferenceSession, name: string, data: Float32Array, dims: readonly number[]): ort.Tensor {
   const type = tensorMeta(session, name).type;
   if (type === 'float32') return new ort.Tensor('float32', data, dims);
-  if (type === 'float16') return new ort.Tensor('float16', Uint16Array.from(data, toFloat16Bits), dims);
+  if (type === 'float16') return new ort.Tensor('float16', toFloat16Array(data), dims);
   throw new Error(`ONNX input "${name}" is ${type}; expected float32 or float16`);
 }
 
