@@ -75,4 +75,4 @@ images:
 	$$engine build -f operator/Dockerfile -t ghcr.io/hypergen/hypergen-operator:$(IMAGE_TAG) .
 
 clean:
-	rm -rf server/dist operator/dist hack/dist models
+	rm -rf server/dist operator/dist hack/dist hack/testcluster/dist models

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { compileCel } from '../../hack/src/testcluster/cel.js';
+import { compileCel } from '@hypergen/testcluster/cel';
 import { renderTypes, TYPES_PATH } from '../src/api/codegen.js';
 import { CRD_FILE, EXAMPLES, exampleDocs } from './support/fixtures.js';
 

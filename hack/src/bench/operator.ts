@@ -10,8 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { nodeRuntime } from '../chart/dockerfile.js';
-import { SimulatedPodRunner, startTestCluster, type TestCluster } from '../testcluster/index.js';
-import type { Json } from '../testcluster/types.js';
+import { type Json, SimulatedPodRunner, startTestCluster, type TestCluster } from '@hypergen/testcluster';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const NS = 'bench';

@@ -4,9 +4,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../server-process.js';
-import { type TestCluster, startTestCluster } from '../testcluster/cluster.js';
-import { Kubectl } from '../testcluster/kubectl.js';
-import { ProcessPodRunner, startServiceProxy } from '../testcluster/podrunner/index.js';
+import { type TestCluster, startTestCluster } from '@hypergen/testcluster';
+import { Kubectl } from '@hypergen/testcluster/kubectl';
+import { ProcessPodRunner, startServiceProxy } from '@hypergen/testcluster/podrunner';
 
 export interface Stack {
   cluster: TestCluster;

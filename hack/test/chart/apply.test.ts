@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { authorized, requestAttributes, type BoundRules } from '../../src/chart/rbac.js';
 import { renderChart, repoRoot, toYamlStream, type RenderResult } from '../../src/chart/render.js';
-import { startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
-import { Kubectl } from '../../src/testcluster/kubectl.js';
+import { startTestCluster, type TestCluster } from '@hypergen/testcluster';
+import { Kubectl } from '@hypergen/testcluster/kubectl';
 
 const RELEASE_NS = 'hypergen-system';
 let cluster: TestCluster;

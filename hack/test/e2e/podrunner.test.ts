@@ -4,9 +4,9 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify as toYaml } from 'yaml';
-import { type TestCluster, startTestCluster } from '../../src/testcluster/cluster.js';
-import { Kubectl } from '../../src/testcluster/kubectl.js';
-import { ProcessPodRunner, startServiceProxy } from '../../src/testcluster/podrunner/index.js';
+import { type TestCluster, startTestCluster } from '@hypergen/testcluster';
+import { Kubectl } from '@hypergen/testcluster/kubectl';
+import { ProcessPodRunner, startServiceProxy } from '@hypergen/testcluster/podrunner';
 
 const SERVER = `
 const http = require('http'), fs = require('fs');

@@ -1,13 +1,14 @@
-// No import circles in the product or the tooling: every relative import of server/src, operator/src and hack/src
-// (TypeScript's own pre-processor lists them, type-only imports included) forms a graph without cycles. A loop is
-// always a type or helper living in the wrong file.
+// No import circles in the product or the tooling: every relative import of server/src, operator/src, hack/src and
+// hack/testcluster/src (TypeScript's own pre-processor lists them, type-only imports included) forms a graph without
+// cycles. A loop is always a type or helper living in the wrong file. The test cluster is a package: code and tests
+// outside it import it as @hypergen/testcluster, never by a relative path into it.
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { REPO_ROOT } from '../../src/server-process.js';
 
-const SOURCE_ROOTS = ['server/src', 'operator/src', 'hack/src'];
+const SOURCE_ROOTS = ['server/src', 'operator/src', 'hack/src', 'hack/testcluster/src'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -18,9 +19,9 @@ function sources(dir: string): string[] {
 }
 
 /** file -> the files it imports by relative path (`./x.js` resolves to `./x.ts`). */
-function importGraph(): Map<string, string[]> {
+function importGraph(roots = SOURCE_ROOTS): Map<string, string[]> {
   const graph = new Map<string, string[]>();
-  for (const file of SOURCE_ROOTS.flatMap((root) => sources(join(REPO_ROOT, root)))) {
+  for (const file of roots.flatMap((root) => sources(join(REPO_ROOT, root)))) {
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
     const targets = importedFiles
       .map((ref) => ref.fileName)
@@ -71,9 +72,16 @@ describe('imports', () => {
     expect(cycles(new Map([['/a', ['/b']], ['/b', ['/c']], ['/c', ['/a']], ['/d', ['/a']]]))).toHaveLength(1);
   });
 
-  it('form no circles in server/src, operator/src and hack/src', () => {
+  it('form no circles in server/src, operator/src, hack/src and hack/testcluster/src', () => {
     const graph = importGraph();
     expect(graph.size).toBeGreaterThan(100);
     expect(cycles(graph)).toEqual([]);
+  });
+
+  it('reach the test cluster only by its package name from outside hack/testcluster', () => {
+    const graph = importGraph(['server/src', 'server/test', 'operator/src', 'operator/test', 'hack/src', 'hack/test']);
+    const inside = join(REPO_ROOT, 'hack/testcluster') + '/';
+    const reaching = [...graph].flatMap(([file, targets]) => targets.filter((t) => t.startsWith(inside)).map((t) => `${relative(REPO_ROOT, file)} -> ${relative(REPO_ROOT, t)}`));
+    expect(reaching).toEqual([]);
   });
 });

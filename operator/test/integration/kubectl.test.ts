@@ -2,7 +2,7 @@
 // `describe` Events, and CRD validation messages.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { Kubectl } from '../../../hack/src/testcluster/kubectl.js';
+import { Kubectl } from '@hypergen/testcluster/kubectl';
 import { resourcePath, Types } from '../../src/kube/client.js';
 import { REPO } from '../support/fixtures.js';
 import { get, startHarness, tryGet, waitFor, type Harness } from '../support/harness.js';

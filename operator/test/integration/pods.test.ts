@@ -1,7 +1,7 @@
 // Pod trouble surfaces in the CR's conditions and Events: Unschedulable (the test cluster's scheduler finds no GPU on
 // its only node), CrashLoopBackOff (a kubelet reports a crashing container).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SimulatedPodRunner, crashLoopStatus } from '../../../hack/src/testcluster/index.js';
+import { SimulatedPodRunner, crashLoopStatus } from '@hypergen/testcluster';
 import type { HyperGenModel } from '../../src/api/types.js';
 import { resourcePath, Types } from '../../src/kube/client.js';
 import { createModel, model, startHarness, tryGet, waitFor, type Harness } from '../support/harness.js';

@@ -1,10 +1,10 @@
-// Integration harness: the repo's test API server (hack/src/testcluster) with the CRD installed, and the
+// Integration harness: the repo's test API server (@hypergen/testcluster) with the CRD installed, and the
 // operator running in-process against it through real client-node (HTTPS, token auth, watches).
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { parse } from 'yaml';
-import { startTestCluster, type TestCluster, type TestClusterOptions } from '../../../hack/src/testcluster/index.js';
+import { startTestCluster, type TestCluster, type TestClusterOptions } from '@hypergen/testcluster';
 import type { HyperGenModel } from '../../src/api/types.js';
 import { parseConfig, type OperatorConfig } from '../../src/config.js';
 import { KubeClient, resourcePath, Types } from '../../src/kube/client.js';

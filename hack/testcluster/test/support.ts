@@ -2,7 +2,7 @@
 // HTTPS requests (for headers and content types client-node hides) and polling.
 import { request as httpsRequest } from 'node:https';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
-import type { TestCluster } from '../../src/testcluster/index.js';
+import type { TestCluster } from '../src/index.js';
 
 /** API server JSON, read field by field in assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

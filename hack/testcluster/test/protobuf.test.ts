@@ -1,6 +1,6 @@
 // The protobuf request decoder (kubectl 1.32 `create`/`run` bodies) on hand-made bodies: bad input is a 400.
 import { describe, expect, it } from '@jest/globals';
-import { decodeProtobuf } from '../../src/testcluster/protobuf.js';
+import { decodeProtobuf } from '../src/protobuf.js';
 
 const varint = (n: bigint): Buffer => {
   const out: number[] = [];

@@ -3,7 +3,7 @@
 // kubectl in kubectl.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PatchStrategy, Watch, setHeaderOptions, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
-import { SimulatedPodRunner, crashLoopStatus, startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
+import { SimulatedPodRunner, crashLoopStatus, startTestCluster, type TestCluster } from '../src/index.js';
 import {
   WIDGETS_PATH,
   WIDGET_API_VERSION,

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
-import { Kubectl, type KubectlResult } from '../../src/testcluster/kubectl.js';
+import { startTestCluster, type TestCluster } from '../src/index.js';
+import { Kubectl, type KubectlResult } from '../src/kubectl.js';
 import { raw, waitFor } from './support.js';
 
 const CRD = `apiVersion: apiextensions.k8s.io/v1
@@ -432,7 +432,7 @@ describe('npm run testcluster', () => {
   });
 
   it('refuses unknown flags and bad values with exit code 2 and the usage', () => {
-    const cli = fileURLToPath(new URL('../../dist/testcluster/cli.js', import.meta.url));
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20000 });
     const bogus = run('--bogus');
     expect([bogus.status, bogus.stdout]).toEqual([2, '']);

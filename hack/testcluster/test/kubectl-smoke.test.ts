@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
-import { Kubectl } from '../../src/testcluster/kubectl.js';
+import { startTestCluster, type TestCluster } from '../src/index.js';
+import { Kubectl } from '../src/kubectl.js';
 
 describe('test cluster with real kubectl (smoke)', () => {
   let c: TestCluster;

@@ -7,11 +7,25 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, freePort } from '../../server-process.js';
+import { fileURLToPath } from 'node:url';
 import type { ObjectApi } from '../api.js';
 import { type KubeletApi, type PodRunner, crashLoopStatus, runningStatus } from '../pods.js';
 import { type Json, nowTime } from '../types.js';
 import { mapPath, projectedFiles, writeAtomic } from './volumes.js';
+
+/** The compiled `hypergen` CLI of this checkout (server/dist/cli.js; `tsc -b` must have run). */
+const CLI = fileURLToPath(new URL('../../../../server/dist/cli.js', import.meta.url));
+
+/** A port free on 127.0.0.1 right now (the OS picks it; the pod's process binds it a moment later). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('freePort: no TCP address');
+  return address.port;
+}
 
 export interface ProcessRunnerOptions {
   /** Host folder standing in for each PersistentVolumeClaim (claim name -> folder), e.g. { models: 'REPO/models' }. */

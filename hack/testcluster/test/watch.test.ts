@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ListWatch, PatchStrategy, Watch, makeInformer, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
-import { startTestCluster, type TestCluster } from '../../src/testcluster/index.js';
+import { startTestCluster, type TestCluster } from '../src/index.js';
 import { WIDGETS_PATH, WIDGET_GROUP, WIDGET_PLURAL, WIDGET_VERSION, type Clients, clients, installWidgetCrd, raw, waitFor, widget } from './support.js';
 
 interface WatchEvent {
