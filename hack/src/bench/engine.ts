@@ -5,12 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import pino from 'pino';
 import { createEngine } from '@hypergen/server/engine/index.js';
 import type { GenerationRequest, GenerationResult } from '@hypergen/server/engine/types.js';
 import { REPO_ROOT } from '../server-process.js';
 import { matmulPeak } from './matmul-peak.js';
 import { sideBySide } from './side-by-side.js';
+import { stepTimes } from './step-times.js';
 import { unetFlops, type UNetShape } from './unet-flops.js';
 
 interface Target {
@@ -25,7 +25,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 /** Prints the stage figures and returns the UNet's achieved GFLOP/s. */
 async function benchModel(target: Target): Promise<number> {
   const dir = join(REPO_ROOT, target.model);
-  const engine = createEngine({ modelDir: dir, device: 'auto', dtype: 'fp32', logger: pino({ level: 'silent' }) });
+  const telemetry = stepTimes();
+  const engine = createEngine({ modelDir: dir, device: 'auto', dtype: 'fp32', logger: telemetry.logger });
   try {
     const info = await engine.load();
     const request: GenerationRequest = {
@@ -39,15 +40,19 @@ async function benchModel(target: Target): Promise<number> {
       scheduler: 'euler',
       outputFormat: 'png',
     };
-    await engine.generate({ ...request, steps: 1 }); // warm-up: first runs allocate and tune kernels
+    await engine.generate([{ ...request, steps: 1 }]); // warm-up: first runs allocate and tune kernels
     const results: GenerationResult[] = [];
+    const runSteps: number[][] = [];
     // The caller's event loop while generating: the worker thread should leave it free.
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
-    for (let r = 0; r < target.runs; r++) results.push(await engine.generate(request));
+    for (let r = 0; r < target.runs; r++) {
+      results.push(...(await engine.generate([request])));
+      runSteps.push(telemetry.last());
+    }
     loop.disable();
     const stage = (name: string) => median(results.map((result) => result.timings[name] ?? 0));
-    const steps = results.flatMap((result) => result.unetStepSeconds ?? []);
+    const steps = runSteps.flat();
     const unet = JSON.parse(readFileSync(join(dir, 'unet', 'config.json'), 'utf8')) as UNetShape;
     const vaeScale = info.limits.sizeMultiple / 2 ** (unet.block_out_channels.length - 1);
     // Guidance on: each step is one UNet call on a batch of 2 (unconditional + conditional).
@@ -59,7 +64,7 @@ async function benchModel(target: Target): Promise<number> {
     console.log(`    tokenize      ${ms(stage('tokenize'))}`);
     console.log(`    text_encoder  ${ms(stage('text_encoder'))}`);
     console.log(`    unet          ${ms(stage('unet'))} total; per step median ${ms(stepMedian)}, min ${ms(Math.min(...steps))}, max ${ms(Math.max(...steps))}`);
-    console.log(`    unet steps    ${results[results.length - 1]!.unetStepSeconds!.map((s) => (s * 1000).toFixed(1)).join(' ')} ms (last run)`);
+    console.log(`    unet steps    ${runSteps[runSteps.length - 1]!.map((s) => (s * 1000).toFixed(1)).join(' ')} ms (last run)`);
     console.log(`    vae           ${ms(stage('vae'))}`);
     console.log(`    encode (png)  ${ms(stage('encode'))}`);
     console.log(`    total         ${ms(stage('total'))}`);

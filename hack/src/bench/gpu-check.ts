@@ -6,9 +6,9 @@
 //   node hack/dist/bench/gpu-check.js table rows.jsonl
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { createEngine } from '@hypergen/server/engine/index.js';
 import type { GenerationRequest, GenerationResult } from '@hypergen/server/engine/types.js';
+import { stepTimes } from './step-times.js';
 
 export interface Row {
   label: string;
@@ -41,9 +41,11 @@ interface CaseOptions {
   warmup: boolean;
 }
 
-/** Seconds of the fixed part (text encoders, VAE, PNG) and of one UNet step (whole batch) of one generation. */
-function split(result: GenerationResult): { fixedS: number; stepS: number } {
-  const steps = result.unetStepSeconds ?? [];
+/**
+ * Seconds of the fixed part (text encoders, VAE, PNG) and of one UNet step (whole batch) of one generation, from its
+ * result and the step times the engine logged for it.
+ */
+function split(result: GenerationResult, steps: number[]): { fixedS: number; stepS: number } {
   return { fixedS: result.timings.total! - sum(steps), stepS: median(steps) };
 }
 
@@ -52,7 +54,9 @@ export async function measureCase(o: CaseOptions, emit: (row: Row) => void): Pro
   const left = () => o.budgetS - (performance.now() - started) / 1000;
   const base = { label: o.label, size: `${o.size}x${o.size}`, steps: o.steps, device: o.device };
   // fp16 asked for everywhere: the exports are fp16 (onnxruntime's CPU provider runs them with casts to float32).
-  const engine = createEngine({ modelDir: o.model, device: o.device, dtype: 'fp16', logger: pino({ level: 'silent' }) });
+  const telemetry = stepTimes();
+  const engine = createEngine({ modelDir: o.model, device: o.device, dtype: 'fp16', logger: telemetry.logger });
+  const generate = async (request: GenerationRequest) => (await engine.generate([request]))[0]!;
   try {
     let info;
     try {
@@ -80,16 +84,16 @@ export async function measureCase(o: CaseOptions, emit: (row: Row) => void): Pro
       });
       // First runs at a shape compile shaders / pick kernels: not counted.
       if (o.warmup) {
-        await engine.generate(request(1));
+        await generate(request(1));
         progress(`batch ${batch} warmed up`);
       }
-      const probe = await engine.generate(request(o.probeSteps));
+      const probe = await generate(request(o.probeSteps));
       progress(`batch ${batch}: ${o.probeSteps} step${o.probeSteps > 1 ? 's' : ''} in ${probe.timings.total!.toFixed(2)} s`);
-      const { fixedS, stepS } = split(probe);
+      const { fixedS, stepS } = split(probe, telemetry.last());
       const predicted = fixedS + o.steps * stepS;
       if (o.probeSteps < o.steps && predicted * 1.2 < left()) {
-        const full = await engine.generate(request(o.steps));
-        emit({ ...loaded, batch, stepS: split(full).stepS, imageS: full.timings.total! / batch, note: 'measured' });
+        const full = await generate(request(o.steps));
+        emit({ ...loaded, batch, stepS: split(full, telemetry.last()).stepS, imageS: full.timings.total! / batch, note: 'measured' });
       } else {
         const note = o.probeSteps >= o.steps ? 'measured' : `extrapolated from ${o.probeSteps} step${o.probeSteps > 1 ? 's' : ''}`;
         emit({ ...loaded, batch, stepS, imageS: predicted / batch, note });

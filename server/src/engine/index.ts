@@ -1,18 +1,29 @@
 // The engine factory the HTTP layer uses. The diffusion pipeline runs in a worker thread (session.run blocks its
-// thread for the whole UNet call); this side queues requests, relays aborts and returns images.
+// thread for the whole UNet call); this side queues batches, relays aborts, returns images, and reports the
+// worker's step times as the hypergen_unet_step_seconds histogram and a debug log line per batch.
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { batchKey, DeviceUnavailableError, GenerationRequestError, type Engine, type EngineInfo, type GenerationRequest, type GenerationResult, type RequestedDevice } from './types.js';
+import type { Metrics } from '../metrics/registry.js';
 import type { FromWorker, ToWorker, WorkerError } from './worker/protocol.js';
 
 export interface EngineOptions {
   modelDir: string;
   device: RequestedDevice;
   dtype: 'fp16' | 'fp32';
+  /** Also carries the step times: at debug level, one STEP_TIMES_MESSAGE line per batch. */
   logger: Logger;
+  /** Where the step times go as a histogram; without it they are only logged. */
+  metrics?: Pick<Metrics, 'unetStepSeconds'>;
 }
+
+/**
+ * The message of the debug line logged per batch with `stepSeconds` (each denoising step's seconds, in order),
+ * `requests` and `images`: what benchmarks read instead of a field in the result.
+ */
+export const STEP_TIMES_MESSAGE = 'denoising step times';
 
 /**
  * The compiled worker. Resolved against the package root, so it is found from server/dist (production) and from
@@ -54,7 +65,7 @@ class WorkerEngine implements Engine {
   private worker: Worker | undefined;
   private loading: Promise<EngineInfo> | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: GenerationResult[]) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { requests: number; images: number; resolve: (r: GenerationResult[]) => void; reject: (e: unknown) => void }>();
   /** One generation at a time: the worker owns one set of sessions. */
   private tail: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
@@ -79,12 +90,17 @@ class WorkerEngine implements Engine {
           case 'load-failed':
             void worker.terminate();
             return reject(toError(message.error));
+          case 'steps': {
+            for (const seconds of message.seconds) this.options.metrics?.unetStepSeconds.observe(seconds);
+            const batch = this.pending.get(message.id);
+            this.options.logger.debug({ requests: batch?.requests, images: batch?.images, stepSeconds: message.seconds }, STEP_TIMES_MESSAGE);
+            return;
+          }
           case 'generated': {
             const results = message.results.map((result) => ({
               ...result,
               // Buffers arrive as plain Uint8Arrays after structured cloning.
               images: result.images.map((image) => ({ ...image, data: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength) })),
-              unetStepSeconds: message.unetStepSeconds,
             }));
             this.pending.get(message.id)?.resolve(results);
             this.pending.delete(message.id);
@@ -121,11 +137,7 @@ class WorkerEngine implements Engine {
     return this.loading;
   }
 
-  async generate(request: GenerationRequest, signal?: AbortSignal): Promise<GenerationResult> {
-    return (await this.generateBatch([request], signal))[0]!;
-  }
-
-  generateBatch(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]> {
+  generate(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]> {
     const run = this.tail.then(() => this.run(requests, signal));
     this.tail = run.catch(() => undefined);
     if (!signal) return run;
@@ -148,7 +160,7 @@ class WorkerEngine implements Engine {
     signal?.addEventListener('abort', onAbort, { once: true });
     const worker = this.worker;
     return new Promise<GenerationResult[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { requests: requests.length, images: requests.reduce((sum, r) => sum + r.n, 0), resolve, reject });
       const message: ToWorker = { type: 'generate', id, requests, abortFlag };
       worker.postMessage(message);
     }).finally(() => signal?.removeEventListener('abort', onAbort));

@@ -72,9 +72,8 @@ export interface StageTimings {
 
 export interface GenerationResult {
   images: GeneratedImage[];
+  /** Per batch: every result of one generate() call carries the batch's timings. */
   timings: StageTimings;
-  /** Seconds of each denoising step (UNet call + scheduler), for benchmarks; timings.unet_step is their mean. */
-  unetStepSeconds?: number[];
 }
 
 export interface EngineInfo {
@@ -105,15 +104,11 @@ export interface Engine {
   /** Present once load() has resolved. */
   readonly info: EngineInfo | undefined;
   /**
-   * Runs one request. Aborting the signal stops the work at the next step boundary and rejects with an
-   * AbortError.
+   * Runs requests that share a batchKey() as one batch, one UNet call per step over all their images (a single
+   * request is a batch of one). Each keeps its own prompt, negative prompt, seed and guidance scale; result i
+   * equals requests[i] run alone. Aborting the signal stops the whole batch at the next step boundary and rejects
+   * with an AbortError.
    */
-  generate(request: GenerationRequest, signal?: AbortSignal): Promise<GenerationResult>;
-  /**
-   * Dynamic batching: runs several requests that share a batchKey() in one UNet batch per step. Each keeps its own
-   * prompt, negative prompt, seed and guidance scale; result i equals generate(requests[i]) run alone. Aborting
-   * the signal stops the whole batch at the next step boundary.
-   */
-  generateBatch(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]>;
+  generate(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // The server's Prometheus metrics (HTTP requests and latency, queue depth, rejections, images, steps, batch sizes,
-// stage times, model load time) with process defaults, on a registry of their own per call.
+// stage times, UNet step times, model load time) with process defaults, on a registry of their own per call.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -54,6 +54,12 @@ export function createMetrics() {
       name: 'hypergen_generation_stage_seconds',
       help: 'Time per generation stage (tokenize, text_encoder, unet, vae, encode) per batch.',
       labelNames: ['stage'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    unetStepSeconds: new Histogram({
+      name: 'hypergen_unet_step_seconds',
+      help: 'Time per denoising step (one UNet call over the whole batch, plus the scheduler step).',
       buckets: LATENCY_BUCKETS,
       registers,
     }),

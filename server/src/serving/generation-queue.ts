@@ -175,7 +175,7 @@ export class GenerationQueue {
     for (const job of batch) job.signal.addEventListener('abort', stopWhenAbandoned, { once: true });
     try {
       const requests = batch.map((job) => job.request);
-      const results = batch.length === 1 ? [await this.engine.generate(requests[0]!, stop.signal)] : await this.engine.generateBatch(requests, stop.signal);
+      const results = await this.engine.generate(requests, stop.signal);
       this.record(batch, results, images);
       batch.forEach((job, i) => this.settle(job, undefined, results[i]));
     } catch (error) {

@@ -89,7 +89,7 @@ describe('legacy ONNX layout (no component config.json)', () => {
     const engines = [legacy, TINY].map((modelDir) => createEngine({ modelDir, device: 'cpu', dtype: 'fp32', logger }));
     try {
       await Promise.all(engines.map((e) => e.load()));
-      const [a, b] = await Promise.all(engines.map((e) => e.generate(request)));
+      const [a, b] = await Promise.all(engines.map(async (e) => (await e.generate([request]))[0]!));
       expect(a!.images[0]!.data.equals(b!.images[0]!.data)).toBe(true);
       expect(JSON.parse(readFileSync(join(legacy, 'model_index.json'), 'utf8'))._class_name).toBe('OnnxStableDiffusionPipeline');
     } finally {

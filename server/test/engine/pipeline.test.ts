@@ -5,12 +5,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pino from 'pino';
 import sharp from 'sharp';
-import { createEngine } from '../../src/engine/index.js';
+import { createEngine, STEP_TIMES_MESSAGE } from '../../src/engine/index.js';
 import { cudaProviderPath } from '../../src/engine/pipeline/sessions.js';
 import { GenerationRequestError, SCHEDULER_NAMES, type Engine, type GenerationRequest, type ModelFamily } from '../../src/engine/types.js';
+import { createMetrics } from '../../src/metrics/registry.js';
 
 const MODELS = join(import.meta.dirname, '../../../models');
 const logger = pino({ level: 'silent' });
+
+/** One request as a batch of one. */
+const one = async (engine: Engine, request: GenerationRequest, signal?: AbortSignal) => (await engine.generate([request], signal))[0]!;
 
 async function pixels(png: Buffer): Promise<Buffer> {
   return sharp(png).raw().toBuffer();
@@ -35,11 +39,20 @@ const CASES: [string, ModelFamily][] = [
 describe.each(CASES)('engine on %s', (model, family) => {
   let engine: Engine;
   let base: GenerationRequest;
+  // The step times leave the engine as telemetry: a debug log line per batch and a histogram.
+  const stepTimes: number[][] = [];
+  const telemetry = pino({ level: 'debug' }, {
+    write: (line: string) => {
+      const fields = JSON.parse(line) as { msg?: string; stepSeconds?: number[] };
+      if (fields.msg === STEP_TIMES_MESSAGE) stepTimes.push(fields.stepSeconds!);
+    },
+  });
+  const metrics = createMetrics();
 
   beforeAll(async () => {
     const dir = join(MODELS, model);
     if (!existsSync(dir)) throw new Error(`${dir} is missing: run \`make tiny-models\``);
-    engine = createEngine({ modelDir: dir, device: 'cpu', dtype: 'fp32', logger });
+    engine = createEngine({ modelDir: dir, device: 'cpu', dtype: 'fp32', logger: telemetry, metrics });
     const info = await engine.load();
     base = {
       prompt: 'a photo of a cat',
@@ -66,18 +79,21 @@ describe.each(CASES)('engine on %s', (model, family) => {
   });
 
   it.each(['png', 'jpeg', 'webp'] as const)('produces a decodable %s of the requested size', async (outputFormat) => {
-    const result = await engine.generate({ ...base, width: 96, height: 64, outputFormat, outputCompression: 80 });
+    const result = await one(engine, { ...base, width: 96, height: 64, outputFormat, outputCompression: 80 });
     expect(result.images).toHaveLength(1);
     const image = result.images[0]!;
     expect(image.mimeType).toBe(`image/${outputFormat}`);
     const meta = await sharp(image.data).metadata();
     expect(meta).toMatchObject({ format: outputFormat, width: 96, height: 64, channels: 3 });
     for (const stage of ['tokenize', 'text_encoder', 'unet', 'unet_step', 'vae', 'encode']) expect(result.timings[stage]).toBeGreaterThan(0);
-    expect(result.unetStepSeconds).toHaveLength(base.steps);
+    // One time per step, in the log line of this batch and as observations of the histogram.
+    expect(stepTimes.at(-1)).toHaveLength(base.steps);
+    const observed = (await metrics.unetStepSeconds.get()).values.find((v) => v.metricName === 'hypergen_unet_step_seconds_count');
+    expect(observed?.value).toBe(stepTimes.flat().length);
   });
 
   it('gives byte-identical PNGs for the same seed and different ones for another seed', async () => {
-    const [a, b, c] = [await engine.generate(base), await engine.generate(base), await engine.generate({ ...base, seed: 1235 })];
+    const [a, b, c] = [await one(engine, base), await one(engine, base), await one(engine, { ...base, seed: 1235 })];
     expect(a.images[0]!.data.equals(b.images[0]!.data)).toBe(true);
     expect(a.images[0]!.data.equals(c.images[0]!.data)).toBe(false);
     // Not a flat image: random-weight models still map noise to varied pixels.
@@ -86,19 +102,19 @@ describe.each(CASES)('engine on %s', (model, family) => {
   });
 
   it('makes n images with seeds seed..seed+n-1, each equal to that seed generated alone', async () => {
-    const batch = await engine.generate({ ...base, n: 3, scheduler: 'euler_a' });
+    const batch = await one(engine, { ...base, n: 3, scheduler: 'euler_a' });
     expect(batch.images.map((image) => image.seed)).toEqual([1234, 1235, 1236]);
     for (const [i, image] of batch.images.entries()) {
-      const alone = await engine.generate({ ...base, scheduler: 'euler_a', seed: 1234 + i });
+      const alone = await one(engine, { ...base, scheduler: 'euler_a', seed: 1234 + i });
       // A batch of 3 runs GEMMs of other shapes than a batch of 1: allow one 8-bit level of rounding.
       expect(await maxDifference(image.data, alone.images[0]!.data)).toBeLessThanOrEqual(1);
     }
   });
 
   it('wraps seeds at 2^32 as torch does: seed 4294967295, n 3 gives 4294967295, 0, 1, and image 1 is seed 0 alone', async () => {
-    const batch = await engine.generate({ ...base, n: 3, seed: 4294967295, scheduler: 'euler_a' });
+    const batch = await one(engine, { ...base, n: 3, seed: 4294967295, scheduler: 'euler_a' });
     expect(batch.images.map((image) => image.seed)).toEqual([4294967295, 0, 1]);
-    const alone = await engine.generate({ ...base, seed: 0, scheduler: 'euler_a' });
+    const alone = await one(engine, { ...base, seed: 0, scheduler: 'euler_a' });
     expect(await maxDifference(batch.images[1]!.data, alone.images[0]!.data)).toBeLessThanOrEqual(1);
     expect(batch.images[0]!.data.equals(alone.images[0]!.data)).toBe(false);
   });
@@ -108,10 +124,10 @@ describe.each(CASES)('engine on %s', (model, family) => {
       { ...base, n: 2, seed: 7 },
       { ...base, prompt: 'a red car', negativePrompt: 'blurry', guidanceScale: 4, seed: 99 },
     ];
-    const results = await engine.generateBatch(requests);
+    const results = await engine.generate(requests);
     expect(results.map((r) => r.images.length)).toEqual([2, 1]);
     for (const [r, request] of requests.entries()) {
-      const alone = await engine.generate(request);
+      const alone = await one(engine, request);
       for (const [i, image] of alone.images.entries()) {
         expect(await maxDifference(results[r]!.images[i]!.data, image.data)).toBeLessThanOrEqual(1);
       }
@@ -119,7 +135,7 @@ describe.each(CASES)('engine on %s', (model, family) => {
   });
 
   it('applies classifier-free guidance above 1 and skips it at or below 1', async () => {
-    const run = async (request: Partial<GenerationRequest>) => (await engine.generate({ ...base, ...request })).images[0]!.data;
+    const run = async (request: Partial<GenerationRequest>) => (await one(engine, { ...base, ...request })).images[0]!.data;
     // Skipped: the guidance value and the negative prompt cannot matter.
     const off = await run({ guidanceScale: 1 });
     expect(off.equals(await run({ guidanceScale: 0 }))).toBe(true);
@@ -133,7 +149,7 @@ describe.each(CASES)('engine on %s', (model, family) => {
 
   it('runs every scheduler', async () => {
     for (const scheduler of SCHEDULER_NAMES) {
-      const result = await engine.generate({ ...base, scheduler, steps: 2 });
+      const result = await one(engine, { ...base, scheduler, steps: 2 });
       expect((await sharp(result.images[0]!.data).metadata()).width).toBe(64);
     }
   });
@@ -174,11 +190,11 @@ describe('engine control', () => {
 
   it('stops at a step boundary when aborted and stays usable', async () => {
     const controller = new AbortController();
-    const started = engine.generate(request, controller.signal);
+    const started = one(engine, request, controller.signal);
     setTimeout(() => controller.abort(new DOMException('client went away', 'AbortError')), 100);
     await expect(started).rejects.toMatchObject({ name: 'AbortError', message: 'client went away' });
     // The next request runs after the aborted one has left the worker; the worker logged where it stopped.
-    const after = await engine.generate({ ...request, steps: 2 });
+    const after = await one(engine, { ...request, steps: 2 });
     expect(after.images).toHaveLength(1);
     const aborted = logLines.find((line) => line.msg === 'generation aborted');
     const [, step, of] = /before step (\d+) of (\d+)/.exec(String(aborted?.detail)) ?? [];
@@ -188,24 +204,24 @@ describe('engine control', () => {
 
   it('rejects at once when aborted while queued behind another generation', async () => {
     const controller = new AbortController();
-    const first = engine.generate({ ...request, steps: 20 });
-    const queued = engine.generate(request, controller.signal);
+    const first = one(engine, { ...request, steps: 20 });
+    const queued = one(engine, request, controller.signal);
     controller.abort();
     await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
     expect((await first).images).toHaveLength(1);
   });
 
   it('rejects an already aborted signal without running', async () => {
-    await expect(engine.generate(request, AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(one(engine, request, AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('rejects sizes and batches the model cannot run', async () => {
-    await expect(engine.generate({ ...request, width: 72 })).rejects.toMatchObject({ name: 'GenerationRequestError', param: 'width', message: expect.stringMatching(/multiple of 16/) });
+    await expect(one(engine, { ...request, width: 72 })).rejects.toMatchObject({ name: 'GenerationRequestError', param: 'width', message: expect.stringMatching(/multiple of 16/) });
     // Only the worker knows the schedule: LCM cannot take more steps than its 50-step distillation schedule.
-    const lcm = engine.generate({ ...request, scheduler: 'lcm', steps: 60 });
+    const lcm = one(engine, { ...request, scheduler: 'lcm', steps: 60 });
     await expect(lcm).rejects.toBeInstanceOf(GenerationRequestError);
     await expect(lcm).rejects.toMatchObject({ param: 'steps', message: expect.stringMatching(/at most 50 steps/) });
-    await expect(engine.generateBatch([request, { ...request, steps: 3 }])).rejects.toThrow(/share/);
+    await expect(engine.generate([request, { ...request, steps: 3 }])).rejects.toThrow(/share/);
   });
 
   it('fails to load a folder that is not a pipeline, with the reason', async () => {

@@ -15,8 +15,9 @@ export const SCRIPTED_INFO: EngineInfo = {
 
 export class ScriptedEngine implements Engine {
   info: EngineInfo | undefined;
+  /** Every request generated, in order, whichever batch it ran in. */
   readonly requests: GenerationRequest[] = [];
-  /** Milliseconds each generation takes; aborts are honoured while waiting. */
+  /** Milliseconds each generate() call (one batch) takes; aborts are honoured while waiting. */
   delayMs = 0;
   failWith: Error | undefined;
 
@@ -28,8 +29,12 @@ export class ScriptedEngine implements Engine {
     return SCRIPTED_INFO;
   }
 
-  async generate(request: GenerationRequest, signal?: AbortSignal): Promise<GenerationResult> {
-    this.requests.push(request);
+  /** Every generate() call's batch, in order: a lone request is a call of size 1. What the queue tests check. */
+  readonly calls: GenerationRequest[][] = [];
+
+  async generate(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]> {
+    this.calls.push(requests);
+    this.requests.push(...requests);
     if (this.delayMs > 0) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, this.delayMs);
@@ -40,7 +45,11 @@ export class ScriptedEngine implements Engine {
       });
     }
     if (this.failWith) throw this.failWith;
-    const images = await Promise.all(
+    return Promise.all(requests.map(async (request) => ({ images: await this.images(request), timings: { unet: 0.001 } })));
+  }
+
+  private images(request: GenerationRequest) {
+    return Promise.all(
       Array.from({ length: request.n }, async (_, i) => {
         const seed = imageSeed(request.seed, i);
         const data = await sharp({
@@ -51,15 +60,6 @@ export class ScriptedEngine implements Engine {
         return { data, mimeType: `image/${request.outputFormat}`, seed };
       }),
     );
-    return { images, timings: { unet: 0.001 } };
-  }
-
-  /** Batches run request by request here; what the tests check is how the queue forms them. */
-  readonly batches: GenerationRequest[][] = [];
-
-  async generateBatch(requests: GenerationRequest[], signal?: AbortSignal): Promise<GenerationResult[]> {
-    this.batches.push(requests);
-    return Promise.all(requests.map((request) => this.generate(request, signal)));
   }
 
   async close(): Promise<void> {}

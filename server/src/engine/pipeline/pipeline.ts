@@ -183,7 +183,7 @@ export class Pipeline {
    * The steps are StableDiffusion(XL)Pipeline.__call__'s (diffusers): encode the prompts, prepare the timesteps,
    * prepare the latents, prepare the UNet's conditioning, denoise, decode with the VAE; then encode the images.
    */
-  async generate(requests: GenerationRequest[], aborted: () => boolean): Promise<{ results: GenerationResult[]; unetStepSeconds: number[] }> {
+  async generate(requests: GenerationRequest[], aborted: () => boolean): Promise<{ results: GenerationResult[]; stepSeconds: number[] }> {
     const first = requests[0]!;
     const timings: Record<string, number> = {};
     const total = process.hrtime.bigint();
@@ -219,7 +219,8 @@ export class Pipeline {
     const images = await this.encodeImages(batch, pixels);
     timings.encode = seconds(started);
     timings.total = seconds(total);
-    return { results: images.map((encoded) => ({ images: encoded, timings })), unetStepSeconds: denoised.stepSeconds };
+    // The step times are telemetry for the engine's metrics and logs, beside the results rather than in them.
+    return { results: images.map((encoded) => ({ images: encoded, timings })), stepSeconds: denoised.stepSeconds };
   }
 
   /** The request's scheduler from the model's config: an unusable option is a 400 on scheduler, too many steps on steps. */

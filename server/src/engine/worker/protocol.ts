@@ -1,4 +1,5 @@
-// Messages between the engine (main thread) and its worker thread.
+// Messages between the engine (main thread) and its worker thread: commands one way; results, errors, logs and
+// telemetry (step timings, for the engine's metrics and logs, never part of a result) the other.
 import type { EngineInfo, GenerationRequest, GenerationResult } from '../types.js';
 import type { PipelineOptions } from '../pipeline/pipeline.js';
 
@@ -18,7 +19,9 @@ export interface WorkerError {
 export type FromWorker =
   | { type: 'loaded'; info: EngineInfo }
   | { type: 'load-failed'; error: WorkerError }
-  | { type: 'generated'; id: number; results: GenerationResult[]; unetStepSeconds: number[] }
+  /** Sent before the 'generated' of the same id: the seconds of each denoising step of that batch. */
+  | { type: 'steps'; id: number; seconds: number[] }
+  | { type: 'generated'; id: number; results: GenerationResult[] }
   | { type: 'failed'; id: number; error: WorkerError }
   | { type: 'closed' }
   | { type: 'log'; level: 'info' | 'warn'; message: string; fields: Record<string, unknown> };

@@ -33,7 +33,10 @@ port.on('message', (message: ToWorker) => {
       const { id, requests, abortFlag } = message;
       if (!pipeline) return send({ type: 'failed', id, error: { name: 'Error', message: 'engine is not loaded' } });
       pipeline.generate(requests, () => Atomics.load(abortFlag, 0) !== 0).then(
-        ({ results, unetStepSeconds }) => send({ type: 'generated', id, results, unetStepSeconds }),
+        ({ results, stepSeconds }) => {
+          send({ type: 'steps', id, seconds: stepSeconds });
+          send({ type: 'generated', id, results });
+        },
         (error: unknown) => {
           if (error instanceof AbortedError) send({ type: 'log', level: 'info', message: 'generation aborted', fields: { detail: error.message } });
           send({ type: 'failed', id, error: asError(error) });
