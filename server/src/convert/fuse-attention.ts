@@ -155,6 +155,12 @@ class GraphIndex {
     return c.length === 1 && !this.outputs.has(name) && !c[0]!.domain ? c[0] : undefined;
   }
 
+  /** The one node reading `name`'s data (Shape nodes, which read only its shape, aside). */
+  onlyData(name: string): INodeProto | undefined {
+    const c = (this.consumers.get(name) ?? []).filter((n) => n.opType !== 'Shape' || n.domain);
+    return c.length === 1 && !this.outputs.has(name) && !c[0]!.domain ? c[0] : undefined;
+  }
+
   /** A constant holding one value (any shape of one element), e.g. a scale. */
   scalar(name: string): { value: number; rank: number } | undefined {
     const c = this.constants.get(name);
@@ -316,7 +322,7 @@ class AttentionMatcher {
     this.layouts.set(out, layout);
     let merge: INodeProto | undefined;
     for (let steps = 0; steps < 6 && !same(layout, [['B'], ['Lq'], ['H', 'D']]); steps++) {
-      const n = this.ix.only(out);
+      const n = this.ix.onlyData(out);
       if (n === undefined || (n.opType !== 'Reshape' && n.opType !== 'Transpose') || n.input?.[0] !== out) fail('the attention output is not merged back to [B, Lq, H*D]');
       layout = this.step(n!, layout, 'Lq');
       out = n!.output![0]!;
