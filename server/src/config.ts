@@ -15,6 +15,11 @@ export interface ServeConfig {
   apiKeyFile?: string;
   device: RequestedDevice;
   dtype: 'fp16' | 'fp32';
+  /**
+   * fused (default): a diffusers folder converts with MultiHeadAttention, and an ONNX export's unfused UNet/VAE
+   * attention is rewritten once into cacheDir; plain: MatMul/Softmax conversions, ONNX exports loaded as they are.
+   */
+  attention?: 'fused' | 'plain';
   maxBatchSize: number;
   batchWaitMs: number;
   maxQueueSize: number;
@@ -72,6 +77,7 @@ export function serveOptions(): Option[] {
     new Option('--api-key-file <path>', 'require a key from this file (one per line, re-read on change)').env('HYPERGEN_API_KEY_FILE'),
     new Option('--device <device>', 'execution device (auto: cuda, else webgpu, else cpu; an explicit GPU that cannot load exits 2)').env('HYPERGEN_DEVICE').choices([...DEVICE_CHOICES]).default('auto'),
     new Option('--dtype <dtype>', 'compute precision').env('HYPERGEN_DTYPE').choices(['fp16', 'fp32']).default('fp16'),
+    new Option('--attention <form>', 'fused: onnxruntime MultiHeadAttention (an ONNX export with unfused attention is rewritten once into --cache-dir); plain: MatMul/Softmax, exports as they are').env('HYPERGEN_ATTENTION').choices(['fused', 'plain']).default('fused'),
     new Option('--max-batch-size <n>', 'most images in one UNet batch').env('HYPERGEN_MAX_BATCH_SIZE').default(4).argParser(integer(1, 64)),
     new Option('--batch-wait-ms <ms>', "right after a batch, how long the next waits for that batch's clients to come back (a request to an idle engine starts at once)").env('HYPERGEN_BATCH_WAIT_MS').default(10).argParser(integer(0, 10_000)),
     new Option('--max-queue-size <n>', 'requests waiting beyond which new ones get 429').env('HYPERGEN_MAX_QUEUE_SIZE').default(32).argParser(integer(1, 100_000)),

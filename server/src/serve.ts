@@ -60,7 +60,7 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
   // A diffusers folder is converted once: fp16 graphs for an explicit GPU provider with --dtype fp16 (the operator's
   // GPU pods), fp32 otherwise, since onnxruntime's CPU kernels run fp32 fastest and `auto` may end on the CPU.
   const convertDtype = config.dtype === 'fp16' && (config.device === 'cuda' || config.device === 'webgpu') ? 'fp16' : 'fp32';
-  const modelDir = await resolveModel(config.model, { cacheDir: config.cacheDir, logger, convertDtype });
+  const modelDir = await resolveModel(config.model, { cacheDir: config.cacheDir, logger, convertDtype, attention: config.attention });
   const engine = createEngine({ modelDir, device: config.device, dtype: config.dtype, logger, metrics });
   const queue = new GenerationQueue(
     engine,

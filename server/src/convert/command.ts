@@ -1,14 +1,44 @@
-// `hypergen convert SRC --out DIR [--dtype fp32|fp16] [--attention fused|plain]`: a diffusers pipeline folder to the Optimum ONNX layout, with
-// progress and a per-component summary in the log. ConvertErrors exit 2 (see cli.ts).
+// `hypergen convert SRC --out DIR [--dtype fp32|fp16] [--attention fused|plain]`: a diffusers pipeline folder to the Optimum ONNX layout,
+// or an ONNX export (Optimum's layout) to a copy with fused UNet/VAE attention, with progress and a per-component
+// summary in the log. ConvertErrors exit 2 (see cli.ts).
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { createLogger } from '../logger.js';
 import { type ConvertDtype, type ConvertOrigin, type ConvertReport, convertPipeline } from './convert-pipeline.js';
+import { ConvertError } from './errors.js';
+import { type FuseExportReport, fuseExport, isOnnxExport } from './fuse-export.js';
 import type { AttentionForm } from './graph.js';
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** Converts with progress logged per component (component, bytes, rate), then one line per component. */
+/** fuseExport with one line per component: attentions fused, masked (left) and unmatched (left, with reasons). */
+export function fuseExportLogged(source: string, out: string, logger: Logger, options: { onlyIfFused?: boolean; origin?: ConvertOrigin } = {}): FuseExportReport {
+  const report = fuseExport(source, out, {
+    ...options,
+    onProgress: (component, phase) => {
+      if (phase === 'start') logger.info({ component }, `fusing attention in ${component}`);
+    },
+  });
+  if (!report.converted) {
+    if (report.out === report.source) logger.info({ source: report.source, components: report.components }, 'no attention to fuse; the export is used as it is');
+    else logger.info({ source: report.source, out: report.out }, 'fused copy is current; nothing rewritten');
+    return report;
+  }
+  for (const c of report.components) {
+    logger.info(
+      { component: c.component, fused: c.fused, masked: c.masked, unmatched: c.unmatched, reasons: c.reasons, upcast: c.upcast, seconds: c.seconds },
+      `${c.component}: ${c.fused} attention fused, ${c.masked} masked and ${c.unmatched} unmatched left as they are`,
+    );
+  }
+  logger.info({ source: report.source, out: report.out, seconds: report.seconds }, 'attention fused');
+  return report;
+}
+
+/**
+ * Converts with progress logged per component (component, bytes, rate), then one line per component. An ONNX export
+ * (Optimum's layout) is instead copied with its UNet and VAE attention fused (fuseExportLogged); `--attention plain`
+ * has nothing to do to one and is refused, and `dtype` does not apply to it.
+ */
 export function convertLogged(
   source: string,
   out: string,
@@ -16,7 +46,11 @@ export function convertLogged(
   logger: Logger,
   attention: AttentionForm = 'fused',
   origin?: ConvertOrigin,
-): ConvertReport {
+): ConvertReport | FuseExportReport {
+  if (isOnnxExport(source)) {
+    if (attention === 'plain') throw new ConvertError(`${source} is already an ONNX export and --attention plain keeps its attention as it is: serve the folder itself`);
+    return fuseExportLogged(source, out, logger, { origin });
+  }
   const report = convertPipeline(source, out, {
     dtype,
     attention,
@@ -43,8 +77,8 @@ export function convertLogged(
 export function registerConvertCommand(program: Command): void {
   program
     .command('convert')
-    .description('convert a diffusers pipeline folder (safetensors: SD 1.x/2.x, SDXL) into the ONNX layout hypergen serves')
-    .argument('<SRC>', 'diffusers pipeline folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)')
+    .description('convert a diffusers pipeline folder (safetensors: SD 1.x/2.x, SDXL) into the ONNX layout hypergen serves, or copy an ONNX export with its UNet/VAE attention fused')
+    .argument('<SRC>', 'diffusers pipeline folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or ONNX export (unet/model.onnx, ...)')
     .requiredOption('--out <dir>', 'folder to write the ONNX pipeline to (a current conversion there is kept as it is)')
     .addOption(new Option('--dtype <dtype>', 'weight and compute precision of the ONNX graphs').choices(['fp32', 'fp16']).default('fp32'))
     .addOption(

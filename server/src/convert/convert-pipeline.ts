@@ -307,7 +307,12 @@ function codeHash(): string {
  * (hidden files and folders excepted: markers and caches of whoever put the source there, never read here).
  */
 export function fingerprint(sourceDir: string, dtype: ConvertDtype, attention: AttentionForm = 'fused'): string {
-  const h = createHash('sha256').update(codeHash()).update(JSON.stringify({ dtype, attention }));
+  return sourceFingerprint(sourceDir, { dtype, attention });
+}
+
+/** fingerprint with any JSON-able options (fuseExport's rewrite of an ONNX export records its own). */
+export function sourceFingerprint(sourceDir: string, options: object): string {
+  const h = createHash('sha256').update(codeHash()).update(JSON.stringify(options));
   const root = resolve(sourceDir);
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {

@@ -293,12 +293,12 @@ class AttentionMatcher {
     }
     if (next?.opType !== 'MatMul' || next.input?.[0] !== probs) fail('the probabilities feed something other than one MatMul(probs, v)');
     const pv = next!;
-    if (upcastTo !== undefined && !this.upcast) fail('probabilities cast without float32 scores');
 
     // Each operand back to its projection, then its layout forward from [B, L, H*D].
     const qChain = this.chain(qk.input![0]!, 'q');
     const kChain = this.chain(qk.input![1]!, 'k');
     const vChain = this.chain(pv.input![1]!, 'v');
+    if (upcastTo !== undefined && !this.upcast) fail('probabilities cast without float32 scores');
     for (const [which, len] of [['q', 'Lq'], ['k', 'Lk'], ['v', 'Lk']] as const) {
       const p = this.projections[which]!;
       this.layouts.set(p.input, [['B'], [len], ['X']]);

@@ -1,10 +1,13 @@
 // The pull entry points: pullModel (MODEL URI -> a verified pipeline in dir, or verified in place) and resolveModel
-// (MODEL -> the local ONNX pipeline folder serve loads, pulled into and diffusers sources converted into cacheDir).
+// (MODEL -> the local ONNX pipeline folder serve loads, pulled into and diffusers sources converted into cacheDir,
+// ONNX exports with unfused UNet/VAE attention rewritten into cacheDir).
 import { createHash } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { convertLogged } from '../convert/command.js';
+import { convertLogged, fuseExportLogged } from '../convert/command.js';
 import { type ConvertDtype, isDiffusersPipeline } from '../convert/convert-pipeline.js';
+import { hasFusedMarker, isOnnxExport } from '../convert/fuse-export.js';
+import type { AttentionForm } from '../convert/graph.js';
 import { pullArchive } from './archive.js';
 import { statfsFreeBytes, type PullContext, type PullResult } from './context.js';
 import { pullHf } from './hf.js';
@@ -81,20 +84,42 @@ export function convertedDir(cacheDir: string, sourceDir: string, dtype: Convert
   return join(resolve(cacheDir), 'converted', `${basename(resolve(sourceDir))}-${id}-${dtype}`);
 }
 
+/** Where an ONNX export's fused copy goes: one folder per export path under cacheDir/converted. */
+export function fusedDir(cacheDir: string, exportDir: string): string {
+  const id = createHash('sha256').update(resolve(exportDir)).digest('hex').slice(0, 12);
+  return join(resolve(cacheDir), 'converted', `${basename(resolve(exportDir))}-${id}-fused-attention`);
+}
+
+/**
+ * The folder to load for the ONNX export `dir`: with fused attention, a copy in cacheDir whose unfused UNet/VAE
+ * attention is rewritten (fuseExport; once: later starts find it current), or `dir` itself when it is HyperGen's own
+ * fused output, when nothing in it can be fused, or when the rewrite fails (logged; the export still loads as it is).
+ */
+function withFusedAttention(dir: string, options: { cacheDir: string; logger: Logger; attention?: AttentionForm }): string {
+  if (options.attention === 'plain' || !isOnnxExport(dir) || hasFusedMarker(dir)) return dir;
+  try {
+    return fuseExportLogged(dir, fusedDir(options.cacheDir, dir), options.logger, { onlyIfFused: true }).out;
+  } catch (error) {
+    options.logger.warn({ err: error, dir }, 'attention fusion failed; the export is loaded as it is');
+    return dir;
+  }
+}
+
 /**
  * The local pipeline folder for MODEL; model URIs are pulled into their own folder under cacheDir first. A local
  * diffusers pipeline (safetensors, no ONNX) or a diffusers hf:// repository is converted once into cacheDir
- * (`convertDtype`, default fp32); later starts find the conversion current and convert nothing.
+ * (`convertDtype`, default fp32; `attention`, default fused); later starts find the conversion current and convert
+ * nothing. An ONNX export whose UNet/VAE attention is unfused gets a fused copy in cacheDir (unless attention is plain).
  */
 export async function resolveModel(
   model: string,
-  options: { cacheDir: string; logger: Logger; signal?: AbortSignal; convertDtype?: ConvertDtype },
+  options: { cacheDir: string; logger: Logger; signal?: AbortSignal; convertDtype?: ConvertDtype; attention?: AttentionForm },
 ): Promise<string> {
   const source = parseModelSource(model, process.env.HYPERGEN_PVC_ROOT || DEFAULT_PVC_ROOT);
   if ((source.kind === 'path' || source.kind === 'pvc') && isDiffusersPipeline(source.path)) {
     const dtype = options.convertDtype ?? 'fp32';
-    return convertLogged(source.path, convertedDir(options.cacheDir, source.path, dtype), dtype, options.logger).out;
+    return convertLogged(source.path, convertedDir(options.cacheDir, source.path, dtype), dtype, options.logger, options.attention ?? 'fused').out;
   }
   const dir = source.kind === 'hf' || source.kind === 'archive' ? join(resolve(options.cacheDir), cacheKey(source)) : '';
-  return (await pullModel(model, dir, { ...options, dtype: options.convertDtype })).dir;
+  return withFusedAttention((await pullModel(model, dir, { ...options, dtype: options.convertDtype })).dir, options);
 }

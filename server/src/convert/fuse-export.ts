@@ -1,0 +1,154 @@
+// fuseExport: an ONNX pipeline folder (Optimum's layout) -> a copy whose UNet and VAE graphs have their attention fused
+// (fuseAttention), written to a hidden sibling and renamed into place with a marker, so a current copy is reused.
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { type ConvertOrigin, MARKER_FILE, readMarker, sourceFingerprint } from './convert-pipeline.js';
+import { ConvertError } from './errors.js';
+import { type FuseReport, fuseAttention } from './fuse-attention.js';
+
+const { onnx } = onnxProto;
+
+/** The components whose attention is rewritten; text encoders keep theirs (CLIP's is causal-masked, never fused). */
+export const FUSED_COMPONENTS = ['unet', 'vae_decoder', 'vae_encoder'] as const;
+
+export interface FusedComponentReport extends Omit<FuseReport, 'removedNodes' | 'removedInitializers'> {
+  readonly component: string;
+  readonly removedNodes: number;
+  readonly removedInitializers: number;
+  /** model.onnx as written (its external data is linked or copied as it is). */
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+export interface FuseExportReport {
+  readonly source: string;
+  /** Where the pipeline to load is: the fused copy, or the source itself when onlyIfFused found nothing to fuse. */
+  readonly out: string;
+  /** false: nothing was written (the copy was current, or there was nothing to fuse). */
+  readonly converted: boolean;
+  readonly seconds: number;
+  readonly fingerprint: string;
+  readonly components: readonly FusedComponentReport[];
+}
+
+export interface FuseExportOptions {
+  /** Write nothing and report `out` = the source when no attention in the folder can be fused. */
+  readonly onlyIfFused?: boolean;
+  readonly origin?: ConvertOrigin;
+  readonly onProgress?: (component: string, phase: 'start' | 'done') => void;
+}
+
+/** An ONNX pipeline export (Optimum's layout): model_index.json and unet/model.onnx. */
+export function isOnnxExport(dir: string): boolean {
+  return existsSync(join(dir, 'model_index.json')) && existsSync(join(dir, 'unet', 'model.onnx'));
+}
+
+/** Whether `dir` already holds fused attention by HyperGen's own hand (a conversion or a fused copy). */
+export function hasFusedMarker(dir: string): boolean {
+  return readMarker(dir)?.options?.attention === 'fused';
+}
+
+/** A hard link of `from` at `to` where the file system allows it, a copy otherwise (another device, no links). */
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
+
+/** Every file under `from` (hidden names skipped: markers and caches) linked or copied to the same place under `to`. */
+function mirror(from: string, to: string, skip: ReadonlySet<string>, root = from): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    if (name.startsWith('.')) continue;
+    const path = join(from, name);
+    if (skip.has(path.slice(root.length + 1))) continue;
+    if (statSync(path).isDirectory()) mirror(path, join(to, name), skip, root);
+    else linkOrCopy(path, join(to, name));
+  }
+}
+
+interface Rewritten {
+  readonly component: string;
+  readonly bytes: Uint8Array | undefined;
+  readonly report: FusedComponentReport;
+}
+
+function rewrite(source: string, component: string, started: number): Rewritten {
+  const path = join(source, component, 'model.onnx');
+  let model: onnxProto.onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(readFileSync(path));
+  } catch (error) {
+    throw new ConvertError(`${path}: not a valid ONNX model (${(error as Error).message})`);
+  }
+  const { model: fused, report } = fuseAttention(model);
+  const bytes = report.fused > 0 ? onnx.ModelProto.encode(fused).finish() : undefined;
+  return {
+    component,
+    bytes,
+    report: { component, ...report, bytes: bytes?.length ?? statSync(path).size, seconds: (performance.now() - started) / 1000 },
+  };
+}
+
+/**
+ * Copies the ONNX export in `sourceDir` to `outDir` with every UNet and VAE attention that fuseAttention can prove
+ * equivalent replaced by MultiHeadAttention; every other file (configs, tokenizers, schedulers, text encoders, the
+ * graphs' external data) is hard-linked where possible, else copied. A current outDir (same marker fingerprint) is
+ * left as it is; an existing outDir that HyperGen did not write is never replaced.
+ */
+export function fuseExport(sourceDir: string, outDir: string, options: FuseExportOptions = {}): FuseExportReport {
+  const started = performance.now();
+  const source = resolve(sourceDir);
+  const out = resolve(outDir);
+  if (!isOnnxExport(source)) throw new ConvertError(`${source}: not an ONNX pipeline export (model_index.json and unet/model.onnx expected)`);
+  if (out === source || out.startsWith(`${source}/`)) throw new ConvertError(`${out}: the output must be outside the source folder ${source}`);
+  const expected = sourceFingerprint(source, { kind: 'onnx-export', attention: 'fused' });
+  const seconds = (): number => (performance.now() - started) / 1000;
+  const existing = readMarker(out);
+  if (existing?.fingerprint === expected) {
+    return { source, out, converted: false, seconds: seconds(), fingerprint: expected, components: existing.components as unknown as FusedComponentReport[] };
+  }
+  if (existsSync(out) && existing === undefined && readdirSync(out).length > 0) {
+    throw new ConvertError(`${out} exists and was not written by hypergen convert (no ${MARKER_FILE}); refusing to replace it`);
+  }
+  const rewritten: Rewritten[] = [];
+  for (const component of FUSED_COMPONENTS) {
+    if (!existsSync(join(source, component, 'model.onnx'))) continue;
+    options.onProgress?.(component, 'start');
+    rewritten.push(rewrite(source, component, performance.now()));
+    options.onProgress?.(component, 'done');
+  }
+  const components = rewritten.map((r) => r.report);
+  if (options.onlyIfFused === true && components.every((c) => c.fused === 0)) {
+    return { source, out: source, converted: false, seconds: seconds(), fingerprint: expected, components };
+  }
+  const parent = dirname(out);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(out)}.tmp-${process.pid}`);
+  const old = join(parent, `.${basename(out)}.old-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    const replaced = rewritten.filter((r) => r.bytes !== undefined);
+    mirror(source, tmp, new Set(replaced.map((r) => `${r.component}/model.onnx`)));
+    for (const r of replaced) writeFileSync(join(tmp, r.component, 'model.onnx'), r.bytes!);
+    const marker = {
+      source,
+      kind: 'onnx-export',
+      ...(options.origin ? { origin: options.origin } : {}),
+      options: { attention: 'fused' },
+      fingerprint: expected,
+      components,
+      convertedAt: new Date().toISOString(),
+    };
+    writeFileSync(join(tmp, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
+    if (existsSync(out)) renameSync(out, old);
+    renameSync(tmp, out);
+    return { source, out, converted: true, seconds: seconds(), fingerprint: expected, components };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
+}

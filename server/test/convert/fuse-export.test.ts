@@ -1,0 +1,200 @@
+/** @jest-environment ./hack/test/models/host-typed-arrays-environment.mjs */
+// An ONNX export with unfused attention (sd15-tiny converted with --attention plain: the form torch.onnx and Optimum
+// write) rewritten by fuseExport / `hypergen convert EXPORT --out DIR` / `hypergen serve EXPORT`: UNet and VAE
+// attention become MultiHeadAttention with the same outputs, CLIP's masked attention stays, the marker makes a second
+// run a no-op, and the served image equals the plain export's.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
+import pino from 'pino';
+import sharp from 'sharp';
+import { runCli } from '../../../hack/src/server-process.js';
+import { convertLogged } from '../../src/convert/command.js';
+import { convertPipeline, readMarker } from '../../src/convert/convert-pipeline.js';
+import { ConvertError } from '../../src/convert/errors.js';
+import { countOps } from '../../src/convert/fuse-attention.js';
+import { fuseExport } from '../../src/convert/fuse-export.js';
+import { float32Data, floatTensor } from '../../src/engine/pipeline/tensors.js';
+import { readNpy, readNpyFloat32 } from '../support/npy.js';
+import { serveOnce } from '../support/serve-once.js';
+
+const FIXTURES = resolve('server/test/fixtures/parity');
+const SOURCE = join(FIXTURES, 'diffusers', 'sd15-tiny');
+const rec = (name: string): string => join(FIXTURES, 'intermediates/torch-seed/sd15-tiny/c01-euler-cfg', `${name}.npy`);
+const MHA = 'com.microsoft.MultiHeadAttention';
+
+let root: string;
+let plain: string;
+let converted: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'hypergen-fuse-export-'));
+  plain = join(root, 'plain');
+  converted = join(root, 'converted-fused');
+  convertPipeline(SOURCE, plain, { dtype: 'fp32', attention: 'plain' });
+  convertPipeline(SOURCE, converted, { dtype: 'fp32', attention: 'fused' });
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const ops = (dir: string, component: string): Map<string, number> =>
+  countOps(onnxProto.onnx.ModelProto.decode(readFileSync(join(dir, component, 'model.onnx'))));
+
+/** The first UNet call of the recorded case (CFG batch 2). */
+async function unet0(dir: string): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(join(dir, 'unet', 'model.onnx'));
+  try {
+    const sample = readNpy(rec('unet0_sample'));
+    const batch = sample.shape[0] as number;
+    const t = readNpyFloat32(rec('unet0_timestep'))[0] as number;
+    const neg = readNpyFloat32(rec('text_embeds_negative'));
+    const context = new Float32Array(neg.length * 2);
+    context.set(neg);
+    context.set(readNpyFloat32(rec('text_embeds_prompt')), neg.length);
+    const out = await session.run({
+      sample: floatTensor(session, 'sample', sample.data as Float32Array, sample.shape),
+      timestep: floatTensor(session, 'timestep', new Float32Array(batch).fill(t), [batch]),
+      encoder_hidden_states: floatTensor(session, 'encoder_hidden_states', context, [batch, 77, context.length / batch / 77]),
+    });
+    return float32Data(out.out_sample!, 'out_sample');
+  } finally {
+    await session.release();
+  }
+}
+
+async function decode(dir: string): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(join(dir, 'vae_decoder', 'model.onnx'));
+  try {
+    const latents = readNpy(rec('final_latents'));
+    const out = await session.run({ latent_sample: floatTensor(session, 'latent_sample', Float32Array.from(latents.data as Float32Array, (v) => v / 0.18215), latents.shape) });
+    return float32Data(out.sample!, 'sample');
+  } finally {
+    await session.release();
+  }
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array, tolerance: number): void {
+  expect(actual.length).toBe(expected.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  expect(scale).toBeGreaterThan(0);
+  expect(diff).toBeLessThanOrEqual(tolerance * (1 + scale));
+}
+
+describe('fuseExport on a plain-attention ONNX export (sd15-tiny, fp32)', () => {
+  let out: string;
+  beforeAll(() => {
+    out = join(root, 'fused');
+    const report = fuseExport(plain, out);
+    expect(report.converted).toBe(true);
+  });
+
+  it('fuses every UNet and VAE attention, leaves CLIP masked attention, and records it in the marker', () => {
+    const plainSoftmax = ops(plain, 'unet').get('Softmax') ?? 0;
+    expect(plainSoftmax).toBeGreaterThan(0);
+    expect(ops(out, 'unet').get(MHA)).toBe(plainSoftmax);
+    expect(ops(out, 'unet').get('Softmax')).toBeUndefined();
+    for (const vae of ['vae_decoder', 'vae_encoder']) {
+      expect(ops(out, vae).get(MHA)).toBe(1);
+      expect(ops(out, vae).get('Softmax')).toBeUndefined();
+    }
+    expect(ops(out, 'text_encoder').get('Softmax')).toBe(ops(plain, 'text_encoder').get('Softmax'));
+    expect(ops(out, 'text_encoder').get(MHA)).toBeUndefined();
+    const marker = readMarker(out) as unknown as { kind: string; options: { attention: string }; components: { component: string; fused: number; unmatched: number }[] };
+    expect(marker.kind).toBe('onnx-export');
+    expect(marker.options.attention).toBe('fused');
+    expect(marker.components.map((c) => [c.component, c.fused, c.unmatched])).toEqual([
+      ['unet', plainSoftmax, 0],
+      ['vae_decoder', 1, 0],
+      ['vae_encoder', 1, 0],
+    ]);
+  });
+
+  it('keeps external data, configs, tokenizer and scheduler as they are (hard links on one file system)', () => {
+    for (const f of ['unet/model.onnx_data', 'text_encoder/model.onnx', 'tokenizer/vocab.json', 'scheduler/scheduler_config.json', 'model_index.json', 'unet/config.json']) {
+      expect(statSync(join(out, f)).ino).toBe(statSync(join(plain, f)).ino);
+    }
+  });
+
+  it('computes what the plain export and the converter’s own fused graphs compute (float32 tolerance)', async () => {
+    const [u, d] = [await unet0(out), await decode(out)];
+    expectClose(u, await unet0(plain), 1e-4);
+    expectClose(d, await decode(plain), 1e-4);
+    expectClose(u, await unet0(converted), 1e-4);
+    expectClose(d, await decode(converted), 1e-4);
+  });
+
+  it('a second run rewrites nothing; a fused folder has nothing left to fuse', () => {
+    const before = statSync(join(out, 'unet', 'model.onnx')).mtimeMs;
+    const again = fuseExport(plain, out);
+    expect(again.converted).toBe(false);
+    expect(statSync(join(out, 'unet', 'model.onnx')).mtimeMs).toBe(before);
+    const nothing = fuseExport(converted, join(root, 'unused'), { onlyIfFused: true });
+    expect(nothing).toMatchObject({ converted: false, out: converted });
+    expect(nothing.components.every((c) => c.fused === 0)).toBe(true);
+  });
+
+  it('refuses --attention plain for an export and an output it did not write', () => {
+    const logger = pino({ level: 'silent' });
+    expect(() => convertLogged(plain, join(root, 'x'), 'fp32', logger, 'plain')).toThrow(ConvertError);
+    const foreign = join(root, 'foreign');
+    cpSync(join(plain, 'scheduler'), foreign, { recursive: true });
+    expect(() => fuseExport(plain, foreign)).toThrow(/not written by hypergen convert/);
+  });
+});
+
+describe('upcast_attention in a float16 export', () => {
+  it('fuses as float32 MultiHeadAttention between casts, within float16 tolerance of the plain export', async () => {
+    const source = join(root, 'upcast-src');
+    cpSync(SOURCE, source, { recursive: true });
+    const configPath = join(source, 'unet', 'config.json');
+    writeFileSync(configPath, JSON.stringify({ ...(JSON.parse(readFileSync(configPath, 'utf8')) as object), upcast_attention: true }));
+    const half = join(root, 'upcast-plain');
+    convertPipeline(source, half, { dtype: 'fp16', attention: 'plain' });
+    const report = fuseExport(half, join(root, 'upcast-fused'));
+    const unet = report.components.find((c) => c.component === 'unet')!;
+    expect(unet.fused).toBe(ops(half, 'unet').get('Softmax'));
+    expect(unet.upcast).toBe(unet.fused);
+    expectClose(await unet0(join(root, 'upcast-fused')), await unet0(half), 3e-3);
+  });
+});
+
+async function rgb(png: Buffer): Promise<Buffer> {
+  return sharp(png).removeAlpha().raw().toBuffer();
+}
+
+describe('hypergen convert EXPORT and hypergen serve EXPORT', () => {
+  it('convert writes the fused copy once', async () => {
+    const out = join(root, 'cli-out');
+    const first = await runCli(['convert', plain, '--out', out]);
+    expect(first.code).toBe(0);
+    expect(readMarker(out)?.options.attention).toBe('fused');
+    const second = await runCli(['convert', plain, '--out', out]);
+    expect(second.code).toBe(0);
+    expect(second.stdout + second.stderr).toMatch(/fused copy is current/);
+    const refused = await runCli(['convert', plain, '--out', join(root, 'cli-plain'), '--attention', 'plain']);
+    expect(refused.code).toBe(2);
+  });
+
+  it('serve fuses into --cache-dir once; the image equals the plain export served with --attention plain', async () => {
+    const cache = join(root, 'cache');
+    const args = ['serve', plain, '--cache-dir', cache, '--device', 'cpu', '--dtype', 'fp32'];
+    const first = await serveOnce(args);
+    expect(first.status).toBe(200);
+    expect(first.output).toMatch(/"msg":"attention fused"/);
+    const second = await serveOnce(args);
+    expect(second.output).toMatch(/fused copy is current/);
+    const asIs = await serveOnce([...args, '--attention', 'plain']);
+    expect(asIs.output).not.toMatch(/attention fused|fused copy/);
+    const [a, b, p] = await Promise.all([rgb(first.image!), rgb(second.image!), rgb(asIs.image!)]);
+    expect(b.equals(a)).toBe(true);
+    let max = 0;
+    for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - p[i]!));
+    expect(max).toBeLessThanOrEqual(1);
+  }, 120_000);
+});
