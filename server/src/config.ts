@@ -20,6 +20,8 @@ export interface ServeConfig {
    * attention is rewritten once into cacheDir; plain: MatMul/Softmax conversions, ONNX exports loaded as they are.
    */
   attention?: 'fused' | 'plain';
+  /** on: latents larger than the VAE's sample_size decode in blended tiles, as diffusers' vae.enable_tiling(). */
+  vaeTiling: 'off' | 'on';
   maxBatchSize: number;
   batchWaitMs: number;
   maxQueueSize: number;
@@ -78,6 +80,7 @@ export function serveOptions(): Option[] {
     new Option('--device <device>', 'execution device (auto: cuda, else webgpu, else cpu; an explicit GPU that cannot load exits 2)').env('HYPERGEN_DEVICE').choices([...DEVICE_CHOICES]).default('auto'),
     new Option('--dtype <dtype>', 'compute precision').env('HYPERGEN_DTYPE').choices(['fp16', 'fp32']).default('fp16'),
     new Option('--attention <form>', 'fused: onnxruntime MultiHeadAttention (an ONNX export with unfused attention is rewritten once into --cache-dir); plain: MatMul/Softmax, exports as they are').env('HYPERGEN_ATTENTION').choices(['fused', 'plain']).default('fused'),
+    new Option('--vae-tiling <mode>', "on: images larger than the VAE's own size decode in overlapping blended tiles (diffusers' vae.enable_tiling(); less memory, seams blended)").env('HYPERGEN_VAE_TILING').choices(['off', 'on']).default('off'),
     new Option('--max-batch-size <n>', 'most images in one UNet batch').env('HYPERGEN_MAX_BATCH_SIZE').default(4).argParser(integer(1, 64)),
     new Option('--batch-wait-ms <ms>', "right after a batch, how long the next waits for that batch's clients to come back (a request to an idle engine starts at once)").env('HYPERGEN_BATCH_WAIT_MS').default(10).argParser(integer(0, 10_000)),
     new Option('--max-queue-size <n>', 'requests waiting beyond which new ones get 429').env('HYPERGEN_MAX_QUEUE_SIZE').default(32).argParser(integer(1, 100_000)),

@@ -61,7 +61,7 @@ export async function serve(config: ServeConfig): Promise<RunningServer> {
   // GPU pods), fp32 otherwise, since onnxruntime's CPU kernels run fp32 fastest and `auto` may end on the CPU.
   const convertDtype = config.dtype === 'fp16' && (config.device === 'cuda' || config.device === 'webgpu') ? 'fp16' : 'fp32';
   const modelDir = await resolveModel(config.model, { cacheDir: config.cacheDir, logger, convertDtype, attention: config.attention });
-  const engine = createEngine({ modelDir, device: config.device, dtype: config.dtype, logger, metrics });
+  const engine = createEngine({ modelDir, device: config.device, dtype: config.dtype, vaeTiling: config.vaeTiling === 'on', logger, metrics });
   const queue = new GenerationQueue(
     engine,
     { maxQueueSize: config.maxQueueSize, maxBatchSize: config.maxBatchSize, batchWaitMs: config.batchWaitMs, timeoutS: config.requestTimeoutS },

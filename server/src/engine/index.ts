@@ -13,6 +13,8 @@ export interface EngineOptions {
   modelDir: string;
   device: RequestedDevice;
   dtype: 'fp16' | 'fp32';
+  /** Decode large latents in blended tiles (diffusers' vae.enable_tiling()). */
+  vaeTiling?: boolean;
   /** Also carries the step times: at debug level, one STEP_TIMES_MESSAGE line per batch. */
   logger: Logger;
   /** Where the step times go as a histogram; without it they are only logged. */
@@ -131,7 +133,7 @@ class WorkerEngine implements Engine {
         this.exited = true;
         fail(this.failure ?? new Error(`engine worker exited with code ${code}`));
       });
-      const message: ToWorker = { type: 'load', options: { modelDir: this.options.modelDir, device: this.options.device, dtype: this.options.dtype } };
+      const message: ToWorker = { type: 'load', options: { modelDir: this.options.modelDir, device: this.options.device, dtype: this.options.dtype, vaeTiling: this.options.vaeTiling } };
       worker.postMessage(message);
     });
     return this.loading;

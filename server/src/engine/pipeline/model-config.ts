@@ -20,6 +20,8 @@ export interface ModelConfig {
   /** diffusers' VAE scale factor: 2 ** (len(vae block_out_channels) - 1). */
   vaeScaleFactor: number;
   vaeScalingFactor: number;
+  /** The VAE config's sample_size (pixels): its tile when tiling. Exports without a config: the default image size. */
+  vaeSampleSize: number;
   latentChannels: number;
   /** Hidden layers per text encoder (SDXL reads hidden_states.{layers - 1}). */
   textEncoderLayers: number[];
@@ -76,10 +78,20 @@ function unetFromLegacyExport(dir: string, scheduler: SchedulerConfigFile): Unet
   return { inChannels: shape.inChannels, downFactor: shape.downFactor, sampleSize: v768 ? 96 : 64 };
 }
 
-function vaeFromConfig(vae: Json, path: string): VaeShape & { scalingFactor: number } {
+/** sample_size may be a number or [height, width]; diffusers' tiling reads the first. */
+function sampleSize(vae: Json, path: string): number | undefined {
+  const value = vae.sample_size;
+  if (value === undefined) return undefined;
+  const first = Array.isArray(value) ? (value as unknown[])[0] : value;
+  if (typeof first !== 'number' || !(first > 0)) throw new Error(`${path}: sample_size must be a positive number or a list of them`);
+  return first;
+}
+
+function vaeFromConfig(vae: Json, path: string): VaeShape & { scalingFactor: number; sampleSize?: number } {
   return {
     scaleFactor: 2 ** (numberList(vae, 'block_out_channels', path).length - 1),
     scalingFactor: positive(vae, 'scaling_factor', path, 0.18215),
+    sampleSize: sampleSize(vae, path),
   };
 }
 
@@ -93,7 +105,9 @@ export function readModelConfig(dir: string): ModelConfig {
   const vaePath = join(dir, 'vae_decoder', 'config.json');
   // diffusers' own ONNX conversion script writes no component config.json: the graphs tell the rest.
   const unet = existsSync(unetPath) ? unetFromConfig(readJson(unetPath), unetPath) : unetFromLegacyExport(dir, scheduler);
-  const vae = existsSync(vaePath) ? vaeFromConfig(readJson(vaePath), vaePath) : { ...vaeFromGraph(dir), scalingFactor: 0.18215 };
+  const vae: VaeShape & { scalingFactor: number; sampleSize?: number } = existsSync(vaePath)
+    ? vaeFromConfig(readJson(vaePath), vaePath)
+    : { ...vaeFromGraph(dir), scalingFactor: 0.18215 };
 
   const vaeScaleFactor = vae.scaleFactor;
   // The UNet halves the latents at each down block but the last; sizes must survive the round trip exactly.
@@ -130,6 +144,8 @@ export function readModelConfig(dir: string): ModelConfig {
     scheduler,
     vaeScaleFactor,
     vaeScalingFactor: vae.scalingFactor,
+    // AutoencoderKL's config default is 32, but every released SD/SDXL VAE config gives the model's own image size.
+    vaeSampleSize: vae.sampleSize ?? defaultSize,
     latentChannels: unet.inChannels,
     textEncoderLayers,
     forceZerosForEmptyPrompt: sdxl && index.force_zeros_for_empty_prompt !== false,

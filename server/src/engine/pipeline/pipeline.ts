@@ -10,12 +10,15 @@ import { drawNoise, imageGenerators, imageSeed } from './latents.js';
 import { readModelConfig, type ModelConfig } from './model-config.js';
 import { float32Data, floatTensor, tensorMeta } from './tensors.js';
 import { loadSessions, type Component } from './sessions.js';
+import { needsTiling, tiledDecode, vaeTiling, type Planar, type VaeTiling } from './vae-tiling.js';
 import { join } from 'node:path';
 
 export interface PipelineOptions {
   modelDir: string;
   device: RequestedDevice;
   dtype: 'fp16' | 'fp32';
+  /** diffusers' vae.enable_tiling(): latents larger than the VAE's tile decode in blended tiles (vae-tiling.ts). */
+  vaeTiling?: boolean;
 }
 
 export class AbortedError extends Error {
@@ -82,6 +85,7 @@ export class Pipeline {
     readonly info: EngineInfo,
     private readonly tokenizers: ClipTokenizer[],
     private readonly sessions: Partial<Record<Component, ort.InferenceSession>>,
+    private readonly tiling: VaeTiling | undefined,
   ) {}
 
   static async load(options: PipelineOptions): Promise<Pipeline> {
@@ -101,7 +105,8 @@ export class Pipeline {
       defaults: config.defaults,
       limits: config.limits,
     };
-    return new Pipeline(config, info, tokenizers, loaded.sessions);
+    const tiling = options.vaeTiling === true ? vaeTiling(config.vaeSampleSize, config.vaeScaleFactor) : undefined;
+    return new Pipeline(config, info, tokenizers, loaded.sessions, tiling);
   }
 
   async close(): Promise<void> {
@@ -304,12 +309,23 @@ export class Pipeline {
     return { latents, stepSeconds };
   }
 
-  /** vae.decode(latents / scaling_factor): images as [n, 3, H, W] floats in [-1, 1]. */
+  /** vae.decode(latents / scaling_factor), tiled as AutoencoderKL.tiled_decode when enabled: [n, 3, H, W] in [-1, 1]. */
   private async decode(batch: Batch, latents: Float32Array): Promise<Float32Array> {
     const scaled = latents.map((v) => v / this.config.vaeScalingFactor);
+    const [c, h, w] = batch.latentShape as [number, number, number];
+    const planar: Planar = { data: scaled, shape: [batch.images, c, h, w] };
+    if (this.tiling !== undefined && needsTiling(this.tiling, planar.shape)) return (await tiledDecode(planar, this.tiling, (tile) => this.decodeLatents(tile))).data;
+    return (await this.decodeLatents(planar)).data;
+  }
+
+  /** One VAE decoder call. */
+  private async decodeLatents(latents: Planar): Promise<Planar> {
     const vae = this.sessions.vae_decoder!;
-    const decoded = await vae.run({ latent_sample: floatTensor(vae, 'latent_sample', scaled, [batch.images, ...batch.latentShape]) });
-    return float32Data(decoded.sample, 'vae_decoder.sample');
+    const [b, , h, w] = latents.shape;
+    const decoded = await vae.run({ latent_sample: floatTensor(vae, 'latent_sample', latents.data, latents.shape) });
+    const f = this.config.vaeScaleFactor;
+    const data = float32Data(decoded.sample, 'vae_decoder.sample');
+    return { data, shape: [b, data.length / (b * h * f * w * f), h * f, w * f] };
   }
 
   /** Per request, its images in the requested format, each with its own seed. */
