@@ -2,7 +2,8 @@
 // An ONNX export with unfused attention (sd15-tiny converted with --attention plain: the form torch.onnx and Optimum
 // write) rewritten by fuseExport / `hypergen convert EXPORT --out DIR` / `hypergen serve EXPORT`: UNet and VAE
 // attention become MultiHeadAttention with the same outputs, CLIP's masked attention stays, the marker makes a second
-// run a no-op, and the served image equals the plain export's.
+// run a no-op, the served image equals the plain export's, and plain exports of the parity pipelines, served fused,
+// reproduce diffusers' own images (max 3/255, as server/test/parity/diffusers-images.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +12,14 @@ import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import pino from 'pino';
 import sharp from 'sharp';
-import { runCli } from '../../../hack/src/server-process.js';
+import { runCli, startServerProcess } from '../../../hack/src/server-process.js';
 import { convertLogged } from '../../src/convert/command.js';
 import { convertPipeline, readMarker } from '../../src/convert/convert-pipeline.js';
 import { ConvertError } from '../../src/convert/errors.js';
 import { countOps } from '../../src/convert/fuse-attention.js';
 import { fuseExport } from '../../src/convert/fuse-export.js';
 import { float32Data, floatTensor } from '../../src/engine/pipeline/tensors.js';
+import { fusedDir } from '../../src/pull/index.js';
 import { readNpy, readNpyFloat32 } from '../support/npy.js';
 import { serveOnce } from '../support/serve-once.js';
 
@@ -197,4 +199,46 @@ describe('hypergen convert EXPORT and hypergen serve EXPORT', () => {
     for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - p[i]!));
     expect(max).toBeLessThanOrEqual(1);
   }, 120_000);
+});
+
+interface Case {
+  model: string;
+  id: string;
+  body: Record<string, unknown> & { n: number };
+}
+
+describe.each(['sd15-tiny', 'sdxl-tiny'])('a plain export of %s, served with its attention fused, reproduces diffusers images', (model) => {
+  it('every case of cases.json within 3/255', async () => {
+    const exported = join(root, `${model}-export`);
+    convertPipeline(join(FIXTURES, 'diffusers', model), exported, { dtype: 'fp32', attention: 'plain' });
+    const cache = join(root, `${model}-cache`);
+    const server = await startServerProcess(['serve', exported, '--model-id', model, '--device', 'cpu', '--dtype', 'fp32', '--cache-dir', cache]);
+    try {
+      await server.ready(120_000);
+      expect(server.output()).toMatch(/"msg":"attention fused"/);
+      const marker = readMarker(fusedDir(cache, exported)) as unknown as { components: { component: string; fused: number; unmatched: number }[] };
+      expect(marker.components.map((c) => [c.component, c.fused > 0, c.unmatched])).toEqual([
+        ['unet', true, 0],
+        ['vae_decoder', true, 0],
+        ['vae_encoder', true, 0],
+      ]);
+      const cases = (JSON.parse(readFileSync(join(FIXTURES, 'cases.json'), 'utf8')) as { cases: Case[] }).cases.filter((c) => c.model === model);
+      expect(cases.length).toBeGreaterThan(0);
+      for (const c of cases) {
+        const res = await fetch(`${server.url}/v1/images/generations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(c.body) });
+        expect(res.status).toBe(200);
+        const images = ((await res.json()) as { data: { b64_json: string }[] }).data;
+        expect(images).toHaveLength(c.body.n);
+        for (const [i, image] of images.entries()) {
+          const [ours, reference] = await Promise.all([rgb(Buffer.from(image.b64_json, 'base64')), rgb(readFileSync(join(FIXTURES, 'refs', 'torch-seed', model, `${c.id}_${i}.png`)))]);
+          expect(ours.length).toBe(reference.length);
+          let max = 0;
+          for (let j = 0; j < ours.length; j++) max = Math.max(max, Math.abs(ours[j]! - reference[j]!));
+          expect(max).toBeLessThanOrEqual(3);
+        }
+      }
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  }, 240_000);
 });
