@@ -212,6 +212,7 @@ class AttentionMatcher {
   private headDim = 0;
   private scale = 1;
   private upcast = false;
+  private readonly deferred: { name: string; exponent: number }[] = [];
   private projections: { q?: Projection; k?: Projection; v?: Projection } = {};
 
   constructor(
@@ -330,6 +331,7 @@ class AttentionMatcher {
       merge = n;
     }
     if (merge === undefined || !same(layout, [['B'], ['Lq'], ['H', 'D']])) fail('the attention output is not merged back to [B, Lq, H*D]');
+    this.deferredScale();
     if (this.scale === 0 || !Number.isFinite(this.scale)) fail('scale is zero or not finite');
     if (upcastTo === undefined && this.upcast) upcastTo = DT.FLOAT;
     return {
@@ -343,7 +345,11 @@ class AttentionMatcher {
     };
   }
 
-  /** A Mul/Div of `n` by a constant (one value): its factor joins the scale; returns the other operand. */
+  /**
+   * A Mul/Div of `n` by a constant (one value): its factor joins the scale; returns the other operand. A second
+   * operand computed at run time (torch's SDPA export: Sqrt(1 / Sqrt(Cast(Shape(q)[-1])))) is evaluated once the
+   * operands' layouts are known (deferredScale).
+   */
   private peelScale(n: INodeProto): string {
     const [a, b] = n.input as string[];
     const sb = this.ix.scalar(b!);
@@ -356,7 +362,40 @@ class AttentionMatcher {
       this.scale *= sa.value;
       return b!;
     }
-    return fail(`${n.opType} by something other than a constant`);
+    this.deferred.push({ name: b!, exponent: n.opType === 'Mul' ? 1 : -1 });
+    return a!;
+  }
+
+  /** The scale factors computed at run time, now that the layouts they read are known. */
+  private deferredScale(): void {
+    for (const d of this.deferred) this.scale *= this.floatScalar(d.name, 0) ** d.exponent;
+  }
+
+  /** A one-value float computed from constants and tied sizes (Sqrt, Reciprocal, Mul, Div, Cast of shape values). */
+  private floatScalar(name: string, depth: number): number {
+    if (depth > 12) return fail('scale arithmetic too deep');
+    const c = this.ix.scalar(name);
+    if (c !== undefined) return c.rank <= 1 ? c.value : fail('scale constant of rank above 1');
+    const n = this.ix.producer.get(name);
+    if (n === undefined || n.domain) return fail('scale is not computable');
+    const arg = (i: number): number => this.floatScalar(n.input?.[i] ?? '', depth + 1);
+    switch (n.opType) {
+      case 'Sqrt':
+        return Math.sqrt(arg(0));
+      case 'Reciprocal':
+        return 1 / arg(0);
+      case 'Mul':
+        return arg(0) * arg(1);
+      case 'Div':
+        return arg(0) / arg(1);
+      case 'Cast':
+      case 'Identity':
+        return arg(0);
+      default: {
+        const v = this.dims(name, 'Lq');
+        return v.length === 1 && isConst(v[0]!) ? v[0]!.c : fail('scale is not a constant size');
+      }
+    }
   }
 
   private isZero(name: string): boolean {
@@ -530,6 +569,16 @@ class AttentionMatcher {
         const i = idx.values[0]!;
         if (i < 0 && !rankKnown) fail(`the rank of ${source.input![0]} is not tied to the attention's inputs`);
         return [vec[i < 0 ? i + vec.length : i] ?? fail(`axis ${i} of ${source.input![0]} is not tied to the attention's inputs`)];
+      }
+      case 'Slice': {
+        const data = this.dims(inp(0), len, depth + 1);
+        const at = (i: number): number[] | undefined => (inp(i) === '' ? undefined : this.ix.constants.get(inp(i))?.values ?? fail('slice bounds are not constants'));
+        const [starts, ends, axes, steps] = [at(1), at(2), at(3), at(4)];
+        if (starts?.length !== 1 || ends?.length !== 1 || (axes !== undefined && axes[0] !== 0 && axes[0] !== -1) || (steps !== undefined && steps[0] !== 1)) {
+          return fail('slice of a shape other than one contiguous range');
+        }
+        const bound = (v: number): number => Math.min(Math.max(v < 0 ? v + data.length : v, 0), data.length);
+        return data.slice(bound(starts[0]!), bound(ends[0]!));
       }
       case 'Unsqueeze':
       case 'Squeeze':

@@ -28,9 +28,9 @@ class G {
     return out;
   }
 
-  ints(values: number[], dims: number[] = [values.length]): string {
+  ints(values: (number | bigint)[], dims: number[] = [values.length]): string {
     const name = `c${this.n++}`;
-    this.inits.push({ name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer) });
+    this.inits.push({ name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values, (v) => BigInt(v)).buffer) });
     return name;
   }
 
@@ -76,8 +76,11 @@ class G {
 interface SdpaOptions {
   readonly heads: number;
   readonly headDim: number;
-  /** Where the scale is applied (q only, sqrt on q and k^T, or on the scores) and whether as Div. */
-  readonly scaleAt: 'q' | 'both' | 'scores-div';
+  /**
+   * Where the scale is applied (q only, sqrt on q and k^T, or on the scores) and whether as Div; 'torch' is torch's
+   * SDPA symbolic: sqrt of a scale computed from q's shape at run time on q and on k^T.
+   */
+  readonly scaleAt: 'q' | 'both' | 'scores-div' | 'torch';
   /** k split straight to [B, H, D, L] (one Transpose) or via [B, H, L, D] and a second Transpose. */
   readonly kDirect: boolean;
   readonly mask?: string;
@@ -101,6 +104,13 @@ function sdpa(g: G, x: string, ctx: string, width: number, ctxWidth: number, o: 
   if (o.scaleAt === 'both') {
     q = g.op('Mul', [q, g.floats([Math.sqrt(scale)], [])]);
     k = g.op('Mul', [k, g.floats([Math.sqrt(scale)], [])]);
+  }
+  if (o.scaleAt === 'torch') {
+    // _attention_scale (torch.onnx symbolic_opset14): 1 / sqrt(float(q.shape[-1])), then Mul by its Sqrt on q and k^T.
+    const last = g.op('Cast', [g.op('Slice', [g.op('Shape', [q]), g.ints([-1]), g.ints([2n ** 63n - 1n])])], { to: onnx.TensorProto.DataType.FLOAT });
+    const root = g.op('Sqrt', [g.op('Cast', [g.op('Div', [g.floats([1], [1]), g.op('Sqrt', [last])])], { to: onnx.TensorProto.DataType.FLOAT })]);
+    q = g.op('Mul', [q, root]);
+    k = g.op('Mul', [k, root]);
   }
   let scores = g.op('MatMul', [q, k]);
   if (o.scaleAt === 'scores-div') scores = g.op('Div', [scores, g.floats([Math.sqrt(o.headDim)], [])]);
@@ -191,6 +201,7 @@ describe('fuseAttention: torch 2 SDPA exports (pattern a)', () => {
     ['scale on q, k split straight to [B, H, D, L]', { scaleAt: 'q', kDirect: true }],
     ['sqrt(scale) on q and k^T, k transposed twice', { scaleAt: 'both', kDirect: false }],
     ['scores divided by sqrt(D)', { scaleAt: 'scores-div', kDirect: true }],
+    ["torch's SDPA symbolic (scale from q's shape at run time, k transposed twice)", { scaleAt: 'torch', kDirect: false }],
   ] as const)('self-attention, %s: one MultiHeadAttention, same output', async (_name, variant) => {
     const g = new G();
     const out = sdpa(g, 'x', 'x', C, C, { heads: 2, headDim: 4, ...variant });
