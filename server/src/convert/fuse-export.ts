@@ -33,7 +33,10 @@ export interface FuseExportReport {
 }
 
 export interface FuseExportOptions {
-  /** Write nothing and report `out` = the source when no attention in the folder can be fused. */
+  /**
+   * When no attention in the folder can be fused: copy nothing (outDir gets only a marker saying so, which later runs
+   * read instead of the graphs) and report `out` = the source.
+   */
   readonly onlyIfFused?: boolean;
   readonly origin?: ConvertOrigin;
   readonly onProgress?: (component: string, phase: 'start' | 'done') => void;
@@ -107,9 +110,11 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
   if (out === source || out.startsWith(`${source}/`)) throw new ConvertError(`${out}: the output must be outside the source folder ${source}`);
   const expected = sourceFingerprint(source, { kind: 'onnx-export', attention: 'fused' });
   const seconds = (): number => (performance.now() - started) / 1000;
-  const existing = readMarker(out);
-  if (existing?.fingerprint === expected) {
-    return { source, out, converted: false, seconds: seconds(), fingerprint: expected, components: existing.components as unknown as FusedComponentReport[] };
+  const existing = readMarker(out) as (ReturnType<typeof readMarker> & { nothingToFuse?: boolean }) | undefined;
+  if (existing?.fingerprint === expected && (existing.nothingToFuse !== true || options.onlyIfFused === true)) {
+    // A marker alone (nothingToFuse) records that this export had nothing to fuse: it is used as it is.
+    const components = existing.components as unknown as FusedComponentReport[];
+    return { source, out: existing.nothingToFuse === true ? source : out, converted: false, seconds: seconds(), fingerprint: expected, components };
   }
   if (existsSync(out) && existing === undefined && readdirSync(out).length > 0) {
     throw new ConvertError(`${out} exists and was not written by hypergen convert (no ${MARKER_FILE}); refusing to replace it`);
@@ -123,6 +128,10 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
   }
   const components = rewritten.map((r) => r.report);
   if (options.onlyIfFused === true && components.every((c) => c.fused === 0)) {
+    // Remembered in a marker-only outDir, so later starts neither read the graphs again nor copy anything.
+    mkdirSync(out, { recursive: true });
+    const marker = { source, kind: 'onnx-export', nothingToFuse: true, options: { attention: 'fused' }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
+    writeFileSync(join(out, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
     return { source, out: source, converted: false, seconds: seconds(), fingerprint: expected, components };
   }
   const parent = dirname(out);

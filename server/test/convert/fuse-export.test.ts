@@ -139,6 +139,10 @@ describe('fuseExport on a plain-attention ONNX export (sd15-tiny, fp32)', () => 
     const nothing = fuseExport(converted, join(root, 'unused'), { onlyIfFused: true });
     expect(nothing).toMatchObject({ converted: false, out: converted });
     expect(nothing.components.every((c) => c.fused === 0)).toBe(true);
+    // Remembered by a marker alone: the next start reads no graph and still loads the export as it is.
+    expect(readMarker(join(root, 'unused'))).toMatchObject({ nothingToFuse: true });
+    const remembered = fuseExport(converted, join(root, 'unused'), { onlyIfFused: true });
+    expect(remembered).toMatchObject({ converted: false, out: converted, fingerprint: nothing.fingerprint });
   });
 
   it('refuses --attention plain for an export and an output it did not write', () => {
