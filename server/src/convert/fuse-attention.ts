@@ -1,15 +1,5 @@
-// fuseAttention: an ONNX model -> the same model with every provably equivalent unmasked multi-head attention subgraph
-// (torch.onnx/Optimum exports of diffusers' UNet and VAE attention, HyperGen's `--attention plain`) replaced by one
-// com.microsoft MultiHeadAttention node, and a count of what was fused, masked and left; nodes only, weights untouched.
-//
-// The subgraphs are the ones fusion_attention_unet.py (onnxruntime) fuses: q, k, v projections (MatMul by a 2-D weight,
-// optional bias Add), a head split (Reshape [B, L, H, D], Transpose; optionally merged to [B*H, L, D] as diffusers'
-// older AttnProcessor does), MatMul(q, k^T), scale (Mul/Div by constants on q, k or the scores), Softmax over the last
-// axis, MatMul(probs, v), and the head merge back to [B, L, H*D]. Instead of matching fixed node sequences, every
-// Reshape/Transpose on the way is followed with a layout algebra (each axis a row-major list of the factors B, H, Lq,
-// Lk, D), so any chain whose result is provably the head split, the score layout and the merge is accepted, and any
-// chain that is not (a head-dim/head swap, a batch folded into tokens, a dimension that cannot be tied to the
-// attention's own inputs) is left as it is and counted.
+// fuseAttention: an ONNX model -> the same model with each unmasked attention subgraph it can prove equivalent replaced
+// by one com.microsoft MultiHeadAttention (nodes only, weights untouched), and a count of what was fused and left.
 import onnxProto from 'onnx-proto';
 import { fromFloat16Bits } from '../engine/pipeline/tensors.js';
 import { MS_DOMAIN } from './graph.js';
@@ -325,7 +315,7 @@ class AttentionMatcher {
     for (let steps = 0; steps < 6 && !same(layout, [['B'], ['Lq'], ['H', 'D']]); steps++) {
       const n = this.ix.onlyData(out);
       if (n === undefined || (n.opType !== 'Reshape' && n.opType !== 'Transpose') || n.input?.[0] !== out) fail('the attention output is not merged back to [B, Lq, H*D]');
-      layout = this.step(n!, layout, 'Lq');
+      layout = this.step(n!, layout);
       out = n!.output![0]!;
       this.layouts.set(out, layout);
       merge = n;
@@ -392,7 +382,7 @@ class AttentionMatcher {
       case 'Identity':
         return arg(0);
       default: {
-        const v = this.dims(name, 'Lq');
+        const v = this.dims(name);
         return v.length === 1 && isConst(v[0]!) ? v[0]!.c : fail('scale is not a constant size');
       }
     }
@@ -459,7 +449,7 @@ class AttentionMatcher {
   private fixHeads(chain: INodeProto[]): void {
     const first = chain[0];
     if (first?.opType !== 'Reshape') fail('q is not reshaped right after its projection');
-    const target = this.shapeValues(first!.input![1]!, 'Lq');
+    const target = this.shapeValues(first!.input![1]!);
     const [h, d] = target.slice(-2);
     if (target.length !== 4 || h === undefined || d === undefined || h === 'copy' || d === 'copy' || h === 'infer' || d === 'infer' || !isConst(h) || !isConst(d)) {
       fail('q head split does not name heads and head size as constants');
@@ -477,21 +467,21 @@ class AttentionMatcher {
     let layout: Layout = [['B'], [len], ['H', 'D']];
     this.layouts.set(p.output, layout);
     for (const n of chain) {
-      layout = this.step(n, layout, len);
+      layout = this.step(n, layout);
       this.layouts.set(n.output![0]!, layout);
     }
     return layout;
   }
 
   /** The layout after one Reshape or Transpose of a tensor of layout `x`. */
-  private step(n: INodeProto, x: Layout, len: 'Lq' | 'Lk'): Layout {
+  private step(n: INodeProto, x: Layout): Layout {
     if (n.opType === 'Transpose') {
       const perm = intsAttr(n, 'perm') ?? x.map((_, i) => x.length - 1 - i);
       if (perm.length !== x.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) fail('transpose permutation does not fit');
       return perm.map((p) => x[p]!);
     }
     if (intAttr(n, 'allowzero') === 1) fail('reshape with allowzero');
-    const target = this.shapeValues(n.input![1]!, len);
+    const target = this.shapeValues(n.input![1]!);
     const sizes: (Mono | undefined)[] = target.map((t, i) => (t === 'copy' ? (i < x.length ? this.axisSize(x[i]!) : undefined) : t === 'infer' ? undefined : t));
     if (sizes.some((s, i) => s === undefined && target[i] !== 'infer')) fail('reshape copies an axis the input lacks');
     const inferred = target.filter((t) => t === 'infer').length;
@@ -528,23 +518,23 @@ class AttentionMatcher {
   }
 
   /** A Reshape target: each value a constant, 0 (copy), -1 (infer), or a size computed from a tensor's shape. */
-  private shapeValues(name: string, len: 'Lq' | 'Lk'): (Mono | 'copy' | 'infer')[] {
+  private shapeValues(name: string): (Mono | 'copy' | 'infer')[] {
     const c = this.ix.constants.get(name);
     if (c !== undefined) {
       if (c.values === undefined || c.dims.length !== 1) return fail('reshape target is not a 1-D constant');
       return c.values.map((v) => (v === 0 ? 'copy' : v === -1 ? 'infer' : v > 0 ? konst(v) : fail('reshape target below -1')));
     }
     const n = this.ix.op(name, 'Concat');
-    if (n === undefined) return this.dims(name, len).map((m) => m);
+    if (n === undefined) return this.dims(name).map((m) => m);
     return (n.input ?? []).flatMap((piece) => {
       const pc = this.ix.constants.get(piece);
-      if (pc !== undefined) return this.shapeValues(piece, len);
-      return this.dims(piece, len);
+      if (pc !== undefined) return this.shapeValues(piece);
+      return this.dims(piece);
     });
   }
 
   /** A computed 1-D int64 value of shape arithmetic as sizes: Shape/Gather/Slice/Unsqueeze/Squeeze/Cast/Mul/Div. */
-  private dims(name: string, len: 'Lq' | 'Lk', depth = 0): Mono[] {
+  private dims(name: string, depth = 0): Mono[] {
     if (depth > 12) return fail('shape arithmetic too deep');
     const c = this.ix.constants.get(name);
     if (c !== undefined) {
@@ -556,7 +546,7 @@ class AttentionMatcher {
     const inp = (i: number): string => n.input?.[i] ?? '';
     switch (n.opType) {
       case 'Shape': {
-        const { vec, rankKnown } = this.shapeVector(n, len);
+        const { vec, rankKnown } = this.shapeVector(n);
         if (!rankKnown) fail(`the rank of ${inp(0)} is not tied to the attention's inputs`);
         return vec.map((m, i) => m ?? fail(`axis ${i} of ${inp(0)} is not tied to the attention's inputs`));
       }
@@ -565,13 +555,13 @@ class AttentionMatcher {
         const source = this.ix.op(inp(0), 'Shape');
         const idx = this.ix.constants.get(inp(1));
         if (source === undefined || idx?.values?.length !== 1) return fail('gather of something other than a shape');
-        const { vec, rankKnown } = this.shapeVector(source, len);
+        const { vec, rankKnown } = this.shapeVector(source);
         const i = idx.values[0]!;
         if (i < 0 && !rankKnown) fail(`the rank of ${source.input![0]} is not tied to the attention's inputs`);
         return [vec[i < 0 ? i + vec.length : i] ?? fail(`axis ${i} of ${source.input![0]} is not tied to the attention's inputs`)];
       }
       case 'Slice': {
-        const data = this.dims(inp(0), len, depth + 1);
+        const data = this.dims(inp(0), depth + 1);
         const at = (i: number): number[] | undefined => (inp(i) === '' ? undefined : this.ix.constants.get(inp(i))?.values ?? fail('slice bounds are not constants'));
         const [starts, ends, axes, steps] = [at(1), at(2), at(3), at(4)];
         if (starts?.length !== 1 || ends?.length !== 1 || (axes !== undefined && axes[0] !== 0 && axes[0] !== -1) || (steps !== undefined && steps[0] !== 1)) {
@@ -584,16 +574,16 @@ class AttentionMatcher {
       case 'Squeeze':
       case 'Cast':
       case 'Identity':
-        return this.dims(inp(0), len, depth + 1);
+        return this.dims(inp(0), depth + 1);
       case 'Mul':
       case 'Div': {
-        const [x, y] = [this.dims(inp(0), len, depth + 1), this.dims(inp(1), len, depth + 1)];
+        const [x, y] = [this.dims(inp(0), depth + 1), this.dims(inp(1), depth + 1)];
         if (x.length !== 1 || y.length !== 1) return fail('shape arithmetic on more than one value');
         const r = n.opType === 'Mul' ? mul(x[0]!, y[0]!) : div(x[0]!, y[0]!);
         return [r ?? fail('shape division is not exact')];
       }
       case 'Concat':
-        return (n.input ?? []).flatMap((p) => this.dims(p, len, depth + 1));
+        return (n.input ?? []).flatMap((p) => this.dims(p, depth + 1));
       default:
         return fail(`reshape target computed by ${n.opType}`);
     }
@@ -603,8 +593,7 @@ class AttentionMatcher {
    * The sizes a Shape node yields (its start/end applied; undefined where an axis is not tied to this attention).
    * Of a tensor tied by its batch alone only axis 0 is known, and not its rank (`rankKnown` false).
    */
-  private shapeVector(shape: INodeProto, len: 'Lq' | 'Lk'): { vec: (Mono | undefined)[]; rankKnown: boolean } {
-    void len;
+  private shapeVector(shape: INodeProto): { vec: (Mono | undefined)[]; rankKnown: boolean } {
     const name = shape.input?.[0] ?? '';
     const start = intAttr(shape, 'start');
     const end = intAttr(shape, 'end');
@@ -674,6 +663,15 @@ class AttentionMatcher {
 // ---- the pass -----------------------------------------------------------------------------------------------------
 
 /**
+ * The subgraphs are the ones fusion_attention_unet.py (onnxruntime) fuses in torch.onnx/Optimum exports of diffusers'
+ * UNet and VAE (and HyperGen's `--attention plain` graphs): q, k, v projections (MatMul by a 2-D weight, optional bias
+ * Add), a head split (Reshape [B, L, H, D], Transpose; or merged to [B*H, L, D] as diffusers' older AttnProcessor
+ * does), MatMul(q, k^T), the scale (Mul/Div on q, k^T or the scores), Softmax over the last axis, MatMul(probs, v)
+ * and the merge back to [B, L, H*D]. Instead of fixed node sequences, every Reshape/Transpose on the way is followed
+ * with a layout algebra (each axis a row-major list of the factors B, H, Lq, Lk, D), so any chain whose result is
+ * provably the head split, the score layout and the merge is accepted, and any other (heads and head size swapped,
+ * a batch folded into the tokens, a size not tied to the attention's own inputs) is left as it is and counted.
+ *
  * Rewrites `model`'s main graph (subgraphs are not searched): each matched attention becomes one MultiHeadAttention
  * (com.microsoft; query/key/value the projections' outputs, num_heads, scale as the graph computes it), nodes and
  * inline or external initializers left without readers are removed, and the com.microsoft opset is imported when
