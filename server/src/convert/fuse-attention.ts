@@ -131,7 +131,14 @@ class GraphIndex {
       }
     }
     this.outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+    for (const vi of [...(graph.input ?? []), ...(graph.valueInfo ?? []), ...(graph.output ?? [])]) {
+      const dims = vi.type?.tensorType?.shape?.dim;
+      if (vi.name && dims) this.ranks.set(vi.name, dims.length);
+    }
   }
+
+  /** Ranks the model records (graph inputs/outputs, value_info), where it records them. */
+  readonly ranks = new Map<string, number>();
 
   /** The producer of `name` when it is a node of the default domain with the given op type. */
   op(name: string, ...types: string[]): INodeProto | undefined {
@@ -400,6 +407,9 @@ class AttentionMatcher {
     for (let steps = 0; steps < 10; steps++) {
       const p = this.projection(t);
       if (p !== undefined && nodes.some((n) => n.opType === 'Reshape')) {
+        // Tokens are [B, L, width]; MultiHeadAttention refuses other ranks at run time, but a rank the model records
+        // is checked here so that no graph that loads today stops loading.
+        if ([p.input, p.output].some((t) => (this.ix.ranks.get(t) ?? 3) !== 3)) fail(`${which} projection is not of rank 3`);
         this.projections[which] = p;
         return nodes.reverse();
       }

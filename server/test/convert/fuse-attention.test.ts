@@ -258,6 +258,17 @@ describe('fuseAttention: torch 2 SDPA exports (pattern a)', () => {
   });
 });
 
+describe('fuseAttention: ranks the model records', () => {
+  it('leaves attention over tokens of rank 4 (MultiHeadAttention takes [B, L, H*D] only)', async () => {
+    const g = new G();
+    const out = sdpa(g, 'x', 'x', C, C, { heads: 2, headDim: 4, scaleAt: 'q', kDirect: true });
+    const original = g.model([['x', ['b', 'n', 'l', C]]], out);
+    const { report } = fuse(original);
+    expect(report).toMatchObject({ fused: 0, unmatched: 1, reasons: { 'q projection is not of rank 3': 1 } });
+    expect((await run(original, feeds({ x: [B, 3, L, C] }))).length).toBe(B * 3 * L * C); // the original runs
+  });
+});
+
 describe('fuseAttention: the older AttnProcessor export (pattern b)', () => {
   it('self-attention through [B*H, L, D] batches with baddbmm scale and a zero Add', async () => {
     const g = new G();
