@@ -30,7 +30,10 @@ export function fuseExportLogged(source: string, out: string, logger: Logger, op
       `${c.component}: ${c.fused} attention fused, ${c.masked} masked and ${c.unmatched} unmatched left as they are`,
     );
   }
-  logger.info({ source: report.source, out: report.out, seconds: report.seconds }, 'attention fused');
+  if ((report.copiedBytes ?? 0) > 0) {
+    logger.warn({ out: report.out, copiedBytes: report.copiedBytes }, `fused copy: ${mb(report.copiedBytes!)} copied, not hard-linked (the output is on another file system than the export)`);
+  }
+  logger.info({ source: report.source, out: report.out, seconds: report.seconds, copiedBytes: report.copiedBytes }, 'attention fused');
   return report;
 }
 

@@ -30,6 +30,8 @@ export interface FuseExportReport {
   readonly seconds: number;
   readonly fingerprint: string;
   readonly components: readonly FusedComponentReport[];
+  /** Bytes copied because hard links were not possible (the output on another file system than the export). */
+  readonly copiedBytes?: number;
 }
 
 export interface FuseExportOptions {
@@ -52,25 +54,35 @@ export function hasFusedMarker(dir: string): boolean {
   return readMarker(dir)?.options?.attention === 'fused';
 }
 
-/** A hard link of `from` at `to` where the file system allows it, a copy otherwise (another device, no links). */
-function linkOrCopy(from: string, to: string): void {
+/**
+ * A hard link of `from` at `to` where the file system allows it, a copy otherwise (another device, no links; a
+ * symbolic link would not do: onnxruntime refuses external data that resolves outside the model's folder). Returns
+ * the bytes copied.
+ */
+function linkOrCopy(from: string, to: string): number {
   try {
     linkSync(from, to);
+    return 0;
   } catch {
     copyFileSync(from, to);
+    return statSync(to).size;
   }
 }
 
-/** Every file under `from` (hidden names skipped: markers and caches) linked or copied to the same place under `to`. */
-function mirror(from: string, to: string, skip: ReadonlySet<string>, root = from): void {
+/**
+ * Every file under `from` (hidden names skipped: markers and caches) linked or copied to the same place under `to`;
+ * returns the bytes copied.
+ */
+function mirror(from: string, to: string, skip: ReadonlySet<string>, root = from): number {
   mkdirSync(to, { recursive: true });
+  let copied = 0;
   for (const name of readdirSync(from)) {
     if (name.startsWith('.')) continue;
     const path = join(from, name);
     if (skip.has(path.slice(root.length + 1))) continue;
-    if (statSync(path).isDirectory()) mirror(path, join(to, name), skip, root);
-    else linkOrCopy(path, join(to, name));
+    copied += statSync(path).isDirectory() ? mirror(path, join(to, name), skip, root) : linkOrCopy(path, join(to, name));
   }
+  return copied;
 }
 
 interface Rewritten {
@@ -141,7 +153,7 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
   rmSync(tmp, { recursive: true, force: true });
   try {
     const replaced = rewritten.filter((r) => r.bytes !== undefined);
-    mirror(source, tmp, new Set(replaced.map((r) => `${r.component}/model.onnx`)));
+    const copiedBytes = mirror(source, tmp, new Set(replaced.map((r) => `${r.component}/model.onnx`)));
     for (const r of replaced) writeFileSync(join(tmp, r.component, 'model.onnx'), r.bytes!);
     const marker = {
       source,
@@ -155,7 +167,7 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
     writeFileSync(join(tmp, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
     if (existsSync(out)) renameSync(out, old);
     renameSync(tmp, out);
-    return { source, out, converted: true, seconds: seconds(), fingerprint: expected, components };
+    return { source, out, converted: true, seconds: seconds(), fingerprint: expected, components, copiedBytes };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     rmSync(old, { recursive: true, force: true });

@@ -94,6 +94,7 @@ describe('fuseExport on a plain-attention ONNX export (sd15-tiny, fp32)', () => 
     out = join(root, 'fused');
     const report = fuseExport(plain, out);
     expect(report.converted).toBe(true);
+    expect(report.copiedBytes).toBe(0); // one file system: everything hard-linked
   });
 
   it('fuses every UNet and VAE attention, leaves CLIP masked attention, and records it in the marker', () => {
