@@ -210,6 +210,7 @@ class AttentionMatcher {
   private scale = 1;
   private upcast = false;
   private readonly deferred: { name: string; exponent: number }[] = [];
+  private readonly zeroAdds: string[] = [];
   private projections: { q?: Projection; k?: Projection; v?: Projection } = {};
 
   constructor(
@@ -268,9 +269,12 @@ class AttentionMatcher {
         scores = this.peelScale(n!);
       } else if (type === 'Add') {
         const [a, b] = n!.input as string[];
-        if (this.isZero(b!)) scores = a!;
-        else if (this.isZero(a!)) scores = b!;
-        else throw new NoMatch('masked');
+        const zerosB = this.isZero(b!) ? '' : this.zerosOfShape(b!);
+        const zerosA = zerosB !== undefined || this.isZero(a!) ? '' : this.zerosOfShape(a!);
+        if (zerosB === undefined && zerosA === undefined) throw new NoMatch('masked');
+        const zeros = zerosB ?? zerosA!;
+        if (zeros !== '') this.zeroAdds.push(zeros); // '' : a constant of zeros, nothing to check
+        scores = zerosB !== undefined ? a! : b!;
       } else if (type === 'Where' || type === 'Sub') {
         throw new NoMatch('masked');
       } else if (type === 'MatMul') {
@@ -311,6 +315,7 @@ class AttentionMatcher {
     if (!same(qL, [...batch, ['Lq'], ['D']]) || JSON.stringify(batch.flat()) !== JSON.stringify(['B', 'H'])) fail('q is not split into heads as [B, H, Lq, D]');
     if (!same(kL, [...batch, ['D'], ['Lk']])) fail('k is not split into heads as [B, H, D, Lk]');
     if (!same(vL, [...batch, ['Lk'], ['D']])) fail('v is not split into heads as [B, H, Lk, D]');
+    this.checkZeroAdds([...batch, ['Lq'], ['Lk']]);
     const rank = batch.length + 2;
     const axis = intAttr(sm, 'axis') ?? (this.opset >= 13 ? -1 : 1);
     if (axis !== -1 && axis !== rank - 1) fail('softmax is not over the last axis');
@@ -395,6 +400,48 @@ class AttentionMatcher {
     }
   }
 
+  /**
+   * The shape input of `name` when it is zeros computed at run time: torch's baddbmm(empty, q, k^T, beta=0) exports
+   * beta * empty as Mul(ConstantOfShape(shape), 0) (or the ConstantOfShape of zeros alone). Checked against the
+   * scores' shape once layouts are known (checkZeroAdds), so the Add cannot broadcast the scores.
+   */
+  private zerosOfShape(name: string): string | undefined {
+    const fill = (n: INodeProto | undefined): number | undefined => {
+      if (n === undefined) return undefined;
+      const v = attr(n, 'value')?.t;
+      const values = v === undefined || v === null ? [0] : tensorValues(v);
+      return values?.length === 1 ? values[0] : undefined;
+    };
+    const cos = this.ix.op(name, 'ConstantOfShape');
+    if (cos !== undefined) return fill(cos) === 0 ? cos.input![0]! : undefined;
+    const m = this.ix.op(name, 'Mul');
+    if (m === undefined) return undefined;
+    for (const [x, y] of [[m.input![0]!, m.input![1]!], [m.input![1]!, m.input![0]!]] as const) {
+      const filled = this.ix.op(x, 'ConstantOfShape');
+      const value = fill(filled);
+      if (value === undefined || !Number.isFinite(value)) continue;
+      try {
+        if (this.floatScalar(y, 0) === 0) return filled!.input![0]!;
+      } catch (error) {
+        if (!(error instanceof NoMatch)) throw error;
+      }
+    }
+    return undefined;
+  }
+
+  /** Each zeros tensor added to the scores has at most their rank and, aligned right, their sizes or 1. */
+  private checkZeroAdds(scores: Layout): void {
+    const sizes = scores.map((a) => this.axisSize(a));
+    for (const shape of this.zeroAdds) {
+      const s = this.dims(shape);
+      if (s.length > sizes.length) fail('an added zeros tensor has a higher rank than the scores');
+      s.forEach((m, i) => {
+        const target = sizes[sizes.length - s.length + i];
+        if (!eq(m, konst(1)) && (target === undefined || !eq(m, target))) fail('an added zeros tensor broadcasts the scores');
+      });
+    }
+  }
+
   private isZero(name: string): boolean {
     const c = this.ix.constants.get(name);
     return c?.values !== undefined && c.dims.every((d) => d === 1) && c.values.every((v) => v === 0);
@@ -420,11 +467,13 @@ class AttentionMatcher {
         t = n.input![0]!;
       } else if (n.opType === 'Mul' || n.opType === 'Div') {
         if (which === 'v') fail('v is scaled');
+        nodes.push(n); // layout unchanged; recorded so that shapes read from its output are known
         t = this.peelScale(n);
       } else if (n.opType === 'Cast') {
         if (intAttr(n, 'to') !== DT.FLOAT) fail(`${which} cast to a type other than float32`);
         if (which === 'v') fail('v is cast');
         this.upcast = true;
+        nodes.push(n);
         t = n.input![0]!;
       } else {
         break;
@@ -457,8 +506,8 @@ class AttentionMatcher {
 
   /** H and D from q's head split: its first Reshape's last two target values. */
   private fixHeads(chain: INodeProto[]): void {
-    const first = chain[0];
-    if (first?.opType !== 'Reshape') fail('q is not reshaped right after its projection');
+    const first = chain.find((n) => n.opType === 'Reshape');
+    if (first === undefined) fail('q is not reshaped after its projection');
     const target = this.shapeValues(first!.input![1]!);
     const [h, d] = target.slice(-2);
     if (target.length !== 4 || h === undefined || d === undefined || h === 'copy' || d === 'copy' || h === 'infer' || d === 'infer' || !isConst(h) || !isConst(d)) {
@@ -485,6 +534,7 @@ class AttentionMatcher {
 
   /** The layout after one Reshape or Transpose of a tensor of layout `x`. */
   private step(n: INodeProto, x: Layout): Layout {
+    if (n.opType === 'Mul' || n.opType === 'Div' || n.opType === 'Cast') return x; // by a one-value scale
     if (n.opType === 'Transpose') {
       const perm = intsAttr(n, 'perm') ?? x.map((_, i) => x.length - 1 - i);
       if (perm.length !== x.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) fail('transpose permutation does not fit');

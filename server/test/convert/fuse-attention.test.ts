@@ -121,7 +121,7 @@ function sdpa(g: G, x: string, ctx: string, width: number, ctxWidth: number, o: 
 }
 
 /** diffusers' older AttnProcessor: head_to_batch_dim, baddbmm(empty, q, k^T, beta=0, alpha=scale), bmm, batch_to_head_dim. */
-function bmmAttention(g: G, x: string, ctx: string, width: number, ctxWidth: number, heads: number, headDim: number): string {
+function bmmAttention(g: G, x: string, ctx: string, width: number, ctxWidth: number, heads: number, headDim: number, empty: 'constant' | 'torch' | 'broadcast' = 'constant'): string {
   const inner = heads * headDim;
   const headToBatch = (t: string, transposeK: boolean): string => {
     const [b, l, d] = [g.dimOf(t, 0), g.dimOf(t, 1), g.dimOf(t, 2)];
@@ -134,8 +134,16 @@ function bmmAttention(g: G, x: string, ctx: string, width: number, ctxWidth: num
   const q = headToBatch(g.linear(x, width, inner), false);
   const kt = headToBatch(g.linear(ctx, ctxWidth, inner), true);
   const v = headToBatch(g.linear(ctx, ctxWidth, inner), false);
-  // baddbmm with beta 0: alpha * (q @ k^T) + 0 * empty.
-  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, kt]), g.floats([1 / Math.sqrt(headDim)], [])]), g.floats([0], [1, 1, 1])]);
+  // baddbmm with beta 0: alpha * (q @ k^T) + 0 * empty; torch.onnx writes empty as ConstantOfShape of
+  // [q.shape[0], q.shape[1], k.shape[1]] (here k^T.shape[2]) and beta as a Cast constant.
+  const zeros =
+    empty === 'constant'
+      ? g.floats([0], [1, 1, 1])
+      : g.op('Mul', [
+          g.op('ConstantOfShape', [empty === 'torch' ? g.op('Concat', [g.dimOf(q, 0), g.dimOf(q, 1), g.dimOf(kt, 2)], { axis: 0 }) : g.ints([B * heads * 2, 1, 1])]),
+          g.op('Cast', [g.floats([0], [])], { to: onnx.TensorProto.DataType.FLOAT }),
+        ]);
+  const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, kt]), g.floats([1 / Math.sqrt(headDim)], [])]), zeros]);
   const out = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v]);
   const [bh, l, d] = [g.dimOf(out, 0), g.dimOf(out, 1), g.dimOf(out, 2)];
   const h = g.ints([heads]);
@@ -284,14 +292,21 @@ describe('fuseAttention: the older AttnProcessor export (pattern b)', () => {
     await expectSame(original, bytes, SELF_INPUTS);
   });
 
-  it('cross-attention', async () => {
+  it("cross-attention, baddbmm's empty as torch.onnx writes it (ConstantOfShape of the scores' shape, times 0)", async () => {
     const g = new G();
-    const out = bmmAttention(g, 'x', 'ctx', C, CC, 4, 2);
+    const out = bmmAttention(g, 'x', 'ctx', C, CC, 4, 2, 'torch');
     const original = g.model([['x', ['b', 'l', C]], ['ctx', ['b', 'lk', CC]]], out);
     const { bytes, model, report } = fuse(original);
     expect(report.fused).toBe(1);
     expect(attrs(model).numHeads).toBe(4);
     await expectSame(original, bytes, CROSS_INPUTS);
+  });
+
+  it('leaves zeros that would broadcast the scores to another shape', () => {
+    const g = new G();
+    const out = bmmAttention(g, 'x', 'x', C, C, 2, 4, 'broadcast');
+    const { report } = fuse(g.model([['x', ['b', 'l', C]]], out));
+    expect(report).toMatchObject({ fused: 0, unmatched: 1, reasons: { 'an added zeros tensor broadcasts the scores': 1 } });
   });
 
   it('a model without attention comes back as it is', () => {
