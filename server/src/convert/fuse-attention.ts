@@ -644,8 +644,47 @@ class AttentionMatcher {
       }
       case 'Concat':
         return (n.input ?? []).flatMap((p) => this.dims(p, depth + 1));
+      case 'Sub':
+        // torch.onnx's floor_divide of ints: Div(a, b) - fixup, the fixup 0 unless a or b is negative (sizes are not).
+        return this.zeroFixup(inp(1), depth + 1) ? this.dims(inp(0), depth + 1) : fail('shape arithmetic subtracts');
       default:
         return fail(`reshape target computed by ${n.opType}`);
+    }
+  }
+
+  /**
+   * Whether `name` is provably 0/false given that sizes are positive: floor_divide's fixup (And(Xor(Less(a, 0),
+   * Less(b, 0)), ...) times 1, Cast) of positive a and b.
+   */
+  private zeroFixup(name: string, depth: number): boolean {
+    if (depth > 16) return false;
+    const c = this.ix.constants.get(name);
+    if (c !== undefined) return c.values !== undefined && c.values.every((v) => v === 0);
+    const n = this.ix.producer.get(name);
+    if (n === undefined || n.domain) return false;
+    const zero = (i: number): boolean => this.zeroFixup(n.input?.[i] ?? '', depth + 1);
+    switch (n.opType) {
+      case 'Cast':
+        return zero(0);
+      case 'And':
+      case 'Mul':
+        return zero(0) || zero(1);
+      case 'Xor':
+      case 'Or':
+        return zero(0) && zero(1);
+      case 'Less': {
+        // size < 0 (or < a positive constant that is no larger than the size: not needed) is false.
+        const bound = this.ix.constants.get(n.input?.[1] ?? '');
+        if (bound?.values?.length !== 1 || bound.values[0] !== 0) return false;
+        try {
+          return this.dims(n.input?.[0] ?? '', depth + 1).every((m) => m.c > 0);
+        } catch (error) {
+          if (error instanceof NoMatch) return false;
+          throw error;
+        }
+      }
+      default:
+        return false;
     }
   }
 

@@ -120,13 +120,23 @@ function sdpa(g: G, x: string, ctx: string, width: number, ctxWidth: number, o: 
   return g.op('Reshape', [merged, g.op('Concat', [batch, g.ints([-1]), g.ints([inner])], { axis: 0 })]);
 }
 
+/** `a // b` of ints as torch.onnx's floor_divide writes it: Div, minus 1 where the signs differ and it is not exact. */
+function floorDivide(g: G, a: string, b: string): string {
+  const div = g.op('Div', [a, b]);
+  const zero = g.ints([0], []);
+  const negative = g.op('Xor', [g.op('Less', [a, zero]), g.op('Less', [b, zero])]);
+  const inexact = g.op('Not', [g.op('Equal', [g.op('Sub', [a, g.op('Mul', [div, b])]), zero])]);
+  const fixup = g.op('Mul', [g.op('Cast', [g.op('And', [negative, inexact])], { to: onnx.TensorProto.DataType.INT64 }), g.ints([1], [])]);
+  return g.op('Sub', [div, fixup]);
+}
+
 /** diffusers' older AttnProcessor: head_to_batch_dim, baddbmm(empty, q, k^T, beta=0, alpha=scale), bmm, batch_to_head_dim. */
 function bmmAttention(g: G, x: string, ctx: string, width: number, ctxWidth: number, heads: number, headDim: number, empty: 'constant' | 'torch' | 'broadcast' = 'constant'): string {
   const inner = heads * headDim;
   const headToBatch = (t: string, transposeK: boolean): string => {
     const [b, l, d] = [g.dimOf(t, 0), g.dimOf(t, 1), g.dimOf(t, 2)];
     const h = g.ints([heads]);
-    const dh = g.op('Div', [d, h]);
+    const dh = empty === 'torch' ? floorDivide(g, d, h) : g.op('Div', [d, h]);
     const t4 = g.op('Transpose', [g.op('Reshape', [t, g.op('Concat', [b, l, h, dh], { axis: 0 })])], { perm: [0, 2, 1, 3] });
     const t3 = g.op('Reshape', [t4, g.op('Concat', [g.op('Mul', [b, h]), l, dh], { axis: 0 })]);
     return transposeK ? g.op('Transpose', [t3], { perm: [0, 2, 1] }) : t3;
@@ -292,7 +302,7 @@ describe('fuseAttention: the older AttnProcessor export (pattern b)', () => {
     await expectSame(original, bytes, SELF_INPUTS);
   });
 
-  it("cross-attention, baddbmm's empty as torch.onnx writes it (ConstantOfShape of the scores' shape, times 0)", async () => {
+  it("cross-attention as torch.onnx writes it: baddbmm's empty a ConstantOfShape of the scores' shape times 0, dim // heads a floor_divide", async () => {
     const g = new G();
     const out = bmmAttention(g, 'x', 'ctx', C, CC, 4, 2, 'torch');
     const original = g.model([['x', ['b', 'l', C]], ['ctx', ['b', 'lk', CC]]], out);
