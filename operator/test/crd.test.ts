@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { compileCel } from '@hypergen/testcluster/cel';
+import { type CelValue, compileCel } from '@hypergen/testcluster/cel';
 import { renderTypes, TYPES_PATH } from '../src/api/codegen.js';
 import { CRD_FILE, EXAMPLES, exampleDocs } from './support/fixtures.js';
 
@@ -75,7 +75,7 @@ describe('CRD', () => {
     if (value === undefined || value === null) return [];
     const out: string[] = [];
     for (const rule of schema['x-kubernetes-validations'] ?? []) {
-      if (compileCel(rule.rule).eval({ self: value }) !== true) out.push(rule.message);
+      if (compileCel(rule.rule).eval({ self: value as CelValue }) !== true) out.push(rule.message);
     }
     for (const [k, sub] of Object.entries((schema.properties ?? {}) as Obj)) out.push(...celErrors(sub, (value as Obj)[k]));
     return out;

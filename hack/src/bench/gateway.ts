@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { at } from '@hypergen/testcluster';
 import { type Stack, startStack } from '../demo/stack.js';
 import { percentile } from './http-load.js';
 
@@ -83,8 +84,9 @@ export async function run(): Promise<void> {
   try {
     await apply(stack, dir, tiny('warm', { replicas: 1 }));
     await stack.kubectl.ok(['wait', '--for=condition=Ready', 'hgm/warm', '--timeout=120s'], { timeoutMs: 130_000 });
-    const pod = stack.cluster.api.store.list('/pods', 'default').find((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === 'warm' && p.status?.podIP);
-    const direct = `http://${pod!.status.podIP}:8000`;
+    const pod = stack.cluster.api.store.list('/pods', 'default').find((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === 'warm' && at(p, 'status', 'podIP'));
+    if (!pod) throw new Error('bench gateway: no ready pod of warm');
+    const direct = `http://${at(pod, 'status', 'podIP')}:8000`;
     const modelKey = Buffer.from(await stack.kubectl.ok(['get', 'secret', 'warm-api-key', '-o', 'jsonpath={.data.api-key}']), 'base64').toString();
     // The gateway's watch has the pod once a request through it succeeds.
     await until(async () => (await fetch(`${stack.gatewayUrl}/v1/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: GEN_BODY('bench/warm') })).ok, 'the gateway to route');

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { nodeRuntime } from '../chart/dockerfile.js';
-import { type Json, SimulatedPodRunner, startTestCluster, type TestCluster } from '@hypergen/testcluster';
+import { type KubeObject, SimulatedPodRunner, at, objectsOf, startTestCluster, type TestCluster } from '@hypergen/testcluster';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const NS = 'bench';
@@ -42,15 +42,15 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 /** Every CR Ready at its generation, and its objects there (read in place: this runs every poll). */
 function converged(cluster: TestCluster, n: number): boolean {
   const storage = (g: string, v: string, r: string) => cluster.api.registry.find(g, v, r)!.storage;
-  const count = (s: string, keep: (o: Json) => boolean = () => true) => {
+  const count = (s: string, keep: (o: KubeObject) => boolean = () => true) => {
     let found = 0;
     cluster.api.store.scan(s, (o) => {
       if (o.metadata.namespace === NS && keep(o)) found++;
     });
     return found;
   };
-  const ready = (m: Json) =>
-    m.status?.observedGeneration === m.metadata.generation && (m.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
+  const ready = (m: KubeObject) =>
+    at(m, 'status', 'observedGeneration') === m.metadata.generation && objectsOf(at(m, 'status', 'conditions')).some((c) => c.type === 'Ready' && c.status === 'True');
   return (
     count(storage('hypergen.io', 'v1alpha1', 'hypergenmodels'), ready) >= n &&
     count(storage('apps', 'v1', 'deployments')) >= n &&

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type KubeObject, at } from '@hypergen/testcluster';
 import OpenAI from 'openai';
 import { type Stack, startStack } from '../../src/demo/stack.js';
 import { waiter } from './support.js';
@@ -38,15 +39,15 @@ const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${stack.gatewa
 const podsOf = (name: string) => stack.cluster.api.store.list('/pods', 'default').filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === name && !p.metadata.deletionTimestamp);
 
 /** A pod's own count of generation requests answered 200 (its /metrics, read at its pod IP). */
-async function generationsServed(pod: { status?: { podIP?: string } }): Promise<number> {
-  const text = await (await fetch(`http://${pod.status!.podIP}:8000/metrics`)).text();
+async function generationsServed(pod: KubeObject): Promise<number> {
+  const text = await (await fetch(`http://${at(pod, 'status', 'podIP')}:8000/metrics`)).text();
   return text
     .split('\n')
     .filter((l) => l.startsWith('hypergen_http_requests_total{') && l.includes('route="/v1/images/generations"') && l.includes('status="200"'))
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
-const queueOf = async (pod: { status?: { podIP?: string } }) => ((await (await fetch(`http://${pod.status!.podIP}:8000/health`)).json()) as { queue_size: number }).queue_size;
+const queueOf = async (pod: KubeObject) => ((await (await fetch(`http://${at(pod, 'status', 'podIP')}:8000/health`)).json()) as { queue_size: number }).queue_size;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
@@ -65,7 +66,7 @@ afterAll(async () => {
 
 describe('gateway: one OpenAI base URL for every HyperGenModel', () => {
   it('pods listen on their own pod IP and container port', () => {
-    const ips = ['alpha', 'beta'].map((n) => podsOf(n)[0]!.status.podIP as string);
+    const ips = ['alpha', 'beta'].map((n) => at(podsOf(n)[0]!, 'status', 'podIP') as string);
     expect(ips.every((ip) => /^127\.\d+\.\d+\.\d+$/.test(ip))).toBe(true);
     expect(new Set(ips).size).toBe(2);
     expect(stack.runner.endpoint(podsOf('alpha')[0]!, 8000)).toEqual({ host: ips[0], port: 8000 });

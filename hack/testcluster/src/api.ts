@@ -11,7 +11,7 @@ import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
 import { type FieldReq, type LabelSelector, matchesFields, matchesLabels } from './selectors.js';
 import type { Store } from './store.js';
-import { type Json, apiVersionOf, deepClone, deepEqual, getPath, isPlainObject, labelSelectorOrUndefined, nowTime, setPath } from './types.js';
+import { type JsonObject, type JsonValue, type KubeObject, apiVersionOf, arrayOr, at, deepClone, deepEqual, getPath, isPlainObject, labelSelectorOrUndefined, nowTime, objectOr, setPath, withMetadata } from './types.js';
 import { validateMeta } from './validation.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
@@ -25,7 +25,7 @@ export interface WriteOptions {
 }
 
 export interface WriteResult {
-  obj: Json;
+  obj: KubeObject;
   warnings: string[];
   /** an apply patch created the object (answered 201) */
   created?: boolean;
@@ -44,6 +44,9 @@ export interface ListOptions {
   continue?: string;
 }
 
+/** A list as the API answers it: apiVersion and kind of the list, its metadata, and the items with their own. */
+export type ObjectList = { apiVersion: string; kind: string; metadata: JsonObject; items: KubeObject[] };
+
 export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
 const GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -53,10 +56,10 @@ const apiVersionOfDef = (d: ResourceDef): string => apiVersionOf(d.group, d.vers
 const gr = (d: ResourceDef) => ({ group: d.group, resource: d.resource });
 
 /** Object without resourceVersion and managedFields timestamps: what "did this write change anything" compares. */
-function comparable(o: Json): Json {
+function comparable(o: KubeObject): KubeObject {
   const c = deepClone(o);
   delete c.metadata.resourceVersion;
-  c.metadata.managedFields = (c.metadata.managedFields ?? []).map((e: Json) => ({ ...e, time: undefined }));
+  c.metadata.managedFields = (c.metadata.managedFields ?? []).map((e) => ({ ...e, time: undefined }));
   return c;
 }
 
@@ -64,9 +67,9 @@ function comparable(o: Json): Json {
 const STATUS_KEEPS_OLD_META: Record<string, string[]> = { '/pods': ['ownerReferences'], 'apps/deployments': ['labels'], 'apps/replicasets': ['labels'] };
 
 /** Everything that makes metadata.generation move: for CRs all but metadata (and status behind a subresource); Deployments also annotations. */
-function specOf(def: ResourceDef, o: Json): Json {
+function specOf(def: ResourceDef, o: KubeObject): JsonObject {
   // A custom resource without the status subresource counts status changes too (copyNonMetadata).
-  const rest: Json = { ...o, metadata: undefined, status: def.crd && !def.status ? o.status : undefined, apiVersion: undefined, kind: undefined };
+  const rest: JsonObject = { ...o, metadata: undefined, status: def.crd && !def.status ? o.status : undefined, apiVersion: undefined, kind: undefined };
   if (def.group === 'apps' && def.resource === 'deployments') rest.annotations = o.metadata?.annotations;
   return rest;
 }
@@ -81,41 +84,43 @@ export class ObjectApi {
     readonly registry: Registry,
   ) {}
 
-  view(def: ResourceDef, stored: Json): Json {
+  view(def: ResourceDef, stored: KubeObject): KubeObject {
     return def.fromStorage ? def.fromStorage(stored) : stored;
   }
 
-  private storedOf(def: ResourceDef, obj: Json): Json {
+  private storedOf(def: ResourceDef, obj: KubeObject): KubeObject {
     return def.toStorage ? def.toStorage(obj) : obj;
   }
 
-  getStored(def: ResourceDef, ns: string | undefined, name: string): Json | undefined {
+  getStored(def: ResourceDef, ns: string | undefined, name: string): KubeObject | undefined {
     return this.store.get(def.storage, def.namespaced ? ns : undefined, name);
   }
 
-  get(def: ResourceDef, ns: string | undefined, name: string): Json {
+  get(def: ResourceDef, ns: string | undefined, name: string): KubeObject {
     const o = this.getStored(def, ns, name);
     if (!o) throw notFound(gr(def), name);
     return this.view(def, o);
   }
 
-  list(def: ResourceDef, ns: string | undefined, opts: ListOptions = {}): Json {
+  list(def: ResourceDef, ns: string | undefined, opts: ListOptions = {}): ObjectList {
     let rv = this.store.currentRv();
     const scope = def.namespaced ? ns : undefined;
     let items = this.store.list(def.storage, scope);
     let cont = '';
     let remaining: number | undefined;
     if (opts.continue) {
-      let tok: Json;
+      let tok: JsonValue;
       try {
         tok = JSON.parse(Buffer.from(opts.continue, 'base64').toString());
       } catch {
         throw badRequest('continue key is not valid: illegal base64 data');
       }
-      if (!Number.isInteger(tok?.rv) || this.store.isExpired(tok.rv)) throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      const tokRv = at(tok, 'rv');
+      if (typeof tokRv !== 'number' || !Number.isInteger(tokRv) || this.store.isExpired(tokRv)) throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
       // Later pages read the first page's snapshot, as etcd reads at the continue token's revision.
-      rv = tok.rv;
-      items = this.snapshotAt(def.storage, scope, rv).filter((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}` > tok.start);
+      rv = tokRv;
+      const start = at(tok, 'start');
+      items = this.snapshotAt(def.storage, scope, rv).filter((o) => typeof start === 'string' && `${o.metadata.namespace ?? ''}/${o.metadata.name}` > start);
     }
     items = items.filter((o) => this.matches(def, o, opts.labelSelector, opts.fieldSelector));
     if (opts.limit && opts.limit > 0 && items.length > opts.limit) {
@@ -129,36 +134,37 @@ export class ObjectApi {
       apiVersion: apiVersionOfDef(def),
       kind: def.listKind,
       metadata: { resourceVersion: String(rv), ...(cont ? { continue: cont, remainingItemCount: remaining } : {}) },
-      items: items.map((o) => ({ ...this.view(def, o), apiVersion: undefined, kind: undefined })).map((o) => ({ apiVersion: apiVersionOfDef(def), kind: def.kind, ...o })),
+      // Items carry no apiVersion or kind of their own (the list's say it), as typed lists serialise.
+      items: items.map((o) => ({ ...this.view(def, o), apiVersion: undefined, kind: undefined })),
     };
   }
 
   /** The objects of one storage as they were at `rv`: the current ones with the later writes undone. */
-  private snapshotAt(storage: string, ns: string | undefined, rv: number): Json[] {
-    const key = (o: Json) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  private snapshotAt(storage: string, ns: string | undefined, rv: number): KubeObject[] {
+    const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     const byKey = new Map(this.store.list(storage, ns).map((o) => [key(o), o]));
     for (const ev of this.store.eventsSince(storage, rv).reverse()) {
       if (ns !== undefined && (ev.obj.metadata.namespace ?? '') !== ns) continue;
       if (ev.type === 'ADDED') byKey.delete(key(ev.obj));
-      else byKey.set(key(ev.obj), ev.prev);
+      // MODIFIED and DELETED events carry the object before them.
+      else byKey.set(key(ev.obj), ev.prev!);
     }
     return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
   }
 
-  matches(def: ResourceDef, stored: Json, labels?: LabelSelector, fields?: FieldReq[]): boolean {
+  matches(def: ResourceDef, stored: KubeObject, labels?: LabelSelector, fields?: FieldReq[]): boolean {
     return (!labels || matchesLabels(labels, stored.metadata.labels)) && (!fields || matchesFields(fields, stored, def.fieldSelectors));
   }
 
   // ---------------- writes ----------------
 
-  create(def: ResourceDef, ns: string | undefined, body: Json, opts: WriteOptions, appliedManaged?: Json[]): WriteResult {
+  create(def: ResourceDef, ns: string | undefined, body: JsonValue | undefined, opts: WriteOptions, appliedManaged?: JsonObject[]): WriteResult {
     if (!isPlainObject(body)) throw badRequest('Object is not a valid JSON object');
     if (def.crd && this.store.get('apiextensions.k8s.io/customresourcedefinitions', undefined, `${def.resource}.${def.group}`)?.metadata.deletionTimestamp) {
       throw new ApiError(405, 'MethodNotAllowed', 'create not allowed while custom resource definition is terminating', { group: def.group, kind: def.resource });
     }
     const warnings: string[] = [];
-    const obj = this.decode(def, body, opts.fieldValidation, warnings);
-    obj.metadata ??= {};
+    const obj = withMetadata(this.decode(def, body, opts.fieldValidation, warnings));
     if (def.namespaced) {
       if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       obj.metadata.namespace = ns ?? obj.metadata.namespace;
@@ -188,17 +194,18 @@ export class ObjectApi {
     return { obj: this.view(def, stored), warnings };
   }
 
-  update(def: ResourceDef, ns: string | undefined, name: string, body: Json, opts: WriteOptions): WriteResult {
+  update(def: ResourceDef, ns: string | undefined, name: string, body: JsonValue | undefined, opts: WriteOptions): WriteResult {
     if (!isPlainObject(body)) throw badRequest('Object is not a valid JSON object');
     if (opts.subresource === 'scale') return this.updateScale(def, ns, name, body, opts);
     const old = this.get(def, ns, name);
     const warnings: string[] = [];
     const obj = this.decode(def, body, opts.fieldValidation, warnings);
-    if (obj.metadata?.name && obj.metadata.name !== name) throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+    const meta = objectOr(obj.metadata);
+    if (meta.name && meta.name !== name) throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`);
     // The object's uid is a storage precondition: a stale copy of a deleted and recreated object conflicts.
-    if (obj.metadata?.uid && obj.metadata.uid !== old.metadata.uid) throw conflict(gr(def), name, `Precondition failed: UID in precondition: ${obj.metadata.uid}, UID in object meta: ${old.metadata.uid}`);
+    if (meta.uid && meta.uid !== old.metadata.uid) throw conflict(gr(def), name, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata.uid}`);
     // Custom resources allow no unconditional update (customResourceStrategy.AllowUnconditionalUpdate is false).
-    if (def.crd && !obj.metadata?.resourceVersion) {
+    if (def.crd && !meta.resourceVersion) {
       const why = 'Invalid value: 0x0: must be specified for an update';
       throw new ApiError(422, 'Invalid', `${def.resource}.${def.group} "${name}" is invalid: metadata.resourceVersion: ${why}`, { name, group: def.group, kind: def.resource, causes: [{ reason: 'FieldValueInvalid', message: why, field: 'metadata.resourceVersion' }] });
     }
@@ -209,7 +216,7 @@ export class ObjectApi {
     const type = contentType.split(';')[0]!.trim();
     if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(PATCH_TYPES);
     if (type === 'application/strategic-merge-patch+json' && !def.strategicMerge) throw unsupportedMediaType(PATCH_TYPES.filter((t) => !t.startsWith('application/strategic')));
-    let patch: Json;
+    let patch: JsonValue;
     try {
       patch = type === 'application/apply-patch+yaml' ? parseYaml(raw) : JSON.parse(raw);
     } catch (e) {
@@ -224,25 +231,29 @@ export class ObjectApi {
     const old = this.get(def, ns, name);
     const warnings: string[] = [];
     const patched = this.applyPatch(def, type, old, patch, false);
+    // (A JSON patch can replace the whole document; what is not an object fails here, as decoding it did.)
+    if (!isPlainObject(patched)) throw new TypeError(`the patched ${def.kind} is not a JSON object`);
     const obj = this.decode(def, patched, opts.fieldValidation, warnings, true);
-    if (obj.metadata?.name !== name) throw badRequest(`the name of the object (${obj.metadata?.name}) does not match the name on the URL (${name})`);
+    const patchedName = at(obj, 'metadata', 'name');
+    if (patchedName !== name) throw badRequest(`the name of the object (${patchedName}) does not match the name on the URL (${name})`);
     return { obj: this.commitUpdate(def, old, obj, opts), warnings };
   }
 
-  private applyPatch(def: ResourceDef, type: string, target: Json, patch: Json, scale: boolean): Json {
+  private applyPatch(def: ResourceDef, type: string, target: JsonValue, patch: JsonValue, scale: boolean): JsonValue | undefined {
     if (type === 'application/json-patch+json') return jsonPatch(target, patch);
     if (!isPlainObject(patch)) throw badRequest('json: cannot unmarshal into Go value of type map[string]interface {}');
     if (type === 'application/merge-patch+json' || scale) return mergePatch(target, patch);
     return strategicMergePatch(target, patch, def.schema.root, this.registry.walker);
   }
 
-  private apply(def: ResourceDef, ns: string | undefined, name: string, cfg: Json, opts: WriteOptions & { force?: boolean }): WriteResult {
+  private apply(def: ResourceDef, ns: string | undefined, name: string, cfg: JsonValue, opts: WriteOptions & { force?: boolean }): WriteResult {
     if (!isPlainObject(cfg)) throw badRequest('error decoding YAML: the applied configuration is not an object');
     if (!opts.fieldManager) throw invalid('Patch', '', name, [{ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' }]);
     if (cfg.apiVersion !== apiVersionOfDef(def) || cfg.kind !== def.kind) {
       throw badRequest(`the API version in the data (${cfg.apiVersion ?? ''}) does not match the expected API version (${apiVersionOfDef(def)})`);
     }
-    if (cfg.metadata?.name && cfg.metadata.name !== name) throw badRequest(`the name of the object (${cfg.metadata.name}) does not match the name on the URL (${name})`);
+    const cfgName = at(cfg, 'metadata', 'name');
+    if (cfgName && cfgName !== name) throw badRequest(`the name of the object (${cfgName}) does not match the name on the URL (${name})`);
     const warnings: string[] = [];
     const unknown: string[] = [];
     const clean = deepClone(cfg);
@@ -258,28 +269,32 @@ export class ObjectApi {
     const target = { group: def.group, kind: def.kind, name };
     if (!liveStored) {
       if (opts.subresource) throw notFound(gr(def), name);
-      const merged = applyConfig(undefined, clean, def.schema.root, this.registry.walker, who, !!opts.force, target);
+      const merged = withMetadata(applyConfig(undefined, clean, def.schema.root, this.registry.walker, who, !!opts.force, target));
       merged.metadata.name = name;
       const created = this.create(def, ns, merged, { ...opts, fieldValidation: 'Ignore' }, merged.metadata.managedFields);
       return { obj: created.obj, warnings, created: true };
     }
     const live = this.view(def, liveStored);
-    if (cfg.metadata?.resourceVersion && cfg.metadata.resourceVersion !== live.metadata.resourceVersion) throw staleConflict(gr(def), name);
-    const merged = applyConfig(live, clean, def.schema.root, this.registry.walker, who, !!opts.force, target);
+    const cfgRv = at(cfg, 'metadata', 'resourceVersion');
+    if (cfgRv && cfgRv !== live.metadata.resourceVersion) throw staleConflict(gr(def), name);
+    const merged = withMetadata(applyConfig(live, clean, def.schema.root, this.registry.walker, who, !!opts.force, target));
     return { obj: this.commitUpdate(def, live, merged, opts, merged.metadata.managedFields), warnings };
   }
 
   /** Shared tail of update/patch/apply: subresource scoping, metadata carry-over, defaults, generation, commit. */
-  private commitUpdate(def: ResourceDef, old: Json, candidate: Json, opts: WriteOptions, appliedManaged?: Json[]): Json {
-    let next: Json;
+  private commitUpdate(def: ResourceDef, old: KubeObject, candidate: JsonObject, opts: WriteOptions, appliedManaged?: JsonObject[]): KubeObject {
+    let next: JsonObject;
     if (opts.subresource === 'status') {
-      next = { ...deepClone(old), status: candidate.status };
-      if (candidate.metadata?.resourceVersion) next.metadata.resourceVersion = candidate.metadata.resourceVersion;
+      const oldMeta: JsonObject = deepClone(old.metadata);
+      const candidateRv = at(candidate, 'metadata', 'resourceVersion');
+      if (candidateRv) oldMeta.resourceVersion = candidateRv;
+      next = { ...deepClone(old), metadata: oldMeta, status: candidate.status };
       // Pods' and apps workloads' status strategies take metadata from the request but for what they reset; CRs keep all.
       const reset = STATUS_KEEPS_OLD_META[`${def.group}/${def.resource}`];
       if (reset && isPlainObject(candidate.metadata)) {
-        next.metadata = deepClone(candidate.metadata);
-        for (const k of reset) if (old.metadata[k] === undefined) delete next.metadata[k]; else next.metadata[k] = deepClone(old.metadata[k]);
+        const meta = deepClone(candidate.metadata);
+        for (const k of reset) if (old.metadata[k] === undefined) delete meta[k]; else meta[k] = deepClone(old.metadata[k]);
+        next.metadata = meta;
       }
     } else {
       next = deepClone(candidate);
@@ -288,7 +303,8 @@ export class ObjectApi {
         else next.status = deepClone(old.status);
       }
     }
-    const m = (next.metadata ??= {});
+    const obj = withMetadata(next);
+    const m = obj.metadata;
     if (m.resourceVersion && m.resourceVersion !== old.metadata.resourceVersion) throw staleConflict(gr(def), old.metadata.name);
     for (const k of ['uid', 'creationTimestamp', 'name', 'namespace', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds']) {
       if (old.metadata[k] === undefined) delete m[k];
@@ -296,21 +312,21 @@ export class ObjectApi {
     }
     delete m.selfLink;
     if (old.metadata.deletionTimestamp) {
-      const added = (m.finalizers ?? []).filter((f: string) => !(old.metadata.finalizers ?? []).includes(f));
-      if (added.length) throw invalid(def.kind, def.group, old.metadata.name, [{ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f: string) => JSON.stringify(f)).join(', ')}}` }]);
+      const added = (m.finalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f));
+      if (added.length) throw invalid(def.kind, def.group, old.metadata.name, [{ type: 'FieldValueForbidden', field: 'metadata.finalizers', detail: `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}` }]);
     }
-    this.defaultAndValidate(def, next, old);
-    if (def.generation && !deepEqual(specOf(def, next), specOf(def, old))) m.generation = (old.metadata.generation ?? 0) + 1;
-    if (appliedManaged) m.managedFields = appliedManaged;
-    else m.managedFields = trackUpdate(old, next, def.schema.root, this.registry.walker, this.manager(def, opts));
-    if (m.managedFields.length === 0) delete m.managedFields;
+    this.defaultAndValidate(def, obj, old);
+    if (def.generation && !deepEqual(specOf(def, obj), specOf(def, old))) m.generation = (old.metadata.generation ?? 0) + 1;
+    const managed = appliedManaged ?? trackUpdate(old, obj, def.schema.root, this.registry.walker, this.manager(def, opts));
+    if (managed.length === 0) delete m.managedFields;
+    else m.managedFields = managed;
     m.resourceVersion = old.metadata.resourceVersion;
-    if (deepEqual(comparable(next), comparable(old))) return old;
-    if (opts.dryRun) return next;
+    if (deepEqual(comparable(obj), comparable(old))) return old;
+    if (opts.dryRun) return obj;
     if (m.deletionTimestamp && (m.finalizers ?? []).length === 0) {
-      return this.view(def, this.store.commit('DELETED', def.storage, this.storedOf(def, next), this.storedOf(def, old)));
+      return this.view(def, this.store.commit('DELETED', def.storage, this.storedOf(def, obj), this.storedOf(def, old)));
     }
-    return this.view(def, this.store.commit('MODIFIED', def.storage, this.storedOf(def, next), this.storedOf(def, old)));
+    return this.view(def, this.store.commit('MODIFIED', def.storage, this.storedOf(def, obj), this.storedOf(def, old)));
   }
 
   private manager(def: ResourceDef, opts: WriteOptions): ManagerInfo {
@@ -318,7 +334,7 @@ export class ObjectApi {
   }
 
   /** Fills apiVersion/kind from the endpoint, rejects mismatches, prunes unknown fields per fieldValidation. */
-  private decode(def: ResourceDef, body: Json, fv: FieldValidation | undefined, warnings: string[], patched = false): Json {
+  private decode(def: ResourceDef, body: JsonObject, fv: FieldValidation | undefined, warnings: string[], patched = false): JsonObject {
     const obj = deepClone(body);
     obj.apiVersion ??= apiVersionOfDef(def);
     obj.kind ??= def.kind;
@@ -344,9 +360,9 @@ export class ObjectApi {
     for (const u of unknown) warnings.push(`unknown field "${u}"`);
   }
 
-  private defaultAndValidate(def: ResourceDef, obj: Json, old: Json | undefined): void {
+  private defaultAndValidate(def: ResourceDef, obj: KubeObject, old: KubeObject | undefined): void {
     // ObjectMeta's fields are all omitempty: empty strings, maps and lists do not survive its Go round trip.
-    for (const [k, v] of Object.entries<Json>(obj.metadata ?? {})) if (v === '' || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0)) delete obj.metadata[k];
+    for (const [k, v] of Object.entries(obj.metadata)) if (v === '' || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0)) delete obj.metadata[k];
     def.defaults?.(obj, old);
     def.crd?.applyDefaults(obj);
     const errs: FieldError[] = [...validateMeta(def, obj), ...(def.validate?.(obj, old) ?? []), ...(def.crd?.validate(obj, old) ?? [])];
@@ -369,7 +385,7 @@ export class ObjectApi {
 
   // ---------------- scale ----------------
 
-  getScale(def: ResourceDef, ns: string | undefined, name: string): Json {
+  getScale(def: ResourceDef, ns: string | undefined, name: string): KubeObject {
     if (!def.scale) throw notFound(gr(def), name);
     const o = this.get(def, ns, name);
     const sel = def.scale.labelSelectorPath ? getPath(o, def.scale.labelSelectorPath) : undefined;
@@ -382,12 +398,13 @@ export class ObjectApi {
     };
   }
 
-  private updateScale(def: ResourceDef, ns: string | undefined, name: string, scale: Json, opts: WriteOptions): WriteResult {
+  private updateScale(def: ResourceDef, ns: string | undefined, name: string, scale: JsonValue | undefined, opts: WriteOptions): WriteResult {
     if (!def.scale) throw notFound(gr(def), name);
     const old = this.get(def, ns, name);
-    const replicas = scale.spec?.replicas;
-    if (!Number.isInteger(replicas) || replicas < 0) throw invalid('Scale', 'autoscaling', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas ?? null, detail: 'must be greater than or equal to 0' }]);
-    if (scale.metadata?.resourceVersion && scale.metadata.resourceVersion !== old.metadata.resourceVersion) throw staleConflict(gr(def), name);
+    const replicas = at(scale, 'spec', 'replicas');
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) throw invalid('Scale', 'autoscaling', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas ?? null, detail: 'must be greater than or equal to 0' }]);
+    const scaleRv = at(scale, 'metadata', 'resourceVersion');
+    if (scaleRv && scaleRv !== old.metadata.resourceVersion) throw staleConflict(gr(def), name);
     const next = deepClone(old);
     setPath(next, def.scale.specReplicasPath, replicas);
     this.commitUpdate(def, old, next, { ...opts, subresource: undefined, fieldManager: opts.fieldManager });
@@ -397,13 +414,13 @@ export class ObjectApi {
   // ---------------- delete ----------------
 
   /** Returns the object as it is after the request and whether deletion is still pending on finalizers. */
-  delete(def: ResourceDef, ns: string | undefined, name: string, opts: DeleteOptions = {}): { obj: Json; pending: boolean } {
+  delete(def: ResourceDef, ns: string | undefined, name: string, opts: DeleteOptions = {}): { obj: KubeObject; pending: boolean } {
     const old = this.get(def, ns, name);
     const pre = opts.preconditions ?? {};
     if (pre.uid && pre.uid !== old.metadata.uid) throw conflict(gr(def), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`);
     if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) throw conflict(gr(def), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
     const next = deepClone(old);
-    const fin: string[] = [...(next.metadata.finalizers ?? [])];
+    const fin = [...(next.metadata.finalizers ?? [])];
     if (!old.metadata.deletionTimestamp) {
       if (opts.propagationPolicy === 'Orphan' && !fin.includes('orphan')) fin.push('orphan');
       if (opts.propagationPolicy === 'Foreground' && !fin.includes('foregroundDeletion')) fin.push('foregroundDeletion');
@@ -418,7 +435,7 @@ export class ObjectApi {
     next.metadata.finalizers = fin.length ? fin : undefined;
     next.metadata.deletionTimestamp = nowTime();
     next.metadata.deletionGracePeriodSeconds = 0;
-    if (isNamespace) next.status = { ...(next.status ?? {}), phase: 'Terminating' };
+    if (isNamespace) next.status = { ...objectOr(next.status), phase: 'Terminating' };
     if (def.generation) next.metadata.generation = (old.metadata.generation ?? 0) + 1;
     if (opts.dryRun) return { obj: next, pending: true };
     const stored = this.store.commit('MODIFIED', def.storage, this.storedOf(def, next), this.storedOf(def, old));
@@ -426,16 +443,16 @@ export class ObjectApi {
   }
 
   /** Deletes a fully finalized object (namespaces after their content is gone). */
-  finalize(def: ResourceDef, stored: Json): void {
+  finalize(def: ResourceDef, stored: KubeObject): void {
     if (this.store.get(def.storage, stored.metadata.namespace, stored.metadata.name)) this.store.commit('DELETED', def.storage, stored, stored);
   }
 }
 
 /** CRD-specific checks: name = plural.group, one storage version, and compilable schemas (incl. CEL). */
-function validateCrdObject(crd: Json, old: Json | undefined): FieldError[] {
+function validateCrdObject(crd: KubeObject, old: KubeObject | undefined): FieldError[] {
   const errs: FieldError[] = [];
-  const s = crd.spec ?? {};
-  const names = s.names ?? {};
+  const s = objectOr(crd.spec);
+  const names = objectOr(s.names);
   if (!s.group) errs.push({ type: 'FieldValueRequired', field: 'spec.group', detail: '' });
   if (!names.plural) errs.push({ type: 'FieldValueRequired', field: 'spec.names.plural', detail: '' });
   if (!names.kind) errs.push({ type: 'FieldValueRequired', field: 'spec.names.kind', detail: '' });
@@ -443,10 +460,10 @@ function validateCrdObject(crd: Json, old: Json | undefined): FieldError[] {
   if (names.plural && s.group && crd.metadata.name !== `${names.plural}.${s.group}`) {
     errs.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: crd.metadata.name, detail: 'must be spec.names.plural+"."+spec.group' });
   }
-  const versions: Json[] = s.versions ?? [];
+  const versions = arrayOr(s.versions);
   if (versions.length === 0) errs.push({ type: 'FieldValueInvalid', field: 'spec.versions', value: versions, detail: 'must have exactly one version marked as storage version' });
-  else if (versions.filter((v) => v.storage).length !== 1) errs.push({ type: 'FieldValueInvalid', field: 'spec.versions', value: versions, detail: 'must have exactly one version marked as storage version' });
-  if (old && old.spec?.group !== s.group) errs.push({ type: 'FieldValueInvalid', field: 'spec.group', value: s.group, detail: 'field is immutable' });
+  else if (versions.filter((v) => at(v, 'storage')).length !== 1) errs.push({ type: 'FieldValueInvalid', field: 'spec.versions', value: versions, detail: 'must have exactly one version marked as storage version' });
+  if (old && at(old, 'spec', 'group') !== s.group) errs.push({ type: 'FieldValueInvalid', field: 'spec.group', value: s.group, detail: 'field is immutable' });
   errs.push(...checkCrdSchemas(crd));
   return errs;
 }

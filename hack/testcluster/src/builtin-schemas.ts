@@ -1,7 +1,7 @@
 // client-node's generated model classes -> OpenAPI v3 schemas of the built-in types under upstream names, with the
 // patch strategies, merge keys and list types that strategic merge patch and server-side apply read. Pure.
 import * as k8s from '@kubernetes/client-node';
-import type { Json } from './types.js';
+import type { JsonObject } from './types.js';
 
 /**
  * OpenAPI v3 component schemas for the built-in types, derived from @kubernetes/client-node's generated models
@@ -90,7 +90,7 @@ const shortName = (cls: string): string => cls.replace(/^[A-Za-z]*?V\d+(?:alpha\
 
 export interface BuiltinSchemas {
   /** components.schemas entries */
-  schemas: Record<string, Json>;
+  schemas: Record<string, JsonObject>;
   /** class name -> schema name */
   nameOf: Record<string, string>;
 }
@@ -100,7 +100,7 @@ export interface BuiltinSchemas {
  * first root (in the order given) that reaches it, as upstream mostly does.
  */
 export function buildBuiltinSchemas(roots: Array<{ cls: string; group: string }>): BuiltinSchemas {
-  const schemas: Record<string, Json> = {
+  const schemas: Record<string, JsonObject> = {
     [TIME]: { type: 'string', format: 'date-time' },
     [MICROTIME]: { type: 'string', format: 'date-time' },
     [INT_OR_STRING]: { type: 'string', format: 'int-or-string', 'x-kubernetes-int-or-string': true },
@@ -113,10 +113,10 @@ export function buildBuiltinSchemas(roots: Array<{ cls: string; group: string }>
   const queue: Array<{ cls: string; pkg: string }> = roots.map((r) => ({ cls: r.cls, pkg: groupPackage[r.group] ?? 'io.k8s.api.core' }));
   for (const { cls, pkg } of queue) nameOf[cls] ??= fixedNames[cls] ?? `${pkg}.${versionOf(cls)}.${shortName(cls)}`;
 
-  const typeSchema = (owner: string, field: string, t: string, format: string, pkg: string): Json => {
+  const typeSchema = (owner: string, field: string, t: string, format: string, pkg: string): JsonObject => {
     const arr = /^Array<(.+)>$/.exec(t);
     if (arr) {
-      const s: Json = { type: 'array', items: typeSchema(owner, field, arr[1]!, '', pkg) };
+      const s: JsonObject = { type: 'array', items: typeSchema(owner, field, arr[1]!, '', pkg) };
       const pm = patchMeta[`${owner}.${field}`];
       if (pm) {
         s['x-kubernetes-patch-strategy'] = pm.strategy;
@@ -161,7 +161,7 @@ export function buildBuiltinSchemas(roots: Array<{ cls: string; group: string }>
     if (cls === 'V1JSONSchemaProps') continue;
     const attrs = models[cls]?.attributeTypeMap;
     if (!attrs) throw new Error(`no client-node model ${cls}`);
-    const properties: Json = {};
+    const properties: JsonObject = {};
     for (const a of attrs) properties[a.baseName] = typeSchema(cls, a.baseName, a.type, a.format, pkg);
     schemas[nameOf[cls]!] = { type: 'object', properties };
   }

@@ -7,7 +7,9 @@ import { parseQuantity } from './quantity.js';
 import { hostErrors, labelNameErrors } from './validation.js';
 import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
 import { type FieldGetter, labelSelectorString, labelSelectorFromObject, matchesLabels } from './selectors.js';
-import { type Json, deepEqual, isPlainObject, getPath } from './types.js';
+import { type JsonObject, type JsonValue, type KubeObject, type Schema, arrayOr, asObject, asString, at, deepEqual, getPath, isPlainObject, objectAt, objectOr, objectsOf, stringMapOrUndefined } from './types.js';
+
+type J = JsonValue | undefined;
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const NAME_COL: TableColumn = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.' };
@@ -28,7 +30,7 @@ interface BuiltinSpec {
   storage?: string;
   storageVersion?: string;
   fieldSelectors?: Record<string, FieldGetter>;
-  columns?: Array<{ col: TableColumn; cell: (o: Json) => Json }>;
+  columns?: Array<{ col: TableColumn; cell: (o: KubeObject) => J }>;
   /** false: no leading Name column (the columns list their own) */
   nameColumn?: false;
   defaults?: ResourceDef['defaults'];
@@ -39,16 +41,17 @@ interface BuiltinSpec {
 
 // ---- defaulting (the subset of upstream SetDefaults_* that shows up in objects clients read back) ----
 
-function defaultProbe(p: Json): void {
-  if (!p) return;
+function defaultProbe(p: J): void {
+  if (!isPlainObject(p)) return;
   p.timeoutSeconds ??= 1;
   p.periodSeconds ??= 10;
   p.successThreshold ??= 1;
   p.failureThreshold ??= 3;
-  if (p.httpGet) p.httpGet.scheme ??= 'HTTP';
+  const httpGet = asObject(p.httpGet);
+  if (httpGet) httpGet.scheme ??= 'HTTP';
 }
 
-function defaultContainer(c: Json): void {
+function defaultContainer(c: JsonObject): void {
   c.terminationMessagePath ??= '/dev/termination-log';
   c.terminationMessagePolicy ??= 'File';
   if (!c.imagePullPolicy && typeof c.image === 'string') {
@@ -56,53 +59,56 @@ function defaultContainer(c: Json): void {
     c.imagePullPolicy = c.image.includes('@') || (tag && tag !== 'latest') ? 'IfNotPresent' : 'Always';
   }
   c.resources ??= {};
-  for (const p of c.ports ?? []) p.protocol ??= 'TCP';
-  for (const e of c.env ?? []) if (e.valueFrom?.fieldRef) e.valueFrom.fieldRef.apiVersion ??= 'v1';
+  for (const p of objectsOf(c.ports)) p.protocol ??= 'TCP';
+  for (const e of objectsOf(c.env)) {
+    const fieldRef = asObject(at(e, 'valueFrom', 'fieldRef'));
+    if (fieldRef) fieldRef.apiVersion ??= 'v1';
+  }
   defaultProbe(c.livenessProbe);
   defaultProbe(c.readinessProbe);
   defaultProbe(c.startupProbe);
 }
 
-export function defaultPodSpec(s: Json): void {
+export function defaultPodSpec(s: J): void {
   if (!isPlainObject(s)) return;
   s.restartPolicy ??= 'Always';
   s.terminationGracePeriodSeconds ??= 30;
   s.dnsPolicy ??= 'ClusterFirst';
   s.securityContext ??= {};
   s.schedulerName ??= 'default-scheduler';
-  for (const c of [...(s.containers ?? []), ...(s.initContainers ?? [])]) defaultContainer(c);
-  for (const v of s.volumes ?? []) {
-    if (v.secret) v.secret.defaultMode ??= 420;
-    if (v.configMap) v.configMap.defaultMode ??= 420;
-    if (v.projected) v.projected.defaultMode ??= 420;
+  for (const c of [...objectsOf(s.containers), ...objectsOf(s.initContainers)]) defaultContainer(c);
+  for (const v of objectsOf(s.volumes)) {
+    for (const source of [v.secret, v.configMap, v.projected]) if (isPlainObject(source)) source.defaultMode ??= 420;
   }
 }
 
-function defaultDeployment(d: Json): void {
-  const s = (d.spec ??= {});
+function defaultDeployment(d: KubeObject): void {
+  const s = objectAt(d, 'spec');
   s.replicas ??= 1;
   s.revisionHistoryLimit ??= 10;
   s.progressDeadlineSeconds ??= 600;
-  s.strategy ??= {};
-  s.strategy.type ??= 'RollingUpdate';
-  if (s.strategy.type === 'RollingUpdate') {
-    s.strategy.rollingUpdate ??= {};
-    s.strategy.rollingUpdate.maxSurge ??= '25%';
-    s.strategy.rollingUpdate.maxUnavailable ??= '25%';
+  const strategy = objectAt(s, 'strategy');
+  strategy.type ??= 'RollingUpdate';
+  if (strategy.type === 'RollingUpdate') {
+    const rollingUpdate = objectAt(strategy, 'rollingUpdate');
+    rollingUpdate.maxSurge ??= '25%';
+    rollingUpdate.maxUnavailable ??= '25%';
   }
-  s.template ??= {};
-  s.template.metadata ??= {};
-  defaultPodSpec((s.template.spec ??= {}));
+  const template = objectAt(s, 'template');
+  template.metadata ??= {};
+  defaultPodSpec(objectAt(template, 'spec'));
 }
 
-function defaultPod(p: Json): void {
-  const s = (p.spec ??= {});
+function defaultPod(p: KubeObject): void {
+  const s = objectAt(p, 'spec');
   defaultPodSpec(s);
   // Upstream fills limits into missing requests on Pods only (SetDefaults_Pod), never on pod templates.
-  for (const c of [...(s.containers ?? []), ...(s.initContainers ?? [])]) {
-    if (!c.resources?.limits) continue;
-    c.resources.requests ??= {};
-    for (const [k, v] of Object.entries(c.resources.limits)) c.resources.requests[k] ??= v;
+  for (const c of [...objectsOf(s.containers), ...objectsOf(s.initContainers)]) {
+    const resources = asObject(c.resources);
+    const limits = asObject(resources?.limits);
+    if (!resources || !limits) continue;
+    const requests = objectAt(resources, 'requests');
+    for (const [k, v] of Object.entries(limits)) requests[k] ??= v;
   }
   s.serviceAccountName ??= s.serviceAccount ?? 'default';
   s.serviceAccount ??= s.serviceAccountName;
@@ -113,32 +119,33 @@ function defaultPod(p: Json): void {
     { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
     { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
   ];
-  p.status ??= {};
-  p.status.phase ??= 'Pending';
-  p.status.qosClass ??= qosClass(s);
+  const status = objectAt(p, 'status');
+  status.phase ??= 'Pending';
+  status.qosClass ??= qosClass(s);
 }
 
-function qosClass(spec: Json): string {
-  const cs: Json[] = spec.containers ?? [];
-  const has = (c: Json, k: 'requests' | 'limits') => Object.keys(c.resources?.[k] ?? {}).some((r) => r === 'cpu' || r === 'memory');
+function qosClass(spec: JsonObject): string {
+  const cs = objectsOf(spec.containers);
+  const res = (c: JsonObject, k: 'requests' | 'limits') => objectOr(at(c, 'resources', k));
+  const has = (c: JsonObject, k: 'requests' | 'limits') => Object.keys(res(c, k)).some((r) => r === 'cpu' || r === 'memory');
   if (!cs.some((c) => has(c, 'requests') || has(c, 'limits'))) return 'BestEffort';
-  const guaranteed = cs.every((c) => ['cpu', 'memory'].every((r) => c.resources?.limits?.[r] !== undefined && String(c.resources?.requests?.[r] ?? c.resources.limits[r]) === String(c.resources.limits[r])));
+  const guaranteed = cs.every((c) => ['cpu', 'memory'].every((r) => res(c, 'limits')[r] !== undefined && String(res(c, 'requests')[r] ?? res(c, 'limits')[r]) === String(res(c, 'limits')[r])));
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
 function makeServiceDefaults(allocateIP: () => string): ResourceDef['defaults'] {
   return (svc, old) => {
-    const s = (svc.spec ??= {});
+    const s = objectAt(svc, 'spec');
     s.type ??= 'ClusterIP';
     s.sessionAffinity ??= 'None';
     if (s.type !== 'ExternalName') {
-      s.clusterIP ??= old?.spec?.clusterIP ?? allocateIP();
-      s.clusterIPs ??= s.clusterIP === 'None' ? ['None'] : [s.clusterIP];
+      const clusterIP = (s.clusterIP ??= at(old, 'spec', 'clusterIP') ?? allocateIP());
+      s.clusterIPs ??= clusterIP === 'None' ? ['None'] : [clusterIP];
       s.ipFamilies ??= ['IPv4'];
       s.ipFamilyPolicy ??= 'SingleStack';
       s.internalTrafficPolicy ??= 'Cluster';
     }
-    for (const p of s.ports ?? []) {
+    for (const p of objectsOf(s.ports)) {
       p.protocol ??= 'TCP';
       p.targetPort ??= p.port;
     }
@@ -148,113 +155,115 @@ function makeServiceDefaults(allocateIP: () => string): ResourceDef['defaults'] 
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-function defaultSecret(s: Json, _old: Json): void {
+function defaultSecret(s: KubeObject): void {
   // data is []byte in Go: JSON decoding rejects values that are not standard base64.
-  for (const v of Object.values<Json>(isPlainObject(s.data) ? s.data : {})) {
+  for (const v of Object.values(isPlainObject(s.data) ? s.data : {})) {
     const why = typeof v !== 'string' ? `json: cannot unmarshal ${typeof v} into Go struct field Secret.data of type []uint8` : BASE64.test(v) ? '' : `illegal base64 data at input byte ${v.search(/[^A-Za-z0-9+/=]/) < 0 ? v.length : v.search(/[^A-Za-z0-9+/=]/)}`;
     if (why) throw badRequest(`Secret in version "v1" cannot be handled as a Secret: ${why}`);
   }
   s.type ??= 'Opaque';
   if (isPlainObject(s.stringData)) {
-    s.data ??= {};
-    for (const [k, v] of Object.entries(s.stringData)) s.data[k] = Buffer.from(String(v)).toString('base64');
+    const data = objectAt(s, 'data');
+    for (const [k, v] of Object.entries(s.stringData)) data[k] = Buffer.from(String(v)).toString('base64');
   }
   delete s.stringData;
 }
 
-function defaultNamespace(ns: Json): void {
+function defaultNamespace(ns: KubeObject): void {
   ns.metadata.labels = { ...(ns.metadata.labels ?? {}), 'kubernetes.io/metadata.name': ns.metadata.name };
-  ns.spec ??= {};
-  ns.spec.finalizers ??= ['kubernetes'];
-  ns.status ??= {};
-  ns.status.phase ??= 'Active';
+  objectAt(ns, 'spec').finalizers ??= ['kubernetes'];
+  objectAt(ns, 'status').phase ??= 'Active';
 }
 
-function defaultCrd(crd: Json): void {
-  crd.spec.conversion ??= { strategy: 'None' };
-  for (const v of crd.spec.versions ?? []) {
-    for (const c of v.additionalPrinterColumns ?? []) c.priority ??= undefined;
+function defaultCrd(crd: KubeObject): void {
+  const spec = objectAt(crd, 'spec');
+  spec.conversion ??= { strategy: 'None' };
+  for (const v of objectsOf(spec.versions)) {
+    for (const c of objectsOf(v.additionalPrinterColumns)) c.priority ??= undefined;
   }
 }
 
 // ---- validation (what clients are likely to trip over) ----
 
-function defaultPvc(pvc: Json): void {
-  (pvc.spec ??= {}).volumeMode ??= 'Filesystem';
-  (pvc.status ??= {}).phase ??= 'Pending';
+function defaultPvc(pvc: KubeObject): void {
+  objectAt(pvc, 'spec').volumeMode ??= 'Filesystem';
+  objectAt(pvc, 'status').phase ??= 'Pending';
 }
 
 /** Access modes and a storage request are required; the spec is frozen after creation (but what binding and resizing touch). */
-function validatePvc(pvc: Json, old: Json | undefined): FieldError[] {
-  const s = pvc.spec ?? {};
+function validatePvc(pvc: KubeObject, old: KubeObject | undefined): FieldError[] {
+  const s = objectOr(pvc.spec);
   const errs: FieldError[] = [];
-  if (!s.accessModes?.length) errs.push({ type: 'FieldValueRequired', field: 'spec.accessModes', detail: 'at least 1 access mode is required' });
-  if (s.resources?.requests?.storage === undefined) errs.push({ type: 'FieldValueRequired', field: 'spec.resources[storage]', detail: '' });
+  if (!arrayOr(s.accessModes).length) errs.push({ type: 'FieldValueRequired', field: 'spec.accessModes', detail: 'at least 1 access mode is required' });
+  if (at(s, 'resources', 'requests', 'storage') === undefined) errs.push({ type: 'FieldValueRequired', field: 'spec.resources[storage]', detail: '' });
   if (old) {
-    const bound = old.status?.phase === 'Bound';
-    const mutable = (x: Json) => ({ ...x, volumeAttributesClassName: undefined, volumeName: old.spec?.volumeName ? x.volumeName : undefined, resources: bound ? { ...x.resources, requests: undefined } : x.resources });
-    if (!deepEqual(mutable(s), mutable(old.spec ?? {}))) errs.push({ type: 'FieldValueForbidden', field: 'spec', detail: 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims' });
+    const bound = at(old, 'status', 'phase') === 'Bound';
+    const mutable = (x: JsonObject) => ({ ...x, volumeAttributesClassName: undefined, volumeName: at(old, 'spec', 'volumeName') ? x.volumeName : undefined, resources: bound ? { ...objectOr(x.resources), requests: undefined } : x.resources });
+    if (!deepEqual(mutable(s), mutable(objectOr(old.spec)))) errs.push({ type: 'FieldValueForbidden', field: 'spec', detail: 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims' });
   }
   return errs;
 }
 
 /** What networking's ValidateIngressSpec rejects most often: hosts, path types and paths, backends. */
-function validateIngress(ing: Json): FieldError[] {
-  const s = ing.spec ?? {};
+function validateIngress(ing: KubeObject): FieldError[] {
+  const s = objectOr(ing.spec);
   const errs: FieldError[] = [];
-  if (!s.defaultBackend && !(s.rules ?? []).length) errs.push({ type: 'FieldValueInvalid', field: 'spec', value: s.rules ?? null, detail: 'either `defaultBackend` or `rules` must be specified' });
-  const backend = (b: Json, field: string) => {
-    if (!b?.service) return errs.push({ type: 'FieldValueInvalid', field, value: '', detail: 'resource or service backend is required' });
-    if (!b.service.name) errs.push({ type: 'FieldValueRequired', field: `${field}.service.name`, detail: '' });
-    if (b.service.port?.name && b.service.port?.number) errs.push({ type: 'FieldValueInvalid', field, value: '', detail: 'cannot set both port name & port number' });
-    else if (!b.service.port?.name && !b.service.port?.number) errs.push({ type: 'FieldValueRequired', field, detail: 'port name or number is required' });
+  if (!s.defaultBackend && !arrayOr(s.rules).length) errs.push({ type: 'FieldValueInvalid', field: 'spec', value: s.rules ?? null, detail: 'either `defaultBackend` or `rules` must be specified' });
+  const backend = (b: J, field: string) => {
+    const service = asObject(at(b, 'service'));
+    if (!service) return errs.push({ type: 'FieldValueInvalid', field, value: '', detail: 'resource or service backend is required' });
+    if (!service.name) errs.push({ type: 'FieldValueRequired', field: `${field}.service.name`, detail: '' });
+    const port = objectOr(service.port);
+    if (port.name && port.number) errs.push({ type: 'FieldValueInvalid', field, value: '', detail: 'cannot set both port name & port number' });
+    else if (!port.name && !port.number) errs.push({ type: 'FieldValueRequired', field, detail: 'port name or number is required' });
   };
   if (s.defaultBackend) backend(s.defaultBackend, 'spec.defaultBackend');
-  (s.rules ?? []).forEach((r: Json, i: number) => {
-    if (r.host) errs.push(...hostErrors(r.host, `spec.rules[${i}].host`));
-    if (r.http && !(r.http.paths ?? []).length) errs.push({ type: 'FieldValueRequired', field: `spec.rules[${i}].http.paths`, detail: '' });
-    (r.http?.paths ?? []).forEach((p: Json, j: number) => {
-      const at = `spec.rules[${i}].http.paths[${j}]`;
-      if (!p.pathType) return errs.push({ type: 'FieldValueRequired', field: `${at}.pathType`, detail: 'pathType must be specified' });
-      if (!['Exact', 'Prefix', 'ImplementationSpecific'].includes(p.pathType)) errs.push({ type: 'FieldValueNotSupported', field: `${at}.pathType`, value: p.pathType, detail: 'supported values: "Exact", "ImplementationSpecific", "Prefix"' });
-      else if ((p.pathType !== 'ImplementationSpecific' || p.path) && !String(p.path ?? '').startsWith('/')) errs.push({ type: 'FieldValueInvalid', field: `${at}.path`, value: p.path ?? '', detail: 'must be an absolute path' });
-      backend(p.backend, `${at}.backend`);
+  arrayOr(s.rules).map(objectOr).forEach((r, i) => {
+    if (r.host) errs.push(...hostErrors(String(r.host), `spec.rules[${i}].host`));
+    if (r.http && !arrayOr(at(r, 'http', 'paths')).length) errs.push({ type: 'FieldValueRequired', field: `spec.rules[${i}].http.paths`, detail: '' });
+    arrayOr(at(r, 'http', 'paths')).map(objectOr).forEach((p, j) => {
+      const where = `spec.rules[${i}].http.paths[${j}]`;
+      if (!p.pathType) return errs.push({ type: 'FieldValueRequired', field: `${where}.pathType`, detail: 'pathType must be specified' });
+      if (typeof p.pathType !== 'string' || !['Exact', 'Prefix', 'ImplementationSpecific'].includes(p.pathType)) errs.push({ type: 'FieldValueNotSupported', field: `${where}.pathType`, value: p.pathType, detail: 'supported values: "Exact", "ImplementationSpecific", "Prefix"' });
+      else if ((p.pathType !== 'ImplementationSpecific' || p.path) && !String(p.path ?? '').startsWith('/')) errs.push({ type: 'FieldValueInvalid', field: `${where}.path`, value: p.path ?? '', detail: 'must be an absolute path' });
+      backend(p.backend, `${where}.backend`);
     });
   });
   return errs;
 }
 
 /** printEvent's Last Seen: the last timestamp (or the first), with the count and first sighting when repeated. */
-const eventFirstSeen = (o: Json): string => age(o.firstTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp);
-function eventLastSeen(o: Json): string {
-  if (o.series) return age(o.series.lastObservedTime);
-  const last = o.lastTimestamp ? age(o.lastTimestamp) : eventFirstSeen(o);
-  return (o.count ?? 0) > 1 ? `${last} (x${o.count} over ${eventFirstSeen(o)})` : last;
+const eventFirstSeen = (o: KubeObject): string => age(asString(o.firstTimestamp ?? o.eventTime) ?? o.metadata.creationTimestamp);
+function eventLastSeen(o: KubeObject): string {
+  if (o.series) return age(asString(at(o, 'series', 'lastObservedTime')));
+  const last = o.lastTimestamp ? age(asString(o.lastTimestamp)) : eventFirstSeen(o);
+  return Number(o.count ?? 0) > 1 ? `${last} (x${o.count} over ${eventFirstSeen(o)})` : last;
 }
 
 /** ConfigMaps and Secrets marked `immutable: true` keep their data (and the mark) for good. */
-function validateImmutableData(o: Json, old: Json | undefined): FieldError[] {
+function validateImmutableData(o: KubeObject, old: KubeObject | undefined): FieldError[] {
   if (old?.immutable !== true) return [];
   const forbidden = (field: string): FieldError => ({ type: 'FieldValueForbidden', field, detail: 'field is immutable when `immutable` is set' });
   return [...(o.immutable !== true ? [forbidden('immutable')] : []), ...['data', 'binaryData'].filter((k) => k in old || k in o).filter((k) => !deepEqual(o[k], old[k])).map(forbidden)];
 }
 
-function validateDeployment(d: Json, old: Json | undefined): FieldError[] {
+function validateDeployment(d: KubeObject, old: KubeObject | undefined): FieldError[] {
   const errs: FieldError[] = [];
-  const s = d.spec ?? {};
-  if (old && !deepEqual(old.spec?.selector, s.selector)) errs.push({ type: 'FieldValueInvalid', field: 'spec.selector', value: s.selector, detail: 'field is immutable' });
+  const s = objectOr(d.spec);
+  if (old && !deepEqual(at(old, 'spec', 'selector'), s.selector)) errs.push({ type: 'FieldValueInvalid', field: 'spec.selector', value: s.selector, detail: 'field is immutable' });
   if (typeof s.replicas === 'number' && s.replicas < 0) errs.push({ type: 'FieldValueInvalid', field: 'spec.replicas', value: s.replicas, detail: 'must be greater than or equal to 0' });
   const sel = labelSelectorFromObject(s.selector);
   if (!s.selector || (sel && sel.length === 0)) errs.push({ type: 'FieldValueRequired', field: 'spec.selector', detail: '' });
-  else if (sel && !matchesLabels(sel, s.template?.metadata?.labels)) {
-    errs.push({ type: 'FieldValueInvalid', field: 'spec.template.metadata.labels', value: s.template?.metadata?.labels ?? {}, detail: '`selector` does not match template `labels`' });
+  else if (sel && !matchesLabels(sel, stringMapOrUndefined(at(s, 'template', 'metadata', 'labels')))) {
+    errs.push({ type: 'FieldValueInvalid', field: 'spec.template.metadata.labels', value: at(s, 'template', 'metadata', 'labels') ?? {}, detail: '`selector` does not match template `labels`' });
   }
-  errs.push(...validatePodSpec(s.template?.spec, 'spec.template.spec'));
-  const restart = s.template?.spec?.restartPolicy;
+  errs.push(...validatePodSpec(at(s, 'template', 'spec'), 'spec.template.spec'));
+  const restart = at(s, 'template', 'spec', 'restartPolicy');
   if (restart !== 'Always') errs.push({ type: 'FieldValueNotSupported', field: 'spec.template.spec.restartPolicy', value: restart ?? '', detail: 'supported values: "Always"' });
-  if (s.strategy?.type === 'Recreate' && s.strategy.rollingUpdate) errs.push({ type: 'FieldValueForbidden', field: 'spec.strategy.rollingUpdate', detail: "may not be specified when strategy `type` is 'Recreate'" });
-  const ru = s.strategy?.type === 'RollingUpdate' ? s.strategy.rollingUpdate : undefined;
-  const zero = (v: Json) => v === 0 || v === '0%' || v === '0';
+  const strategy = objectOr(s.strategy);
+  if (strategy.type === 'Recreate' && strategy.rollingUpdate) errs.push({ type: 'FieldValueForbidden', field: 'spec.strategy.rollingUpdate', detail: "may not be specified when strategy `type` is 'Recreate'" });
+  const ru = strategy.type === 'RollingUpdate' ? asObject(strategy.rollingUpdate) : undefined;
+  const zero = (v: J) => v === 0 || v === '0%' || v === '0';
   if (ru && zero(ru.maxSurge) && zero(ru.maxUnavailable)) errs.push({ type: 'FieldValueInvalid', field: 'spec.strategy.rollingUpdate.maxUnavailable', value: ru.maxUnavailable, detail: 'may not be 0 when `maxSurge` is 0' });
   return errs;
 }
@@ -276,55 +285,56 @@ function portNameErrors(n: string): string[] {
 /** Resources without a domain (or in kubernetes.io) may be overcommitted; extended ones (nvidia.com/gpu) may not. */
 const overcommitAllowed = (r: string) => (!r.includes('/') || r.split('/')[0]!.endsWith('kubernetes.io')) && !r.startsWith('hugepages-');
 
-function validatePodSpec(spec: Json, path: string): FieldError[] {
+function validatePodSpec(spec: J, path: string): FieldError[] {
   const errs: FieldError[] = [];
-  const cs: Json[] = spec?.containers ?? [];
+  const cs = arrayOr(at(spec, 'containers')).map(objectOr);
   if (cs.length === 0) errs.push({ type: 'FieldValueRequired', field: `${path}.containers`, detail: '' });
-  const volumes = new Set<string>();
-  (spec?.volumes ?? []).forEach((v: Json, i: number) => {
+  const volumes = new Set<J>();
+  arrayOr(at(spec, 'volumes')).map(objectOr).forEach((v, i) => {
     if (volumes.has(v.name)) errs.push({ type: 'FieldValueDuplicate', field: `${path}.volumes[${i}].name`, value: v.name });
     volumes.add(v.name);
   });
-  const names = new Set<string>();
-  const check = (c: Json, at: string) => {
-    if (!c.name) errs.push({ type: 'FieldValueRequired', field: `${at}.name`, detail: '' });
-    else if (names.has(c.name)) errs.push({ type: 'FieldValueDuplicate', field: `${at}.name`, value: c.name });
-    else errs.push(...labelNameErrors(c.name, `${at}.name`));
+  const names = new Set<J>();
+  const check = (c: JsonObject, where: string) => {
+    if (!c.name) errs.push({ type: 'FieldValueRequired', field: `${where}.name`, detail: '' });
+    else if (names.has(c.name)) errs.push({ type: 'FieldValueDuplicate', field: `${where}.name`, value: c.name });
+    else errs.push(...labelNameErrors(String(c.name), `${where}.name`));
     names.add(c.name);
-    if (!c.image) errs.push({ type: 'FieldValueRequired', field: `${at}.image`, detail: '' });
-    (c.ports ?? []).forEach((p: Json, j: number) => {
-      if (p.name) for (const m of portNameErrors(p.name)) errs.push({ type: 'FieldValueInvalid', field: `${at}.ports[${j}].name`, value: p.name, detail: m });
+    if (!c.image) errs.push({ type: 'FieldValueRequired', field: `${where}.image`, detail: '' });
+    arrayOr(c.ports).map(objectOr).forEach((p, j) => {
+      if (p.name) for (const m of portNameErrors(String(p.name))) errs.push({ type: 'FieldValueInvalid', field: `${where}.ports[${j}].name`, value: p.name, detail: m });
     });
-    (c.env ?? []).forEach((e: Json, j: number) => {
-      if (!e.name) errs.push({ type: 'FieldValueRequired', field: `${at}.env[${j}].name`, detail: '' });
-      else if (!ENV_NAME.test(e.name)) errs.push({ type: 'FieldValueInvalid', field: `${at}.env[${j}].name`, value: e.name, detail: ENV_NAME_MSG });
+    arrayOr(c.env).map(objectOr).forEach((e, j) => {
+      if (!e.name) errs.push({ type: 'FieldValueRequired', field: `${where}.env[${j}].name`, detail: '' });
+      else if (!ENV_NAME.test(String(e.name))) errs.push({ type: 'FieldValueInvalid', field: `${where}.env[${j}].name`, value: e.name, detail: ENV_NAME_MSG });
     });
-    (c.volumeMounts ?? []).forEach((m: Json, j: number) => {
-      if (!volumes.has(m.name)) errs.push({ type: 'FieldValueNotFound', field: `${at}.volumeMounts[${j}].name`, value: m.name });
+    arrayOr(c.volumeMounts).map(objectOr).forEach((m, j) => {
+      if (!volumes.has(m.name)) errs.push({ type: 'FieldValueNotFound', field: `${where}.volumeMounts[${j}].name`, value: m.name });
     });
-    const limits: Json = c.resources?.limits ?? {};
-    for (const [r, q] of Object.entries<Json>(c.resources?.requests ?? {})) {
+    // Quantities are strings here: decoding rewrote them canonical.
+    const limits = objectOr(at(c, 'resources', 'limits'));
+    for (const [r, q] of Object.entries(objectOr(at(c, 'resources', 'requests')))) {
       const limit = limits[r];
-      const field = `${at}.resources.requests`;
+      const field = `${where}.resources.requests`;
       if (limit === undefined) {
-        if (!overcommitAllowed(r)) errs.push({ type: 'FieldValueRequired', field: `${at}.resources.limits`, detail: 'Limit must be set for non overcommitable resources' });
-      } else if (!overcommitAllowed(r) && parseQuantity(q) !== parseQuantity(limit)) errs.push({ type: 'FieldValueInvalid', field, value: String(q), detail: `must be equal to ${r} limit of ${limit}` });
-      else if (parseQuantity(q) > parseQuantity(limit)) errs.push({ type: 'FieldValueInvalid', field, value: String(q), detail: `must be less than or equal to ${r} limit of ${limit}` });
+        if (!overcommitAllowed(r)) errs.push({ type: 'FieldValueRequired', field: `${where}.resources.limits`, detail: 'Limit must be set for non overcommitable resources' });
+      } else if (!overcommitAllowed(r) && parseQuantity(String(q)) !== parseQuantity(String(limit))) errs.push({ type: 'FieldValueInvalid', field, value: String(q), detail: `must be equal to ${r} limit of ${limit}` });
+      else if (parseQuantity(String(q)) > parseQuantity(String(limit))) errs.push({ type: 'FieldValueInvalid', field, value: String(q), detail: `must be less than or equal to ${r} limit of ${limit}` });
     }
   };
   cs.forEach((c, i) => check(c, `${path}.containers[${i}]`));
-  (spec?.initContainers ?? []).forEach((c: Json, i: number) => check(c, `${path}.initContainers[${i}]`));
+  arrayOr(at(spec, 'initContainers')).map(objectOr).forEach((c, i) => check(c, `${path}.initContainers[${i}]`));
   return errs;
 }
 
-function validateService(s: Json): FieldError[] {
+function validateService(s: KubeObject): FieldError[] {
   const errs: FieldError[] = [];
-  const ports: Json[] = s.spec?.ports ?? [];
-  if (s.spec?.type !== 'ExternalName' && s.spec?.clusterIP !== 'None' && ports.length === 0) errs.push({ type: 'FieldValueRequired', field: 'spec.ports', detail: '' });
+  const ports = arrayOr(at(s, 'spec', 'ports')).map(objectOr);
+  if (at(s, 'spec', 'type') !== 'ExternalName' && at(s, 'spec', 'clusterIP') !== 'None' && ports.length === 0) errs.push({ type: 'FieldValueRequired', field: 'spec.ports', detail: '' });
   ports.forEach((p, i) => {
     if (typeof p.port !== 'number' || p.port < 1 || p.port > 65535) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].port`, value: p.port, detail: 'must be between 1 and 65535, inclusive' });
     if (ports.length > 1 && !p.name) errs.push({ type: 'FieldValueRequired', field: `spec.ports[${i}].name`, detail: '' });
-    if (p.name) errs.push(...labelNameErrors(p.name, `spec.ports[${i}].name`));
+    if (p.name) errs.push(...labelNameErrors(String(p.name), `spec.ports[${i}].name`));
     if (typeof p.targetPort === 'string') for (const m of portNameErrors(p.targetPort)) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].targetPort`, value: p.targetPort, detail: m });
     else if (typeof p.targetPort === 'number' && (p.targetPort < 1 || p.targetPort > 65535)) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].targetPort`, value: p.targetPort, detail: 'must be between 1 and 65535, inclusive' });
   });
@@ -343,8 +353,8 @@ const eventRenames: Array<[string, string]> = [
   ['count', 'deprecatedCount'],
 ];
 
-function renameFields(o: Json, pairs: Array<[string, string]>, apiVersion: string): Json {
-  const out: Json = { ...o, apiVersion };
+function renameFields(o: KubeObject, pairs: Array<[string, string]>, apiVersion: string): KubeObject {
+  const out: KubeObject = { ...o, apiVersion };
   for (const [from, to] of pairs) {
     delete out[from];
     if (o[from] !== undefined) out[to] = o[from];
@@ -352,44 +362,46 @@ function renameFields(o: Json, pairs: Array<[string, string]>, apiVersion: strin
   return out;
 }
 
-const coreToEventsV1 = (o: Json): Json => renameFields(o, eventRenames, 'events.k8s.io/v1');
-const eventsV1ToCore = (o: Json): Json => renameFields(o, eventRenames.map(([a, b]) => [b, a]), 'v1');
+const coreToEventsV1 = (o: KubeObject): KubeObject => renameFields(o, eventRenames, 'events.k8s.io/v1');
+const eventsV1ToCore = (o: KubeObject): KubeObject => renameFields(o, eventRenames.map(([a, b]) => [b, a]), 'v1');
 
 // ---- tables ----
 
-const podReady = (p: Json): string => {
-  const st: Json[] = p.status?.containerStatuses ?? [];
-  return `${st.filter((c) => c.ready).length}/${(p.spec?.containers ?? []).length}`;
+const podReady = (p: KubeObject): string => {
+  const st = objectsOf(at(p, 'status', 'containerStatuses'));
+  return `${st.filter((c) => c.ready).length}/${arrayOr(at(p, 'spec', 'containers')).length}`;
 };
 
-function podStatusReason(p: Json): string {
-  if (p.metadata?.deletionTimestamp) return 'Terminating';
-  for (const c of p.status?.containerStatuses ?? []) {
-    if (c.state?.waiting?.reason) return c.state.waiting.reason;
-    if (c.state?.terminated?.reason) return c.state.terminated.reason;
+function podStatusReason(p: KubeObject): string {
+  if (p.metadata.deletionTimestamp) return 'Terminating';
+  for (const c of objectsOf(at(p, 'status', 'containerStatuses'))) {
+    const waiting = at(c, 'state', 'waiting', 'reason');
+    if (waiting) return String(waiting);
+    const terminated = at(c, 'state', 'terminated', 'reason');
+    if (terminated) return String(terminated);
   }
-  return p.status?.reason ?? p.status?.phase ?? 'Unknown';
+  return String(at(p, 'status', 'reason') ?? at(p, 'status', 'phase') ?? 'Unknown');
 }
 
-const formatPorts = (ports: Json[] | undefined): string =>
-  (ports ?? []).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',') || '<none>';
+const formatPorts = (ports: J): string =>
+  arrayOr(ports).map(objectOr).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',') || '<none>';
 
-const str = (v: Json): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
+const str = (v: J): string => (v === undefined || v === null || v === '' ? '<none>' : String(v));
 
 // ---- the resource list ----
 
 const podFields: Record<string, FieldGetter> = {
-  'spec.nodeName': (o) => o.spec?.nodeName ?? '',
-  'spec.restartPolicy': (o) => o.spec?.restartPolicy,
-  'spec.schedulerName': (o) => o.spec?.schedulerName,
-  'spec.serviceAccountName': (o) => o.spec?.serviceAccountName,
-  'spec.hostNetwork': (o) => String(!!o.spec?.hostNetwork),
-  'status.phase': (o) => o.status?.phase,
-  'status.podIP': (o) => o.status?.podIP ?? '',
-  'status.nominatedNodeName': (o) => o.status?.nominatedNodeName ?? '',
+  'spec.nodeName': (o) => asString(at(o, 'spec', 'nodeName')) ?? '',
+  'spec.restartPolicy': (o) => asString(at(o, 'spec', 'restartPolicy')),
+  'spec.schedulerName': (o) => asString(at(o, 'spec', 'schedulerName')),
+  'spec.serviceAccountName': (o) => asString(at(o, 'spec', 'serviceAccountName')),
+  'spec.hostNetwork': (o) => String(!!at(o, 'spec', 'hostNetwork')),
+  'status.phase': (o) => asString(at(o, 'status', 'phase')),
+  'status.podIP': (o) => asString(at(o, 'status', 'podIP')) ?? '',
+  'status.nominatedNodeName': (o) => asString(at(o, 'status', 'nominatedNodeName')) ?? '',
 };
 
-const involved = (k: string): FieldGetter => (o) => o.involvedObject?.[k] ?? '';
+const involved = (k: string): FieldGetter => (o) => asString(at(o, 'involvedObject', k)) ?? '';
 const eventFields: Record<string, FieldGetter> = {
   'involvedObject.kind': involved('kind'),
   'involvedObject.namespace': involved('namespace'),
@@ -402,29 +414,29 @@ const eventFields: Record<string, FieldGetter> = {
   'regarding.namespace': involved('namespace'),
   'regarding.name': involved('name'),
   'regarding.uid': involved('uid'),
-  reason: (o) => o.reason ?? '',
-  reportingComponent: (o) => o.reportingComponent ?? '',
-  reportingController: (o) => o.reportingComponent ?? '',
-  source: (o) => o.source?.component ?? '',
-  type: (o) => o.type ?? '',
+  reason: (o) => asString(o.reason) ?? '',
+  reportingComponent: (o) => asString(o.reportingComponent) ?? '',
+  reportingController: (o) => asString(o.reportingComponent) ?? '',
+  source: (o) => asString(at(o, 'source', 'component')) ?? '',
+  type: (o) => asString(o.type) ?? '',
 };
 
 export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
   return [
     {
       group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', cls: 'V1Namespace', namespaced: false, shortNames: ['ns'], status: true,
-      fieldSelectors: { 'status.phase': (o) => o.status?.phase },
-      columns: [{ col: { name: 'Status', type: 'string', description: 'The status of the namespace' }, cell: (o) => o.status?.phase }],
+      fieldSelectors: { 'status.phase': (o) => asString(at(o, 'status', 'phase')) },
+      columns: [{ col: { name: 'Status', type: 'string', description: 'The status of the namespace' }, cell: (o) => at(o, 'status', 'phase') }],
       defaults: defaultNamespace,
     },
     {
       group: '', version: 'v1', resource: 'nodes', kind: 'Node', cls: 'V1Node', namespaced: false, shortNames: ['no'], status: true,
-      fieldSelectors: { 'spec.unschedulable': (o) => String(!!o.spec?.unschedulable) },
+      fieldSelectors: { 'spec.unschedulable': (o) => String(!!at(o, 'spec', 'unschedulable')) },
       columns: [
-        { col: { name: 'Status', type: 'string' }, cell: (o) => ((o.status?.conditions ?? []).find((c: Json) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady') },
+        { col: { name: 'Status', type: 'string' }, cell: (o) => (objectsOf(at(o, 'status', 'conditions')).find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady') },
         { col: { name: 'Roles', type: 'string' }, cell: () => '<none>' },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
-        { col: { name: 'Version', type: 'string' }, cell: (o) => o.status?.nodeInfo?.kubeletVersion ?? '' },
+        { col: { name: 'Version', type: 'string' }, cell: (o) => at(o, 'status', 'nodeInfo', 'kubeletVersion') ?? '' },
       ],
     },
     {
@@ -433,10 +445,10 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
       columns: [
         { col: { name: 'Ready', type: 'string', description: 'The aggregate readiness state of this pod for accepting traffic.' }, cell: podReady },
         { col: { name: 'Status', type: 'string', description: 'The aggregate status of the containers in this pod.' }, cell: podStatusReason },
-        { col: { name: 'Restarts', type: 'string', description: 'The number of times the containers in this pod have been restarted.' }, cell: (o) => String((o.status?.containerStatuses ?? []).reduce((n: number, c: Json) => n + (c.restartCount ?? 0), 0)) },
+        { col: { name: 'Restarts', type: 'string', description: 'The number of times the containers in this pod have been restarted.' }, cell: (o) => String(objectsOf(at(o, 'status', 'containerStatuses')).reduce((n, c) => n + Number(c.restartCount ?? 0), 0)) },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
-        { col: { name: 'IP', type: 'string', priority: 1 }, cell: (o) => str(o.status?.podIP) },
-        { col: { name: 'Node', type: 'string', priority: 1 }, cell: (o) => str(o.spec?.nodeName) },
+        { col: { name: 'IP', type: 'string', priority: 1 }, cell: (o) => str(at(o, 'status', 'podIP')) },
+        { col: { name: 'Node', type: 'string', priority: 1 }, cell: (o) => str(at(o, 'spec', 'nodeName')) },
       ],
       defaults: (o) => defaultPod(o),
       validate: (o) => validatePodSpec(o.spec, 'spec'),
@@ -444,12 +456,12 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
     {
       group: '', version: 'v1', resource: 'services', kind: 'Service', cls: 'V1Service', namespaced: true, shortNames: ['svc'], categories: ['all'], status: true,
       columns: [
-        { col: { name: 'Type', type: 'string' }, cell: (o) => o.spec?.type },
-        { col: { name: 'Cluster-IP', type: 'string' }, cell: (o) => str(o.spec?.clusterIP) },
+        { col: { name: 'Type', type: 'string' }, cell: (o) => at(o, 'spec', 'type') },
+        { col: { name: 'Cluster-IP', type: 'string' }, cell: (o) => str(at(o, 'spec', 'clusterIP')) },
         { col: { name: 'External-IP', type: 'string' }, cell: () => '<none>' },
-        { col: { name: 'Port(s)', type: 'string' }, cell: (o) => formatPorts(o.spec?.ports) },
+        { col: { name: 'Port(s)', type: 'string' }, cell: (o) => formatPorts(at(o, 'spec', 'ports')) },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
-        { col: { name: 'Selector', type: 'string', priority: 1 }, cell: (o) => Object.entries(o.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>' },
+        { col: { name: 'Selector', type: 'string', priority: 1 }, cell: (o) => Object.entries(objectOr(at(o, 'spec', 'selector'))).map(([k, v]) => `${k}=${v}`).join(',') || '<none>' },
       ],
       defaults: makeServiceDefaults(allocateIP),
       validate: validateService,
@@ -457,10 +469,10 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
     { group: '', version: 'v1', resource: 'endpoints', kind: 'Endpoints', cls: 'V1Endpoints', namespaced: true, shortNames: ['ep'] },
     {
       group: '', version: 'v1', resource: 'secrets', kind: 'Secret', cls: 'V1Secret', namespaced: true,
-      fieldSelectors: { type: (o) => o.type },
+      fieldSelectors: { type: (o) => asString(o.type) },
       columns: [
         { col: { name: 'Type', type: 'string' }, cell: (o) => o.type },
-        { col: { name: 'Data', type: 'string' }, cell: (o) => Object.keys(o.data ?? {}).length },
+        { col: { name: 'Data', type: 'string' }, cell: (o) => Object.keys(objectOr(o.data)).length },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
       defaults: defaultSecret,
@@ -469,7 +481,7 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
     {
       group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', cls: 'V1ConfigMap', namespaced: true, shortNames: ['cm'],
       columns: [
-        { col: { name: 'Data', type: 'string' }, cell: (o) => Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length },
+        { col: { name: 'Data', type: 'string' }, cell: (o) => Object.keys(objectOr(o.data)).length + Object.keys(objectOr(o.binaryData)).length },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
       validate: validateImmutableData,
@@ -477,7 +489,7 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
     {
       group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount', cls: 'V1ServiceAccount', namespaced: true, shortNames: ['sa'],
       columns: [
-        { col: { name: 'Secrets', type: 'string' }, cell: (o) => (o.secrets ?? []).length },
+        { col: { name: 'Secrets', type: 'string' }, cell: (o) => arrayOr(o.secrets).length },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
@@ -494,12 +506,12 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: { name: 'Last Seen', type: 'string' }, cell: eventLastSeen },
         { col: { name: 'Type', type: 'string' }, cell: (o) => o.type },
         { col: { name: 'Reason', type: 'string' }, cell: (o) => o.reason },
-        { col: { name: 'Object', type: 'string' }, cell: (o) => (o.involvedObject?.kind ? `${String(o.involvedObject.kind).toLowerCase()}/${o.involvedObject?.name ?? ''}` : (o.involvedObject?.name ?? '')) },
-        { col: { name: 'Subobject', type: 'string', priority: 1 }, cell: (o) => o.involvedObject?.fieldPath ?? '' },
-        { col: { name: 'Source', type: 'string', priority: 1 }, cell: (o) => [o.source?.component || o.reportingComponent, o.source?.host || o.reportingInstance].filter(Boolean).join(', ') },
+        { col: { name: 'Object', type: 'string' }, cell: (o) => (at(o, 'involvedObject', 'kind') ? `${String(at(o, 'involvedObject', 'kind')).toLowerCase()}/${at(o, 'involvedObject', 'name') ?? ''}` : (at(o, 'involvedObject', 'name') ?? '')) },
+        { col: { name: 'Subobject', type: 'string', priority: 1 }, cell: (o) => at(o, 'involvedObject', 'fieldPath') ?? '' },
+        { col: { name: 'Source', type: 'string', priority: 1 }, cell: (o) => [at(o, 'source', 'component') || o.reportingComponent, at(o, 'source', 'host') || o.reportingInstance].filter(Boolean).join(', ') },
         { col: { name: 'Message', type: 'string' }, cell: (o) => String(o.message ?? '').trim() },
         { col: { name: 'First Seen', type: 'string', priority: 1 }, cell: eventFirstSeen },
-        { col: { name: 'Count', type: 'string', priority: 1 }, cell: (o) => o.series?.count ?? o.count ?? 0 },
+        { col: { name: 'Count', type: 'string', priority: 1 }, cell: (o) => at(o, 'series', 'count') ?? o.count ?? 0 },
         { col: { name: 'Name', type: 'string', priority: 1 }, cell: (o) => o.metadata.name },
       ],
     },
@@ -507,13 +519,13 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
       group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', cls: 'V1Deployment', namespaced: true, shortNames: ['deploy'], categories: ['all'], status: true,
       scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' }, generation: true,
       columns: [
-        { col: { name: 'Ready', type: 'string', description: 'Number of the pod with ready state' }, cell: (o) => `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}` },
-        { col: { name: 'Up-to-date', type: 'integer' }, cell: (o) => o.status?.updatedReplicas ?? 0 },
-        { col: { name: 'Available', type: 'integer' }, cell: (o) => o.status?.availableReplicas ?? 0 },
+        { col: { name: 'Ready', type: 'string', description: 'Number of the pod with ready state' }, cell: (o) => `${at(o, 'status', 'readyReplicas') ?? 0}/${at(o, 'spec', 'replicas') ?? 0}` },
+        { col: { name: 'Up-to-date', type: 'integer' }, cell: (o) => at(o, 'status', 'updatedReplicas') ?? 0 },
+        { col: { name: 'Available', type: 'integer' }, cell: (o) => at(o, 'status', 'availableReplicas') ?? 0 },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
-        { col: { name: 'Containers', type: 'string', priority: 1 }, cell: (o) => (o.spec?.template?.spec?.containers ?? []).map((c: Json) => c.name).join(',') },
-        { col: { name: 'Images', type: 'string', priority: 1 }, cell: (o) => (o.spec?.template?.spec?.containers ?? []).map((c: Json) => c.image).join(',') },
-        { col: { name: 'Selector', type: 'string', priority: 1 }, cell: (o) => labelSelectorString(o.spec?.selector) },
+        { col: { name: 'Containers', type: 'string', priority: 1 }, cell: (o) => arrayOr(at(o, 'spec', 'template', 'spec', 'containers')).map((c) => at(c, 'name')).join(',') },
+        { col: { name: 'Images', type: 'string', priority: 1 }, cell: (o) => arrayOr(at(o, 'spec', 'template', 'spec', 'containers')).map((c) => at(c, 'image')).join(',') },
+        { col: { name: 'Selector', type: 'string', priority: 1 }, cell: (o) => labelSelectorString(at(o, 'spec', 'selector')) },
       ],
       defaults: defaultDeployment,
       validate: validateDeployment,
@@ -529,17 +541,17 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
     {
       group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', cls: 'V1Lease', namespaced: true,
       columns: [
-        { col: { name: 'Holder', type: 'string' }, cell: (o) => o.spec?.holderIdentity ?? '' },
+        { col: { name: 'Holder', type: 'string' }, cell: (o) => at(o, 'spec', 'holderIdentity') ?? '' },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
     {
       group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', cls: 'V1Ingress', namespaced: true, shortNames: ['ing'], status: true, generation: true, validate: validateIngress,
       columns: [
-        { col: { name: 'Class', type: 'string' }, cell: (o) => str(o.spec?.ingressClassName) },
-        { col: { name: 'Hosts', type: 'string' }, cell: (o) => (o.spec?.rules ?? []).map((r: Json) => r.host ?? '*').join(',') || '*' },
+        { col: { name: 'Class', type: 'string' }, cell: (o) => str(at(o, 'spec', 'ingressClassName')) },
+        { col: { name: 'Hosts', type: 'string' }, cell: (o) => arrayOr(at(o, 'spec', 'rules')).map((r) => at(r, 'host') ?? '*').join(',') || '*' },
         { col: { name: 'Address', type: 'string' }, cell: () => '' },
-        { col: { name: 'Ports', type: 'string' }, cell: (o) => (o.spec?.tls?.length ? '80, 443' : '80') },
+        { col: { name: 'Ports', type: 'string' }, cell: (o) => (arrayOr(at(o, 'spec', 'tls')).length ? '80, 443' : '80') },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
@@ -551,9 +563,9 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
     {
       group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', cls: 'V1PodDisruptionBudget', namespaced: true, shortNames: ['pdb'], status: true, generation: true,
       columns: [
-        { col: { name: 'Min Available', type: 'string' }, cell: (o) => str(o.spec?.minAvailable ?? 'N/A') },
-        { col: { name: 'Max Unavailable', type: 'string' }, cell: (o) => str(o.spec?.maxUnavailable ?? 'N/A') },
-        { col: { name: 'Allowed Disruptions', type: 'integer' }, cell: (o) => o.status?.disruptionsAllowed ?? 0 },
+        { col: { name: 'Min Available', type: 'string' }, cell: (o) => str(at(o, 'spec', 'minAvailable') ?? 'N/A') },
+        { col: { name: 'Max Unavailable', type: 'string' }, cell: (o) => str(at(o, 'spec', 'maxUnavailable') ?? 'N/A') },
+        { col: { name: 'Allowed Disruptions', type: 'integer' }, cell: (o) => at(o, 'status', 'disruptionsAllowed') ?? 0 },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
@@ -578,13 +590,13 @@ const EXTRA_ROOTS = [
 export function builtinDefs(allocateIP: () => string): { defs: ResourceDef[]; schemas: BuiltinSchemas } {
   const specs = builtinSpecs(allocateIP);
   const schemas = buildBuiltinSchemas([...specs.map((s) => ({ cls: s.cls, group: s.group })), ...EXTRA_ROOTS]);
-  const resolve = (s: Json): Json => {
+  const resolve = (s: J): Schema => {
     let cur = s;
-    for (let i = 0; i < 10 && cur?.$ref; i++) cur = schemas.schemas[String(cur.$ref).replace('#/components/schemas/', '')];
-    return cur ?? {};
+    for (let i = 0; i < 10 && isPlainObject(cur) && cur.$ref; i++) cur = schemas.schemas[String(cur.$ref).replace('#/components/schemas/', '')];
+    return isPlainObject(cur) ? cur : {};
   };
   const defs = specs.map((s): ResourceDef => {
-    const extraCols = s.columns ?? [{ col: AGE_COL, cell: (o: Json) => age(o.metadata.creationTimestamp) }];
+    const extraCols = s.columns ?? [{ col: AGE_COL, cell: (o: KubeObject) => age(o.metadata.creationTimestamp) }];
     return {
       group: s.group,
       version: s.version,
@@ -608,7 +620,8 @@ export function builtinDefs(allocateIP: () => string): { defs: ResourceDef[]; sc
       schema: { root: schemas.schemas[schemas.nameOf[s.cls]!], resolve },
       fieldSelectors: { ...metaFieldSelectors(), ...(s.fieldSelectors ?? {}) },
       columns: [...(s.nameColumn === false ? [] : [NAME_COL]), ...extraCols.map((c) => c.col)],
-      cells: (o) => [...(s.nameColumn === false ? [] : [o.metadata.name]), ...extraCols.map((c) => c.cell(o))],
+      // A cell that is not set is what JSON writes it as in a row: null.
+      cells: (o) => [...(s.nameColumn === false ? [] : [o.metadata.name]), ...extraCols.map((c) => c.cell(o) ?? null)],
       fromStorage: s.fromStorage,
       toStorage: s.toStorage,
       defaults: s.defaults,

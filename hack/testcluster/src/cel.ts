@@ -1,6 +1,9 @@
 // A CEL subset for CRD x-kubernetes-validations: a rule -> a program run on self/oldSelf, or a CelError naming the
 // construct it does not support, so such a CRD is refused rather than validated wrongly. Pure.
-import { type Json, deepEqual, isPlainObject } from './types.js';
+import { type JsonPrimitive, type JsonValue, deepEqual, isPlainObject } from './types.js';
+
+/** A value a rule sees or makes: JSON, where a field that is not set (or a list item made of one) is undefined. */
+export type CelValue = JsonPrimitive | undefined | CelValue[] | { [key: string]: CelValue };
 
 /**
  * A CEL subset for CRD x-kubernetes-validations: literals, self/oldSelf, field access, has(), the usual operators,
@@ -12,7 +15,7 @@ import { type Json, deepEqual, isPlainObject } from './types.js';
 export class CelError extends Error {}
 
 type Node =
-  | { k: 'lit'; v: Json }
+  | { k: 'lit'; v: JsonValue }
   | { k: 'ident'; name: string }
   | { k: 'select'; obj: Node; field: string }
   | { k: 'index'; obj: Node; idx: Node }
@@ -230,7 +233,7 @@ class Parser {
 }
 
 export interface CelProgram {
-  eval(vars: Record<string, Json>): Json;
+  eval(vars: Record<string, CelValue>): CelValue;
   usesOldSelf: boolean;
 }
 
@@ -255,11 +258,13 @@ export function compileCel(src: string): CelProgram {
   return { eval: (vars) => evaluate(ast, vars), usesOldSelf: usesIdent(ast, 'oldSelf') };
 }
 
-const typeName = (v: Json): string =>
+const typeName = (v: CelValue): string =>
   v === null ? 'null_type' : Array.isArray(v) ? 'list' : typeof v === 'object' ? 'map' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'double') : typeof v === 'boolean' ? 'bool' : 'string';
 
-function evaluate(n: Node, vars: Record<string, Json>): Json {
-  const ev = (x: Node): Json => evaluate(x, vars);
+// Operators apply JavaScript's own to the operands (the `as number` below only names that for the compiler): CEL's
+// overload checks are not modelled beyond the ones written out.
+function evaluate(n: Node, vars: Record<string, CelValue>): CelValue {
+  const ev = (x: Node): CelValue => evaluate(x, vars);
   switch (n.k) {
     case 'lit': return n.v;
     case 'ident':
@@ -286,11 +291,11 @@ function evaluate(n: Node, vars: Record<string, Json>): Json {
         if (typeof x !== 'boolean') throw new CelError(`no such overload: !${typeName(x)}`);
         return !x;
       }
-      return -x;
+      return -(x as number);
     }
     case 'cond': return ev(n.c) ? ev(n.t) : ev(n.f);
     case 'list': return n.items.map(ev);
-    case 'map': return Object.fromEntries(n.entries.map(([k, v]) => [ev(k), ev(v)]));
+    case 'map': return Object.fromEntries(n.entries.map(([k, v]) => [String(ev(k)), ev(v)]));
     case 'binary': {
       if (n.op === '&&') {
         // CEL's commutative logic: false wins over errors.
@@ -322,19 +327,19 @@ function evaluate(n: Node, vars: Record<string, Json>): Json {
       switch (n.op) {
         case '==': return deepEqual(l, r);
         case '!=': return !deepEqual(l, r);
-        case '<': return l < r;
-        case '<=': return l <= r;
-        case '>': return l > r;
-        case '>=': return l >= r;
-        case '+': return Array.isArray(l) ? [...l, ...r] : l + r;
-        case '-': return l - r;
-        case '*': return l * r;
+        case '<': return (l as number) < (r as number);
+        case '<=': return (l as number) <= (r as number);
+        case '>': return (l as number) > (r as number);
+        case '>=': return (l as number) >= (r as number);
+        case '+': return Array.isArray(l) ? [...l, ...(r as CelValue[])] : (l as number) + (r as number);
+        case '-': return (l as number) - (r as number);
+        case '*': return (l as number) * (r as number);
         case '/': {
           if (r === 0) throw new CelError('division by zero');
-          return Number.isInteger(l) && Number.isInteger(r) ? Math.trunc(l / r) : l / r;
+          return Number.isInteger(l) && Number.isInteger(r) ? Math.trunc((l as number) / (r as number)) : (l as number) / (r as number);
         }
-        case '%': return l % r;
-        case 'in': return Array.isArray(r) ? r.some((x) => deepEqual(x, l)) : isPlainObject(r) ? l in r : false;
+        case '%': return (l as number) % (r as number);
+        case 'in': return Array.isArray(r) ? r.some((x) => deepEqual(x, l)) : isPlainObject(r) ? String(l) in r : false;
       }
       throw new CelError(`unsupported operator ${n.op}`);
     }
@@ -342,8 +347,8 @@ function evaluate(n: Node, vars: Record<string, Json>): Json {
   }
 }
 
-function callFn(n: Extract<Node, { k: 'call' }>, vars: Record<string, Json>): Json {
-  const ev = (x: Node, v = vars): Json => evaluate(x, v);
+function callFn(n: Extract<Node, { k: 'call' }>, vars: Record<string, CelValue>): CelValue {
+  const ev = (x: Node, v = vars): CelValue => evaluate(x, v);
   if (n.fn === 'has') {
     const sel = n.args[0] as Extract<Node, { k: 'select' }>;
     const o = ev(sel.obj);
@@ -353,8 +358,8 @@ function callFn(n: Extract<Node, { k: 'call' }>, vars: Record<string, Json>): Js
     const coll = ev(n.target!);
     const v = n.args[0];
     if (!v || v.k !== 'ident') throw new CelError(`${n.fn}() needs a variable name`);
-    const items: Json[] = Array.isArray(coll) ? coll : isPlainObject(coll) ? Object.keys(coll) : [];
-    const run = (x: Json, body: Node): Json => ev(body, { ...vars, [v.name]: x });
+    const items: CelValue[] = Array.isArray(coll) ? coll : isPlainObject(coll) ? Object.keys(coll) : [];
+    const run = (x: CelValue, body: Node): CelValue => ev(body, { ...vars, [v.name]: x });
     const body = n.args[n.args.length - 1]!;
     switch (n.fn) {
       case 'all': return items.every((x) => run(x, body) === true);
@@ -384,7 +389,7 @@ function callFn(n: Extract<Node, { k: 'call' }>, vars: Record<string, Json>): Js
     case 'double': return Number(subject);
     case 'string': return String(subject);
     case 'bool': return subject === true || subject === 'true';
-    case 'isSorted': return Array.isArray(target) && target.every((x, i) => i === 0 || target[i - 1] <= x);
+    case 'isSorted': return Array.isArray(target) && target.every((x, i) => i === 0 || (target[i - 1] as number) <= (x as number));
   }
   throw new CelError(`function '${n.fn}' is not supported by the test cluster's CEL subset`);
 }

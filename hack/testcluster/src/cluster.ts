@@ -18,7 +18,7 @@ import { Registry } from './registry.js';
 import { KubeHttpServer } from './server.js';
 import { Store } from './store.js';
 import { CA_CERT, SERVER_CERT, SERVER_KEY } from './tls.js';
-import type { Json } from './types.js';
+import type { KubeObject } from './types.js';
 
 export interface TestClusterOptions {
   /** Port to listen on (127.0.0.1 only). Default 0: a free port. */
@@ -124,7 +124,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   const http = new KubeHttpServer(api, registry, hooks, {
     token,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 5000,
-    ...(runner ? { proxy: serviceProxy(api, runner), podLogs: (pod: Json, c: string | undefined) => runner.logs?.(pod, c) ?? '' } : {}),
+    ...(runner ? { proxy: serviceProxy(api, runner), podLogs: (pod: KubeObject, c: string | undefined) => runner.logs?.(pod, c) ?? '' } : {}),
   });
   const server: Server = createServer({ key: SERVER_KEY, cert: SERVER_CERT }, http.handle);
   server.keepAliveTimeout = 5000;
@@ -141,7 +141,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
 
-  const matches = (r: RequestRecord, f: Json) => Object.entries(f).every(([k, v]) => v === undefined || (r as unknown as Json)[k] === v);
+  const matches = (r: RequestRecord, f: Partial<RequestRecord>) => Object.entries(f).every(([k, v]) => v === undefined || (r as unknown as Record<string, unknown>)[k] === v);
   return {
     url,
     kubeconfigPath,

@@ -6,7 +6,10 @@ import { type FieldError, goValue } from './errors.js';
 import { age, humanDuration } from './humanize.js';
 import { evalJsonPath, parseJsonPath } from './jsonpath.js';
 import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
-import { type Json, deepClone, isPlainObject } from './types.js';
+import type { FieldGetter } from './selectors.js';
+import { type JsonObject, type JsonValue, type KubeObject, type Schema, type SchemaResolver, arrayOr, asArray, asNumber, asObject, asString, at, deepClone, isPlainObject, objectOr } from './types.js';
+
+type J = JsonValue | undefined;
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 export const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
@@ -19,7 +22,7 @@ type Path = Array<string | number>;
 const renderPath = (p: Path): string =>
   p.reduce<string>((s, seg) => (typeof seg === 'number' ? `${s}[${seg}]` : s ? `${s}.${seg}` : seg), '');
 
-const schemaType = (s: Json): string => (s?.['x-kubernetes-int-or-string'] ? 'integer-or-string' : s?.type ?? 'object');
+const schemaType = (s: Schema): string => (s['x-kubernetes-int-or-string'] ? 'integer-or-string' : String(s.type ?? 'object'));
 
 // ---------- structural schema operations ----------
 
@@ -27,9 +30,9 @@ const schemaType = (s: Json): string => (s?.['x-kubernetes-int-or-string'] ? 'in
  * Removes fields the schema does not declare (structural pruning, also what Go's JSON decoding does to built-ins);
  * records their paths for fieldValidation Strict/Warn.
  */
-export function prune(value: Json, schemaIn: Json, path: Path, unknown: string[], resolve: (s: Json) => Json): void {
+export function prune(value: J, schemaIn: J, path: Path, unknown: string[], resolve: SchemaResolver): void {
   const schema = resolve(schemaIn);
-  if (!isPlainObject(schema)) return;
+  if (!schema) return;
   if (Array.isArray(value)) {
     if (schema.items) value.forEach((v, i) => prune(v, schema.items, [...path, i], unknown, resolve));
     return;
@@ -39,7 +42,7 @@ export function prune(value: Json, schemaIn: Json, path: Path, unknown: string[]
   const embedded = schema['x-kubernetes-embedded-resource'] === true;
   for (const k of Object.keys(value)) {
     if (embedded && (k === 'apiVersion' || k === 'kind' || k === 'metadata')) continue;
-    const prop = schema.properties?.[k] ?? (isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
+    const prop = asObject(schema.properties)?.[k] ?? (isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
     if (prop) prune(value[k], prop, [...path, k], unknown, resolve);
     else if (schema.additionalProperties === true || schema['x-kubernetes-preserve-unknown-fields'] === true) continue;
     else {
@@ -50,44 +53,52 @@ export function prune(value: Json, schemaIn: Json, path: Path, unknown: string[]
 }
 
 /** Applies `default`s (and drops nulls the schema does not allow), as the apiserver does on every request. */
-export function applyDefaults(value: Json, schema: Json): void {
+export function applyDefaults(value: J, schema: Schema | undefined): void {
   if (!schema) return;
   if (Array.isArray(value)) {
-    if (schema.items) value.forEach((v) => applyDefaults(v, schema.items));
+    const items = asObject(schema.items);
+    if (items) value.forEach((v) => applyDefaults(v, items));
     return;
   }
   if (!isPlainObject(value)) return;
-  for (const [k, prop] of Object.entries<Json>(schema.properties ?? {})) {
+  const props = objectOr(schema.properties);
+  for (const [k, propValue] of Object.entries(props)) {
+    const prop = objectOr(propValue);
     if (value[k] === null && !prop.nullable) delete value[k];
     if (value[k] === undefined && prop.default !== undefined) value[k] = deepClone(prop.default);
     if (value[k] !== undefined) applyDefaults(value[k], prop);
   }
-  if (isPlainObject(schema.additionalProperties)) for (const k of Object.keys(value)) if (!schema.properties?.[k]) applyDefaults(value[k], schema.additionalProperties);
+  const additional = schema.additionalProperties;
+  if (isPlainObject(additional)) for (const k of Object.keys(value)) if (!props[k]) applyDefaults(value[k], additional);
 }
 
 /** JSON schema for ajv: Kubernetes extensions and formats it does not know are dropped. */
-function toAjvSchema(s: Json): Json {
-  if (Array.isArray(s)) return s.map(toAjvSchema);
+function toAjvSchema(s: J): J {
+  if (Array.isArray(s)) return s.map((x) => toAjvSchema(x) ?? null);
   if (!isPlainObject(s)) return s;
-  const out: Json = {};
+  return toAjvSchemaObject(s);
+}
+
+function toAjvSchemaObject(s: Schema): JsonObject {
+  const out: JsonObject = {};
   for (const [k, v] of Object.entries(s)) {
     if (k.startsWith('x-kubernetes-') || k === 'format' || k === 'default' || k === 'description' || k === 'example' || k === 'externalDocs') continue;
-    if (k === 'properties' || k === 'patternProperties') out[k] = Object.fromEntries(Object.entries(v as Json).map(([pk, pv]) => [pk, toAjvSchema(pv)]));
+    if (k === 'properties' || k === 'patternProperties') out[k] = Object.fromEntries(Object.entries(objectOr(v)).map(([pk, pv]) => [pk, toAjvSchema(pv)]));
     else out[k] = toAjvSchema(v);
   }
   if (s['x-kubernetes-int-or-string'] && !s.anyOf) out.anyOf = [{ type: 'integer' }, { type: 'string' }];
   return out;
 }
 
-function ajvErrorToField(e: ErrorObject, obj: Json): FieldError | undefined {
+function ajvErrorToField(e: ErrorObject, obj: JsonObject): FieldError | undefined {
   const segs: Path = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-  let value: Json = obj;
-  for (const s of segs) value = value?.[s];
+  let value: J = obj;
+  for (const s of segs) value = Array.isArray(value) ? value[Number(s)] : isPlainObject(value) ? value[String(s)] : undefined;
   const field = renderPath(segs);
-  const p = e.params as Json;
+  const p: Record<string, unknown> = e.params;
   const body = (d: string): FieldError => ({ type: 'FieldValueInvalid', field, value, detail: `${field} in body ${d}` });
   switch (e.keyword) {
-    case 'required': return { type: 'FieldValueRequired', field: renderPath([...segs, p.missingProperty]), detail: '' };
+    case 'required': return { type: 'FieldValueRequired', field: renderPath([...segs, String(p.missingProperty)]), detail: '' };
     case 'minimum': return body(`should be greater than or equal to ${p.limit}`);
     case 'exclusiveMinimum': return body(`should be greater than ${p.limit}`);
     case 'maximum': return body(`should be less than or equal to ${p.limit}`);
@@ -95,7 +106,7 @@ function ajvErrorToField(e: ErrorObject, obj: Json): FieldError | undefined {
     case 'minLength': return body(`should be at least ${p.limit} chars long`);
     case 'maxLength': return { type: 'FieldValueTooLong', field, detail: `may not be more than ${p.limit} bytes` };
     case 'pattern': return body(`should match '${p.pattern}'`);
-    case 'enum': return { type: 'FieldValueNotSupported', field, value, detail: `supported values: ${(p.allowedValues as Json[]).map(goValue).join(', ')}` };
+    case 'enum': return { type: 'FieldValueNotSupported', field, value, detail: `supported values: ${(p.allowedValues as JsonValue[]).map(goValue).join(', ')}` };
     case 'type': {
       const actual = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value === 'number' ? (Number.isInteger(value) ? 'integer' : 'number') : typeof value;
       return { type: 'FieldValueTypeInvalid', field, value: actual, detail: `${field} in body must be of type ${p.type}: "${actual}"` };
@@ -105,7 +116,7 @@ function ajvErrorToField(e: ErrorObject, obj: Json): FieldError | undefined {
     case 'minProperties': return body(`should have at least ${p.limit} properties`);
     case 'maxProperties': return body(`should have at most ${p.limit} properties`);
     case 'multipleOf': return body(`should be a multiple of ${p.multipleOf}`);
-    case 'uniqueItems': return { type: 'FieldValueDuplicate', field: renderPath([...segs, p.j]), value: value?.[p.j] };
+    case 'uniqueItems': return { type: 'FieldValueDuplicate', field: renderPath([...segs, Number(p.j)]), value: Array.isArray(value) ? value[Number(p.j)] : undefined };
     case 'anyOf':
     case 'oneOf':
     case 'not': return body(`must validate ${e.keyword === 'not' ? 'not' : e.keyword === 'anyOf' ? 'at least one schema (anyOf)' : 'one and only one schema (oneOf)'}`);
@@ -114,15 +125,15 @@ function ajvErrorToField(e: ErrorObject, obj: Json): FieldError | undefined {
 }
 
 interface CompiledRule {
-  rule: Json;
+  rule: JsonObject;
   program: CelProgram;
   message?: CelProgram;
 }
 
 /** Compiles the x-kubernetes-validations of a schema tree; returns errors naming rules the subset cannot run. */
-function compileRules(schema: Json, path: Path, out: Map<Json, CompiledRule[]>, errs: FieldError[]): void {
+function compileRules(schema: J, path: Path, out: Map<Schema, CompiledRule[]>, errs: FieldError[]): void {
   if (!isPlainObject(schema)) return;
-  const rules: Json[] = schema['x-kubernetes-validations'] ?? [];
+  const rules = arrayOr(schema['x-kubernetes-validations']).map(objectOr);
   if (rules.length) {
     out.set(
       schema,
@@ -136,19 +147,19 @@ function compileRules(schema: Json, path: Path, out: Map<Json, CompiledRule[]>, 
       }),
     );
   }
-  for (const [k, v] of Object.entries<Json>(schema.properties ?? {})) compileRules(v, [...path, 'properties', k], out, errs);
+  for (const [k, v] of Object.entries(objectOr(schema.properties))) compileRules(v, [...path, 'properties', k], out, errs);
   if (isPlainObject(schema.additionalProperties)) compileRules(schema.additionalProperties, [...path, 'additionalProperties'], out, errs);
   if (isPlainObject(schema.items)) compileRules(schema.items, [...path, 'items'], out, errs);
 }
 
-function runRules(value: Json, old: Json, hasOld: boolean, schema: Json, path: Path, rules: Map<Json, CompiledRule[]>, errs: FieldError[]): void {
+function runRules(value: J, old: J, hasOld: boolean, schema: J, path: Path, rules: Map<Schema, CompiledRule[]>, errs: FieldError[]): void {
   if (value === undefined || !isPlainObject(schema)) return;
   for (const r of rules.get(schema) ?? []) {
     if (r.program.usesOldSelf && !hasOld) continue;
     const field = renderPath(r.rule.fieldPath ? [...path, ...String(r.rule.fieldPath).replace(/^\./, '').split('.')] : path);
     try {
       if (r.program.eval({ self: value, oldSelf: old }) === true) continue;
-      let msg = r.rule.message ?? `failed rule: ${r.rule.rule}`;
+      let msg = String(r.rule.message ?? `failed rule: ${r.rule.rule}`);
       if (r.message) {
         try {
           msg = String(r.message.eval({ self: value, oldSelf: old }));
@@ -170,21 +181,21 @@ function runRules(value: Json, old: Json, hasOld: boolean, schema: Json, path: P
     value.forEach((v, i) => runRules(v, Array.isArray(old) ? old[i] : undefined, Array.isArray(old) && i < old.length, schema.items, [...path, i], rules, errs));
   } else if (isPlainObject(value)) {
     for (const [k, v] of Object.entries(value)) {
-      const prop = schema.properties?.[k] ?? (isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
+      const prop = asObject(schema.properties)?.[k] ?? (isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
       if (prop) runRules(v, isPlainObject(old) ? old[k] : undefined, isPlainObject(old) && k in old, prop, [...path, k], rules, errs);
     }
   }
 }
 
-function listMapDuplicates(value: Json, schema: Json, path: Path, errs: FieldError[]): void {
+function listMapDuplicates(value: J, schema: J, path: Path, errs: FieldError[]): void {
   if (!isPlainObject(schema)) return;
   if (Array.isArray(value)) {
     if (schema['x-kubernetes-list-type'] === 'map') {
-      const keys: string[] = schema['x-kubernetes-list-map-keys'] ?? [];
+      const keys = arrayOr(schema['x-kubernetes-list-map-keys']).map(String);
       const seen = new Set<string>();
       value.forEach((v, i) => {
-        const k = JSON.stringify(keys.map((kk) => v?.[kk]));
-        if (seen.has(k)) errs.push({ type: 'FieldValueDuplicate', field: renderPath([...path, i]), value: Object.fromEntries(keys.map((kk) => [kk, v?.[kk]])) });
+        const k = JSON.stringify(keys.map((kk) => at(v, kk)));
+        if (seen.has(k)) errs.push({ type: 'FieldValueDuplicate', field: renderPath([...path, i]), value: Object.fromEntries(keys.map((kk) => [kk, at(v, kk)])) });
         seen.add(k);
       });
     }
@@ -201,7 +212,7 @@ function listMapDuplicates(value: Json, schema: Json, path: Path, errs: FieldErr
   }
   if (!isPlainObject(value)) return;
   for (const [k, v] of Object.entries(value)) {
-    const prop = schema.properties?.[k] ?? (isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
+    const prop = asObject(schema.properties)?.[k] ?? (isPlainObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
     if (prop) listMapDuplicates(v, prop, [...path, k], errs);
   }
 }
@@ -211,16 +222,16 @@ function listMapDuplicates(value: Json, schema: Json, path: Path, errs: FieldErr
 export interface CrdCompileResult {
   defs: ResourceDef[];
   /** OpenAPI component schemas for the CRD's kinds, by served version */
-  schemas: Record<string, Json>;
+  schemas: Record<string, Schema>;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
 
 /** Compiles the validators; throws nothing, returns the definition errors (compile failures, unsupported CEL). */
-export function checkCrdSchemas(crd: Json): FieldError[] {
+export function checkCrdSchemas(crd: JsonObject): FieldError[] {
   const errs: FieldError[] = [];
-  (crd.spec?.versions ?? []).forEach((v: Json, i: number) => {
-    const schema = v.schema?.openAPIV3Schema;
+  arrayOr(at(crd, 'spec', 'versions')).forEach((v, i) => {
+    const schema = at(v, 'schema', 'openAPIV3Schema');
     const path = `spec.versions[${i}].schema.openAPIV3Schema`;
     if (!isPlainObject(schema)) {
       errs.push({ type: 'FieldValueRequired', field: path, detail: 'schemas are required' });
@@ -228,35 +239,43 @@ export function checkCrdSchemas(crd: Json): FieldError[] {
     }
     if (schema.type !== 'object') errs.push({ type: 'FieldValueInvalid', field: `${path}.type`, value: schema.type ?? '', detail: 'must be object at the root' });
     try {
-      ajv.compile(toAjvSchema(schema));
+      ajv.compile(toAjvSchemaObject(schema));
     } catch (e) {
       errs.push({ type: 'FieldValueInvalid', field: path, value: 'object', detail: (e as Error).message });
     }
-    const rules = new Map<Json, CompiledRule[]>();
+    const rules = new Map<Schema, CompiledRule[]>();
     compileRules(schema, [path], rules, errs);
   });
   return errs;
 }
 
-export function compileCrd(crd: Json, resolve: (s: Json) => Json): CrdCompileResult {
-  const { group, names, scope } = crd.spec;
-  const versions: Json[] = crd.spec.versions ?? [];
+/** An established CRD (its definition validated on write): group, names and versions are there. */
+export function compileCrd(crd: KubeObject, resolve: SchemaResolver): CrdCompileResult {
+  const spec = objectOr(crd.spec);
+  const names = objectOr(spec.names);
+  const group = String(spec.group);
+  const kind = String(names.kind);
+  const plural = String(names.plural);
+  const listKind = asString(names.listKind) ?? `${kind}List`;
+  const scope = spec.scope;
+  const versions = arrayOr(spec.versions).map(objectOr);
   const storageVersion = versions.find((v) => v.storage)?.name ?? versions[0]?.name;
-  const storage = `${group}/${names.plural}`;
+  const storage = `${group}/${plural}`;
   const defs: ResourceDef[] = [];
-  const schemas: Record<string, Json> = {};
+  const schemas: Record<string, Schema> = {};
   for (const v of versions.filter((x) => x.served)) {
-    const raw: Json = v.schema?.openAPIV3Schema ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
-    const validator: ValidateFunction = ajv.compile(toAjvSchema(raw));
-    const rules = new Map<Json, CompiledRule[]>();
+    const version = String(v.name);
+    const raw: Schema = asObject(at(v, 'schema', 'openAPIV3Schema')) ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+    const validator: ValidateFunction = ajv.compile(toAjvSchemaObject(raw));
+    const rules = new Map<Schema, CompiledRule[]>();
     compileRules(raw, [], rules, []);
-    const schemaName = crSchemaName(group, v.name, names.kind);
-    const openapi: Json = {
+    const schemaName = crSchemaName(group, version, kind);
+    const openapi: Schema = {
       ...deepClone(raw),
-      'x-kubernetes-group-version-kind': [{ group, kind: names.kind, version: v.name }],
+      'x-kubernetes-group-version-kind': [{ group, kind, version }],
     };
     openapi.properties = {
-      ...(openapi.properties ?? {}),
+      ...objectOr(openapi.properties),
       apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
       kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
       metadata: { $ref: `#/components/schemas/${OBJECT_META}`, description: "Standard object's metadata." },
@@ -271,37 +290,37 @@ export function compileCrd(crd: Json, resolve: (s: Json) => Json): CrdCompileRes
         kind: { type: 'string' },
         metadata: { $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta' },
       },
-      'x-kubernetes-group-version-kind': [{ group, kind: names.listKind ?? `${names.kind}List`, version: v.name }],
+      'x-kubernetes-group-version-kind': [{ group, kind: listKind, version }],
     };
-    const printer: Json[] = v.additionalPrinterColumns ?? [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }];
-    const compiledCols = printer.map((c) => ({ c, steps: parseJsonPath(c.jsonPath) }));
+    const printer = asArray(v.additionalPrinterColumns)?.map(objectOr) ?? [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }];
+    const compiledCols = printer.map((c) => ({ c, steps: parseJsonPath(String(c.jsonPath)) }));
     const columns: TableColumn[] = [
       { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
-      ...printer.map((c) => ({ name: c.name, type: c.type, format: c.format ?? '', description: c.description ?? '', priority: c.priority ?? 0 })),
+      ...printer.map((c) => ({ name: String(c.name), type: String(c.type), format: asString(c.format) ?? '', description: asString(c.description) ?? '', priority: asNumber(c.priority) ?? 0 })),
     ];
     const selectable = Object.fromEntries(
-      (v.selectableFields ?? []).map((f: Json) => {
-        const steps = parseJsonPath(f.jsonPath);
-        return [String(f.jsonPath).replace(/^\./, ''), (o: Json) => (evalJsonPath(steps, o)[0] ?? '').toString()];
+      arrayOr(v.selectableFields).map(objectOr).map((f): [string, FieldGetter] => {
+        const steps = parseJsonPath(String(f.jsonPath));
+        return [String(f.jsonPath).replace(/^\./, ''), (o) => (evalJsonPath(steps, o)[0] ?? '').toString()];
       }),
     );
-    const apiVersion = `${group}/${v.name}`;
-    const scale = v.subresources?.scale;
+    const apiVersion = `${group}/${version}`;
+    const scale = asObject(at(v, 'subresources', 'scale'));
     defs.push({
       group,
-      version: v.name,
-      resource: names.plural,
-      kind: names.kind,
-      listKind: names.listKind ?? `${names.kind}List`,
-      singular: names.singular ?? names.kind.toLowerCase(),
+      version,
+      resource: plural,
+      kind,
+      listKind,
+      singular: asString(names.singular) ?? kind.toLowerCase(),
       namespaced: scope !== 'Cluster',
-      shortNames: names.shortNames ?? [],
-      categories: names.categories ?? [],
+      shortNames: arrayOr(names.shortNames).map(String),
+      categories: arrayOr(names.categories).map(String),
       verbs: ALL_VERBS,
       storage,
       storageVersion: `${group}/${storageVersion}`,
-      status: v.subresources?.status !== undefined,
-      scale: scale ? { specReplicasPath: scale.specReplicasPath, statusReplicasPath: scale.statusReplicasPath, labelSelectorPath: scale.labelSelectorPath } : undefined,
+      status: at(v, 'subresources', 'status') !== undefined,
+      scale: scale ? { specReplicasPath: String(scale.specReplicasPath), statusReplicasPath: String(scale.statusReplicasPath), labelSelectorPath: asString(scale.labelSelectorPath) } : undefined,
       generation: true,
       strategicMerge: false,
       deleteReturnsObject: true,
@@ -317,7 +336,8 @@ export function compileCrd(crd: Json, resolve: (s: Json) => Json): CrdCompileRes
           const val = r[0];
           if (c.type === 'date') return typeof val === 'string' ? (c.jsonPath === '.metadata.creationTimestamp' ? age(val) : humanDuration(Date.now() - Date.parse(val))) : null;
           if (c.type === 'string') return typeof val === 'object' ? JSON.stringify(val) : String(val);
-          return val;
+          // A cell that is not set is what JSON writes it as in a row: null.
+          return val ?? null;
         }),
       ],
       fromStorage: (o) => ({ ...o, apiVersion }),
@@ -326,7 +346,7 @@ export function compileCrd(crd: Json, resolve: (s: Json) => Json): CrdCompileRes
         applyDefaults: (o) => applyDefaults(o, raw),
         validate: (o, old) => {
           const errs: FieldError[] = [];
-          const body = { ...o };
+          const body: JsonObject = { ...o };
           delete body.metadata;
           const oldBody = old ? { ...old, metadata: undefined } : undefined;
           if (!validator(body)) {

@@ -2,12 +2,12 @@
 // the status, scale, proxy and log subresources. Pure.
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
-import { type Json, apiVersionOf } from './types.js';
+import { type JsonObject, apiVersionOf } from './types.js';
 
 const SUB_VERBS = ['get', 'patch', 'update'];
 
-function resourceEntries(d: ResourceDef): Json[] {
-  const out: Json[] = [
+function resourceEntries(d: ResourceDef): JsonObject[] {
+  const out: JsonObject[] = [
     {
       name: d.resource,
       singularName: d.singular,
@@ -27,7 +27,7 @@ function resourceEntries(d: ResourceDef): Json[] {
 }
 
 /** /api, /apis, /apis/GROUP and /api(s)/.../VERSION documents; undefined when the path is not a discovery path. */
-export function discoveryDoc(reg: Registry, path: string, serverAddress: string): Json | undefined {
+export function discoveryDoc(reg: Registry, path: string, serverAddress: string): JsonObject | undefined {
   const groups = reg.groups();
   if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
   const gv = (g: string, v: string) => ({ groupVersion: apiVersionOf(g, v), version: v });

@@ -1,6 +1,6 @@
 // The test cluster's API errors as kube-apiserver renders them: ApiError -> metav1.Status with its code, reason and
 // message, the common constructors, and field errors printed as field.Error does (422 Invalid).
-import { type GroupResource, type Json, qualifiedResource } from './types.js';
+import { type GroupResource, type JsonObject, type JsonValue, qualifiedResource } from './types.js';
 
 export interface StatusCause {
   reason: string;
@@ -14,12 +14,12 @@ export class ApiError extends Error {
     readonly code: number,
     readonly reason: string,
     message: string,
-    readonly details?: Json,
+    readonly details?: JsonObject,
   ) {
     super(message);
   }
 
-  toStatus(): Json {
+  toStatus(): JsonObject {
     return {
       kind: 'Status',
       apiVersion: 'v1',
@@ -33,7 +33,7 @@ export class ApiError extends Error {
   }
 }
 
-const grDetails = (gr: GroupResource, name: string): Json => ({
+const grDetails = (gr: GroupResource, name: string): JsonObject => ({
   name,
   ...(gr.group ? { group: gr.group } : {}),
   kind: gr.resource,
@@ -68,7 +68,7 @@ export const expired = (message: string): ApiError => new ApiError(410, 'Expired
 export interface FieldError {
   type: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueDuplicate' | 'FieldValueTypeInvalid' | 'FieldValueTooMany' | 'FieldValueNotFound';
   field: string;
-  value?: Json;
+  value?: JsonValue;
   detail?: string;
 }
 
@@ -87,7 +87,7 @@ const typeText: Record<FieldError['type'], string> = {
 const withValue = new Set<FieldError['type']>(['FieldValueInvalid', 'FieldValueNotSupported', 'FieldValueDuplicate', 'FieldValueTypeInvalid', 'FieldValueNotFound']);
 
 /** Go's %#v-ish rendering used by field errors: strings quoted, numbers and bools bare. */
-export function goValue(v: Json): string {
+export function goValue(v: JsonValue | undefined): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'object') return Array.isArray(v) ? `[]interface {}{${v.map(goValue).join(', ')}}` : '"object"';

@@ -1,13 +1,13 @@
 // goDecode: a JSON value checked as Go decodes it into a built-in type's struct (first error, in encoding/json's
 // words), with quantities rewritten in place to their canonical form.
 import { canonicalQuantity, quantityError } from './quantity.js';
-import { type Json, isPlainObject } from './types.js';
+import { type JsonValue, type SchemaResolver, asObject, isPlainObject } from './types.js';
 
-const jsonKind = (v: Json): string => (typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'bool' : Array.isArray(v) ? 'array' : 'object');
+const jsonKind = (v: JsonValue): string => (typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'bool' : Array.isArray(v) ? 'array' : 'object');
 
-const isQuantity = (schema: Json, resolve: (s: Json) => Json): boolean => {
+const isQuantity = (schema: JsonValue | undefined, resolve: SchemaResolver): boolean => {
   const r = resolve(schema);
-  return isPlainObject(r) && r['x-kubernetes-int-or-string'] === true && r.format !== 'int-or-string';
+  return r !== undefined && r['x-kubernetes-int-or-string'] === true && r.format !== 'int-or-string';
 };
 
 /** `io.k8s.api.core.v1.Container` -> `v1.Container` (how Go prints the type) */
@@ -19,16 +19,16 @@ const goName = (ref: string): string => ref.split('/').pop()!.split('.').slice(-
  * canonical form a Go round trip gives them. Errors name the innermost struct and the JSON path, like
  * `json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type string`.
  */
-export function goDecode(value: Json, schema: Json, resolve: (s: Json) => Json, struct: string, path: string[] = []): string | undefined {
+export function goDecode(value: JsonValue | undefined, schema: JsonValue | undefined, resolve: SchemaResolver, struct: string, path: string[] = []): string | undefined {
   if (value === null || value === undefined) return undefined;
   const s = resolve(schema);
-  if (!isPlainObject(s)) return undefined;
-  const typeOf = (x: Json): string => {
+  if (!s) return undefined;
+  const typeOf = (x: JsonValue | undefined): string => {
     const r = resolve(x);
-    if (!isPlainObject(r)) return 'interface {}';
+    if (!r) return 'interface {}';
     if (r.type === 'array') return `[]${typeOf(r.items)}`;
     if (r.type === 'object' && isPlainObject(r.additionalProperties)) return `map[string]${typeOf(r.additionalProperties)}`;
-    if (r.type === 'object') return typeof x?.$ref === 'string' ? goName(x.$ref) : 'map[string]interface {}';
+    if (r.type === 'object') return isPlainObject(x) && typeof x.$ref === 'string' ? goName(x.$ref) : 'map[string]interface {}';
     if (r.type === 'integer') return r.format === 'int32' ? 'int32' : 'int64';
     return r.format === 'byte' ? '[]uint8' : ({ number: 'float64', boolean: 'bool' }[r.type as string] ?? 'string');
   };
@@ -55,19 +55,20 @@ export function goDecode(value: Json, schema: Json, resolve: (s: Json) => Json, 
       for (const [i, v] of value.entries()) {
         const e = goDecode(v, s.items, resolve, struct, path);
         if (e) return e;
-        if (isQuantity(s.items, resolve) && v !== null) value[i] = canonicalQuantity(v);
+        if (isQuantity(s.items, resolve) && (typeof v === 'string' || typeof v === 'number')) value[i] = canonicalQuantity(v);
       }
       return undefined;
     case 'object': {
       if (!isPlainObject(value)) return fail();
       if (s['x-kubernetes-preserve-unknown-fields'] && !s.properties) return undefined;
-      const inner = typeof schema?.$ref === 'string' ? goName(schema.$ref).split('.').pop()! : struct;
-      for (const [k, v] of Object.entries<Json>(value)) {
-        const sub = s.properties?.[k] ?? (isPlainObject(s.additionalProperties) ? s.additionalProperties : undefined);
+      const inner = isPlainObject(schema) && typeof schema.$ref === 'string' ? goName(schema.$ref).split('.').pop()! : struct;
+      const props = asObject(s.properties);
+      for (const [k, v] of Object.entries(value)) {
+        const sub = props?.[k] ?? (isPlainObject(s.additionalProperties) ? s.additionalProperties : undefined);
         if (!sub) continue;
-        const e = goDecode(v, sub, resolve, s.properties?.[k] ? inner : struct, s.properties?.[k] ? [...path, k] : path);
+        const e = goDecode(v, sub, resolve, props?.[k] ? inner : struct, props?.[k] ? [...path, k] : path);
         if (e) return e;
-        if (isQuantity(sub, resolve) && v !== null) value[k] = canonicalQuantity(v);
+        if (isQuantity(sub, resolve) && (typeof v === 'string' || typeof v === 'number')) value[k] = canonicalQuantity(v);
       }
       return undefined;
     }

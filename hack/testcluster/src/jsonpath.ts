@@ -1,13 +1,13 @@
 // The JSONPath subset printer columns use (.a.b, ['a.b'], [0], [*], [?(@.k=="v")]): parse, then evaluate to every
 // match, as client-go's jsonpath does. Pure.
 import { badRequest } from './errors.js';
-import { type Json, isPlainObject } from './types.js';
+import { type JsonValue, isPlainObject } from './types.js';
 
 /**
  * The JSONPath subset that printer columns use: `.a.b`, `['a.b']`, `[0]`, `[*]` and `[?(@.k=="v")]`
  * (also `!=` and numeric literals). Returns every match, like k8s.io/client-go/util/jsonpath.
  */
-type Step = { kind: 'field'; name: string } | { kind: 'index'; i: number } | { kind: 'all' } | { kind: 'filter'; path: string[]; op: '==' | '!='; value: Json };
+type Step = { kind: 'field'; name: string } | { kind: 'index'; i: number } | { kind: 'all' } | { kind: 'filter'; path: string[]; op: '==' | '!='; value: JsonValue };
 
 export function parseJsonPath(expr: string): Step[] {
   let s = expr.trim();
@@ -40,10 +40,11 @@ export function parseJsonPath(expr: string): Step[] {
   return steps;
 }
 
-export function evalJsonPath(steps: Step[], root: Json): Json[] {
-  let cur: Json[] = [root];
+/** Every match; an `[*]` over an object also yields its keys set to undefined (as they are, before serialisation). */
+export function evalJsonPath(steps: Step[], root: JsonValue | undefined): Array<JsonValue | undefined> {
+  let cur: Array<JsonValue | undefined> = [root];
   for (const st of steps) {
-    const next: Json[] = [];
+    const next: Array<JsonValue | undefined> = [];
     for (const v of cur) {
       if (st.kind === 'field') {
         if (isPlainObject(v) && v[st.name] !== undefined) next.push(v[st.name]);
@@ -57,7 +58,7 @@ export function evalJsonPath(steps: Step[], root: Json): Json[] {
         else if (isPlainObject(v)) next.push(...Object.values(v));
       } else if (Array.isArray(v)) {
         for (const el of v) {
-          let x: Json = el;
+          let x: JsonValue | undefined = el;
           for (const p of st.path) x = isPlainObject(x) ? x[p] : undefined;
           if (x !== undefined && (st.op === '==' ? x === st.value : x !== st.value)) next.push(el);
         }

@@ -2,7 +2,9 @@
 // every write, and apply merged by the schema's list/map types with removed fields dropped and conflicts reported.
 import { ApiError } from './errors.js';
 import type { SchemaWalker } from './patch.js';
-import { type Json, deepClone, deepEqual, isPlainObject, nowTime } from './types.js';
+import { type JsonObject, type JsonValue, type KubeObject, type Schema, arrayOr, at, deepClone, deepEqual, isPlainObject, nowTime, objectOr } from './types.js';
+
+type J = JsonValue | undefined;
 
 /**
  * Field ownership (metadata.managedFields, FieldsV1) and server-side apply, after sigs.k8s.io/structured-merge-diff:
@@ -19,14 +21,17 @@ const unkey = (k: string): FieldPath => JSON.parse(k);
 
 const TRACKED_META = new Set(['labels', 'annotations', 'finalizers', 'ownerReferences']);
 
-function keyFields(item: Json, keys: string[]): Json {
-  return Object.fromEntries([...keys].sort().filter((k) => item?.[k] !== undefined).map((k) => [k, item[k]]));
+function keyFields(item: J, keys: string[]): JsonObject {
+  return Object.fromEntries([...keys].sort().filter((k) => at(item, k) !== undefined).map((k) => [k, at(item, k)]));
 }
 
+/** A text field of a managedFields entry as sent (dflt where it is not set). */
+const text = (v: J, dflt: string): string => (v === undefined || v === null ? dflt : String(v));
+
 /** The leaf fields an object sets, as structured-merge-diff sees them. `scope` limits to main or status fields. */
-export function fieldsOf(obj: Json, schema: Json, w: SchemaWalker, scope: 'main' | 'status'): FieldSet {
+export function fieldsOf(obj: J, schema: Schema | undefined, w: SchemaWalker, scope: 'main' | 'status'): FieldSet {
   const out: FieldSet = new Set();
-  const walk = (v: Json, s: Json, path: FieldPath): void => {
+  const walk = (v: J, s: Schema | undefined, path: FieldPath): void => {
     if (isPlainObject(v)) {
       if (path.length > 0 && (Object.keys(v).length === 0 || s?.['x-kubernetes-map-type'] === 'atomic')) {
         out.add(key(path));
@@ -46,7 +51,7 @@ export function fieldsOf(obj: Json, schema: Json, w: SchemaWalker, scope: 'main'
     if (Array.isArray(v)) {
       const lt = s?.['x-kubernetes-list-type'];
       if (lt === 'map') {
-        const keys: string[] = s['x-kubernetes-list-map-keys'] ?? [];
+        const keys = arrayOr(s?.['x-kubernetes-list-map-keys']).map(String);
         const itemSchema = w.items(s);
         for (const item of v) {
           const pe = `k:${JSON.stringify(keyFields(item, keys))}`;
@@ -67,16 +72,16 @@ export function fieldsOf(obj: Json, schema: Json, w: SchemaWalker, scope: 'main'
 }
 
 /** Finds the value a field path names (undefined when absent). */
-function valueAt(obj: Json, path: FieldPath): Json {
+function valueAt(obj: J, path: FieldPath): J {
   let cur = obj;
   for (const pe of path) {
     if (pe === '.') return cur;
     if (pe.startsWith('f:')) cur = isPlainObject(cur) ? cur[pe.slice(2)] : undefined;
     else if (pe.startsWith('k:')) {
-      const want = JSON.parse(pe.slice(2));
-      cur = Array.isArray(cur) ? cur.find((it) => Object.entries(want).every(([k, v]) => deepEqual(it?.[k], v))) : undefined;
+      const want: JsonValue = JSON.parse(pe.slice(2));
+      cur = Array.isArray(cur) ? cur.find((it) => Object.entries(objectOr(want)).every(([k, v]) => deepEqual(at(it, k), v))) : undefined;
     } else if (pe.startsWith('v:')) {
-      const want = JSON.parse(pe.slice(2));
+      const want: JsonValue = JSON.parse(pe.slice(2));
       cur = Array.isArray(cur) && cur.some((x) => deepEqual(x, want)) ? want : undefined;
     }
     if (cur === undefined) return undefined;
@@ -84,38 +89,42 @@ function valueAt(obj: Json, path: FieldPath): Json {
   return cur;
 }
 
-function removePath(obj: Json, path: FieldPath): void {
+function removePath(obj: J, path: FieldPath): void {
   const last = path[path.length - 1] === '.' ? path.length - 2 : path.length - 1;
   if (last < 0) return;
   const parent = valueAt(obj, path.slice(0, last));
   const pe = path[last]!;
   if (pe.startsWith('f:') && isPlainObject(parent)) delete parent[pe.slice(2)];
   else if (Array.isArray(parent)) {
-    const want = JSON.parse(pe.slice(2));
+    const want: JsonValue = JSON.parse(pe.slice(2));
     const idx = pe.startsWith('k:')
-      ? parent.findIndex((it) => Object.entries(want).every(([k, v]) => deepEqual(it?.[k], v)))
+      ? parent.findIndex((it) => Object.entries(objectOr(want)).every(([k, v]) => deepEqual(at(it, k), v)))
       : parent.findIndex((x) => deepEqual(x, want));
     if (idx >= 0 && (path[path.length - 1] === '.' || pe.startsWith('v:'))) parent.splice(idx, 1);
   }
 }
 
-export function toFieldsV1(set: FieldSet): Json {
-  const root: Json = {};
+export function toFieldsV1(set: FieldSet): JsonObject {
+  const root: JsonObject = {};
   for (const k of [...set].sort()) {
     let cur = root;
-    for (const pe of unkey(k)) cur = cur[pe] ??= {};
+    for (const pe of unkey(k)) {
+      const next = cur[pe];
+      cur = isPlainObject(next) ? next : (cur[pe] = {});
+    }
   }
   return root;
 }
 
-export function fromFieldsV1(tree: Json): FieldSet {
+export function fromFieldsV1(tree: J): FieldSet {
   const out: FieldSet = new Set();
-  const walk = (node: Json, path: FieldPath): void => {
-    const keys = Object.keys(node ?? {});
+  const walk = (node: J, path: FieldPath): void => {
+    const o = objectOr(node);
+    const keys = Object.keys(o);
     if (keys.length === 0 && path.length > 0) out.add(key(path));
     for (const k of keys) {
       if (k === '.') out.add(key([...path, '.']));
-      else walk(node[k], [...path, k]);
+      else walk(o[k], [...path, k]);
     }
   };
   walk(tree, []);
@@ -131,18 +140,18 @@ interface Entry {
   set: FieldSet;
 }
 
-function parseEntries(mf: Json): Entry[] {
-  return (Array.isArray(mf) ? mf : []).map((e: Json) => ({
-    manager: e.manager ?? '',
+function parseEntries(mf: J): Entry[] {
+  return arrayOr(mf).map(objectOr).map((e) => ({
+    manager: text(e.manager, ''),
     operation: e.operation === 'Apply' ? 'Apply' : 'Update',
-    apiVersion: e.apiVersion ?? '',
-    time: e.time ?? nowTime(),
-    subresource: e.subresource || undefined,
+    apiVersion: text(e.apiVersion, ''),
+    time: text(e.time, nowTime()),
+    subresource: e.subresource ? String(e.subresource) : undefined,
     set: fromFieldsV1(e.fieldsV1),
   }));
 }
 
-function renderEntries(entries: Entry[]): Json[] {
+function renderEntries(entries: Entry[]): JsonObject[] {
   return entries
     .filter((e) => e.set.size > 0)
     .map((e) => ({
@@ -169,7 +178,7 @@ export interface ManagerInfo {
 }
 
 /** Updates ownership after a non-apply write (create, update, patch): the writer owns what it changed. */
-export function trackUpdate(old: Json | undefined, next: Json, schema: Json, w: SchemaWalker, who: ManagerInfo): Json[] {
+export function trackUpdate(old: KubeObject | undefined, next: KubeObject, schema: Schema | undefined, w: SchemaWalker, who: ManagerInfo): JsonObject[] {
   const scope = who.subresource === 'status' ? 'status' : 'main';
   const oldSet = old ? fieldsOf(old, schema, w, scope) : new Set<string>();
   const newSet = fieldsOf(next, schema, w, scope);
@@ -187,20 +196,20 @@ export function trackUpdate(old: Json | undefined, next: Json, schema: Json, w: 
 }
 
 /** Merges an applied configuration into the live object following list-map/set/atomic semantics. */
-function ssaMerge(live: Json, cfg: Json, s: Json, w: SchemaWalker): Json {
+function ssaMerge(live: J, cfg: JsonValue, s: Schema | undefined, w: SchemaWalker): JsonValue {
   if (isPlainObject(cfg)) {
     if (s?.['x-kubernetes-map-type'] === 'atomic' || !isPlainObject(live)) return deepClone(cfg);
-    const out: Json = { ...live };
+    const out: JsonObject = { ...live };
     for (const [k, v] of Object.entries(cfg)) {
       if (v === null) delete out[k];
-      else out[k] = ssaMerge(live[k], v, w.child(s, k), w);
+      else out[k] = v === undefined ? undefined : ssaMerge(live[k], v, w.child(s, k), w);
     }
     return out;
   }
   if (Array.isArray(cfg) && Array.isArray(live)) {
     const lt = s?.['x-kubernetes-list-type'];
     if (lt === 'map') {
-      const keys: string[] = s['x-kubernetes-list-map-keys'] ?? [];
+      const keys = arrayOr(s?.['x-kubernetes-list-map-keys']).map(String);
       const out = [...live];
       for (const item of cfg) {
         const id = keyFields(item, keys);
@@ -220,7 +229,7 @@ function renderField(p: FieldPath): string {
     .filter((pe) => pe !== '.')
     .map((pe) => {
       if (pe.startsWith('f:')) return `.${pe.slice(2)}`;
-      if (pe.startsWith('k:')) return `[${Object.entries(JSON.parse(pe.slice(2))).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
+      if (pe.startsWith('k:')) return `[${Object.entries(objectOr(JSON.parse(pe.slice(2)) as JsonValue)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
       return `[=${pe.slice(2)}]`;
     })
     .join('');
@@ -233,7 +242,7 @@ export interface ApplyTarget {
 }
 
 /** Server-side apply of `cfg` onto `live` (undefined: create). Returns the merged object with managedFields set. */
-export function applyConfig(live: Json | undefined, cfg: Json, schema: Json, w: SchemaWalker, who: ManagerInfo, force: boolean, target: ApplyTarget): Json {
+export function applyConfig(live: KubeObject | undefined, cfg: JsonObject, schema: Schema | undefined, w: SchemaWalker, who: ManagerInfo, force: boolean, target: ApplyTarget): JsonObject {
   const scope = who.subresource === 'status' ? 'status' : 'main';
   const cfgSet = fieldsOf(cfg, schema, w, scope);
   const entries = parseEntries(live?.metadata?.managedFields);
@@ -263,7 +272,8 @@ export function applyConfig(live: Json | undefined, cfg: Json, schema: Json, w: 
   }
   for (const c of conflicts) c.e.set.delete(c.p);
   const scoped = scope === 'status' ? { status: cfg.status } : Object.fromEntries(Object.entries(cfg).filter(([k]) => k !== 'status'));
-  const merged = ssaMerge(live ?? {}, scoped, schema, w);
+  // An object merged into an object: an object (objectOr only tells the compiler).
+  const merged = objectOr(ssaMerge(live ?? {}, scoped, schema, w));
   const others = entries.filter((e) => e !== me);
   for (const p of me.set) {
     if (cfgSet.has(p) || others.some((e) => e.set.has(p))) continue;
@@ -272,7 +282,7 @@ export function applyConfig(live: Json | undefined, cfg: Json, schema: Json, w: 
   me.set = cfgSet;
   me.time = nowTime();
   me.apiVersion = who.apiVersion;
-  merged.metadata ??= {};
-  merged.metadata.managedFields = renderEntries(entries);
+  const meta = isPlainObject(merged.metadata) ? merged.metadata : (merged.metadata = {});
+  meta.managedFields = renderEntries(entries);
   return merged;
 }

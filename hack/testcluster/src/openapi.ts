@@ -2,7 +2,7 @@
 // with the PATCH media types that make kubectl choose strategic merge), and the version /version reports. Pure.
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
-import { type Json, deepClone, isPlainObject } from './types.js';
+import { type JsonObject, type JsonValue, type Schema, deepClone, isPlainObject } from './types.js';
 
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.4', gitCommit: '59526cd4867447956156ae3a602fcbac5ba2ac2f', gitTreeState: 'clean', buildDate: '2025-04-22T16:02:27Z', goVersion: 'go1.23.6', compiler: 'gc', platform: 'linux/amd64' };
 
@@ -41,12 +41,12 @@ function opId(verb: string, d: ResourceDef, suffix: string): string {
   return `${verb}${g}${d.version.replace(/^./, (c) => c.toUpperCase())}${d.namespaced ? 'Namespaced' : ''}${d.kind}${suffix}`;
 }
 
-function paths(d: ResourceDef): Record<string, Json> {
+function paths(d: ResourceDef): Record<string, JsonObject> {
   const base = d.group ? `/apis/${d.group}/${d.version}` : `/api/${d.version}`;
   const gvk = { group: d.group, kind: d.kind, version: d.version };
   const nsPart = d.namespaced ? '/namespaces/{namespace}' : '';
   const common = d.namespaced ? [pathParam('namespace'), P.pretty] : [P.pretty];
-  const op = (action: string, verb: string, suffix: string, params: Json[], extra: Json = {}, kind = gvk) => ({
+  const op = (action: string, verb: string, suffix: string, params: JsonObject[], extra: { responseSchema?: string; body?: JsonObject } = {}, kind = gvk) => ({
     description: `${verb} ${d.kind}`,
     operationId: opId(verb, d, suffix),
     parameters: params,
@@ -55,7 +55,7 @@ function paths(d: ResourceDef): Record<string, Json> {
     'x-kubernetes-action': action,
     'x-kubernetes-group-version-kind': kind,
   });
-  const out: Record<string, Json> = {};
+  const out: Record<string, JsonObject> = {};
   out[`${base}${nsPart}/${d.resource}`] = {
     parameters: common,
     get: op('list', 'list', '', [P.labelSelector, P.fieldSelector, P.limit, P.cont, P.resourceVersion, P.watch, P.allowWatchBookmarks, P.timeoutSeconds], { responseSchema: `${d.schemaName}List` }),
@@ -99,10 +99,10 @@ function paths(d: ResourceDef): Record<string, Json> {
 }
 
 /** Adds every schema reachable through $refs from `names`. */
-function closure(reg: Registry, names: string[]): Record<string, Json> {
-  const out: Record<string, Json> = {};
+function closure(reg: Registry, names: string[]): Record<string, Schema> {
+  const out: Record<string, Schema> = {};
   const queue = [...names];
-  const visit = (s: Json): void => {
+  const visit = (s: JsonValue | undefined): void => {
     if (Array.isArray(s)) s.forEach(visit);
     else if (isPlainObject(s)) {
       if (typeof s.$ref === 'string') queue.push(s.$ref.replace('#/components/schemas/', ''));
@@ -121,7 +121,7 @@ function closure(reg: Registry, names: string[]): Record<string, Json> {
 }
 
 /** The OpenAPI v3 document of one group/version (`api/v1`, `apis/apps/v1`). */
-export function openapiDoc(reg: Registry, group: string, version: string): Json | undefined {
+export function openapiDoc(reg: Registry, group: string, version: string): JsonObject | undefined {
   const defs = reg.all().filter((d) => d.group === group && d.version === version);
   if (defs.length === 0) return undefined;
   const names = defs.map((d) => d.schemaName);
@@ -147,7 +147,7 @@ export function openapiDoc(reg: Registry, group: string, version: string): Json 
 }
 
 /** `/openapi/v3`: one entry per group/version with a content hash, so clients refetch when CRDs change. */
-export function openapiRoot(reg: Registry, docOf: (key: string) => { hash: string } | undefined): Json {
+export function openapiRoot(reg: Registry, docOf: (key: string) => { hash: string } | undefined): JsonObject {
   const keys: string[] = [];
   for (const g of reg.groups()) for (const v of g.versions) keys.push(g.name ? `apis/${g.name}/${v}` : `api/${v}`);
   return { paths: Object.fromEntries(keys.flatMap((k) => {

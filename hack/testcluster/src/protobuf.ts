@@ -1,7 +1,7 @@
 // decodeProtobuf: a request body in the Kubernetes protobuf encoding (what kubectl's typed create commands send) ->
 // the JSON the apiserver would serve for the same object; a field outside the known tables is a 415.
 import { ApiError, badRequest } from './errors.js';
-import type { Json } from './types.js';
+import { type JsonObject, type JsonValue, objectOr } from './types.js';
 
 /**
  * Request bodies in the Kubernetes protobuf encoding (application/vnd.kubernetes.protobuf), which kubectl v1.32's
@@ -161,7 +161,7 @@ function isZeroOnWire(r: Reader, wireType: number): boolean {
   return false;
 }
 
-function scalar(r: Reader, type: string, wireType: number, where: string): unknown {
+function scalar(r: Reader, type: string, wireType: number, where: string): JsonValue | undefined {
   const expect = (wt: number) => {
     if (wireType !== wt) throw badRequest(`protobuf: ${where} has wire type ${wireType}, expected ${wt}`);
   };
@@ -189,10 +189,10 @@ function scalar(r: Reader, type: string, wireType: number, where: string): unkno
     case 'microtime': {
       const t = message(sub, 'Time');
       if (!t.seconds && !t.nanos) return undefined;
-      const date = new Date(t.seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
+      const date = new Date(Number(t.seconds) * 1000 + Math.floor(Number(t.nanos ?? 0) / 1e6));
       if (Number.isNaN(date.getTime())) throw badRequest(`protobuf: time out of range (${t.seconds} s)`);
       const iso = date.toISOString();
-      return type === 'time' ? iso.replace(/\.\d+Z$/, 'Z') : iso.replace(/\.(\d+)Z$/, `.${String(Math.floor((t.nanos ?? 0) / 1000)).padStart(6, '0')}Z`);
+      return type === 'time' ? iso.replace(/\.\d+Z$/, 'Z') : iso.replace(/\.(\d+)Z$/, `.${String(Math.floor(Number(t.nanos ?? 0) / 1000)).padStart(6, '0')}Z`);
     }
     case 'quantity':
       return message(sub, 'Quantity').string ?? '';
@@ -206,10 +206,10 @@ function scalar(r: Reader, type: string, wireType: number, where: string): unkno
   return message(sub, type);
 }
 
-function message(buf: Buffer, name: string): Json {
+function message(buf: Buffer, name: string): JsonObject {
   const fields = M[name];
   if (!fields) throw new ApiError(415, 'UnsupportedMediaType', `the test API server cannot decode ${name} from protobuf; send application/json`);
-  const out: Json = {};
+  const out: JsonObject = {};
   const r = new Reader(buf);
   while (!r.done) {
     const key = r.varint();
@@ -227,7 +227,7 @@ function message(buf: Buffer, name: string): Json {
       if (wireType !== 2) throw badRequest(`protobuf: ${name}.${json} has wire type ${wireType}, expected 2`);
       const entry = new Reader(r.bytes());
       let k = '';
-      let v: unknown = '';
+      let v: JsonValue | undefined = '';
       while (!entry.done) {
         const ek = entry.varint();
         if (ek >> 3n === 1n) k = String(scalar(entry, 'string', Number(ek & 7n), `${name}.${json} key`));
@@ -240,17 +240,22 @@ function message(buf: Buffer, name: string): Json {
     }
     const v = scalar(r, type, wireType, `${name}.${json}`);
     if (json === '-') Object.assign(out, v);
-    else if (repeated) (out[json] ??= []).push(v);
+    else if (repeated) {
+      // An item that decodes to nothing (a zero time) is what JSON writes it as in a list: null.
+      const list = out[json];
+      if (Array.isArray(list)) list.push(v ?? null);
+      else out[json] = [v ?? null];
+    }
     else if (v !== undefined && (pointer || !isZero(v))) out[json] = v;
   }
   return out;
 }
 
 /** Decodes a protobuf request body (magic + runtime.Unknown) into a JSON object with apiVersion and kind. */
-export function decodeProtobuf(body: Buffer): Json {
+export function decodeProtobuf(body: Buffer): JsonObject {
   if (body.length < 4 || body.subarray(0, 4).toString('latin1') !== 'k8s\0') throw badRequest('protobuf: the body does not start with the Kubernetes protobuf magic number');
   const unknown = message(body.subarray(4), 'Unknown');
-  const { apiVersion, kind } = unknown.typeMeta ?? {};
-  if (!kind || KINDS[kind] !== apiVersion) throw new ApiError(415, 'UnsupportedMediaType', `the test API server cannot decode ${apiVersion ?? ''} ${kind ?? 'objects'} from protobuf; send application/json`);
-  return { apiVersion, kind, ...message(Buffer.from(unknown.raw ?? '', 'base64'), kind) };
+  const { apiVersion, kind } = objectOr(unknown.typeMeta);
+  if (typeof kind !== 'string' || !kind || KINDS[kind] !== apiVersion) throw new ApiError(415, 'UnsupportedMediaType', `the test API server cannot decode ${apiVersion ?? ''} ${kind ?? 'objects'} from protobuf; send application/json`);
+  return { apiVersion, kind, ...message(Buffer.from(String(unknown.raw ?? ''), 'base64'), kind) };
 }

@@ -5,7 +5,7 @@ import { builtinDefs } from './builtins.js';
 import { compileCrd } from './crd.js';
 import type { SchemaWalker } from './patch.js';
 import type { ResourceDef } from './resource.js';
-import { type Json, isPlainObject } from './types.js';
+import { type JsonValue, type KubeObject, type Schema, asObject, isPlainObject } from './types.js';
 
 export interface GroupInfo {
   name: string;
@@ -19,8 +19,8 @@ const GROUP_ORDER = ['', 'apps', 'events.k8s.io', 'autoscaling', 'coordination.k
 /** The served resources: built-ins plus whatever the established CRDs define. */
 export class Registry {
   private readonly builtins: ResourceDef[];
-  private readonly builtinSchemas: Record<string, Json>;
-  private readonly crds = new Map<string, { defs: ResourceDef[]; schemas: Record<string, Json> }>();
+  private readonly builtinSchemas: Record<string, Schema>;
+  private readonly crds = new Map<string, { defs: ResourceDef[]; schemas: Record<string, Schema> }>();
   /** bumps whenever the served API changes, so OpenAPI hashes and discovery change with it */
   private generation = 0;
   readonly walker: SchemaWalker;
@@ -32,26 +32,27 @@ export class Registry {
     this.walker = {
       child: (s, k) => {
         const r = this.resolve(s);
-        if (!isPlainObject(r)) return undefined;
-        return this.resolve(r.properties?.[k] ?? (isPlainObject(r.additionalProperties) ? r.additionalProperties : undefined));
+        if (!r) return undefined;
+        return this.resolve(asObject(r.properties)?.[k] ?? (isPlainObject(r.additionalProperties) ? r.additionalProperties : undefined));
       },
       items: (s) => this.resolve(this.resolve(s)?.items),
     };
   }
 
-  resolve(s: Json): Json {
+  /** s with its $ref chain followed (16 hops at most): a schema object, or undefined where there is none. */
+  resolve(s: JsonValue | undefined): Schema | undefined {
     let cur = s;
     for (let i = 0; i < 16 && isPlainObject(cur) && typeof cur.$ref === 'string'; i++) cur = this.schema(cur.$ref.replace('#/components/schemas/', ''));
-    return cur;
+    return asObject(cur);
   }
 
-  schema(name: string): Json {
+  schema(name: string): Schema | undefined {
     if (this.builtinSchemas[name]) return this.builtinSchemas[name];
     for (const c of this.crds.values()) if (c.schemas[name]) return c.schemas[name];
     return undefined;
   }
 
-  allSchemas(): Record<string, Json> {
+  allSchemas(): Record<string, Schema> {
     const out = { ...this.builtinSchemas };
     for (const c of this.crds.values()) Object.assign(out, c.schemas);
     return out;
@@ -91,7 +92,7 @@ export class Registry {
       });
   }
 
-  setCrd(crd: Json): void {
+  setCrd(crd: KubeObject): void {
     this.crds.set(crd.metadata.name, compileCrd(crd, (s) => this.resolve(s)));
     this.generation++;
   }
@@ -105,7 +106,7 @@ export class Registry {
   }
 
   /** Content hash of a group/version's OpenAPI document inputs. */
-  hashOf(doc: Json): string {
+  hashOf(doc: JsonValue): string {
     return createHash('sha512').update(JSON.stringify(doc)).digest('hex').slice(0, 128).toUpperCase();
   }
 

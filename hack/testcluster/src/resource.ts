@@ -2,7 +2,7 @@
 // subresources, printer columns, field selectors), and the metadata field getters every resource supports.
 import type { FieldError } from './errors.js';
 import type { FieldGetter } from './selectors.js';
-import type { Json } from './types.js';
+import type { JsonValue, KubeObject, Schema, SchemaResolver } from './types.js';
 
 export interface ScaleSpec {
   specReplicasPath: string;
@@ -21,8 +21,8 @@ export interface TableColumn {
 /** Schema knowledge a resource needs at request time (CRDs: the structural schema; built-ins: the OpenAPI one). */
 export interface SchemaInfo {
   /** JSON schema of the whole object with $refs resolved lazily via `resolve` */
-  root: Json;
-  resolve(s: Json): Json;
+  root: Schema | undefined;
+  resolve: SchemaResolver;
 }
 
 /** One served group/version/resource with everything the API handlers need to know about it. */
@@ -53,19 +53,19 @@ export interface ResourceDef {
   schema: SchemaInfo;
   fieldSelectors: Record<string, FieldGetter>;
   columns: TableColumn[];
-  cells(obj: Json): Json[];
+  cells(obj: KubeObject): JsonValue[];
   /** storage form -> this view */
-  fromStorage?(obj: Json): Json;
+  fromStorage?(obj: KubeObject): KubeObject;
   /** this view -> storage form */
-  toStorage?(obj: Json): Json;
+  toStorage?(obj: KubeObject): KubeObject;
   /** Fills server-side defaults (like the defaulting functions of the API types). Mutates obj. */
-  defaults?(obj: Json, old: Json | undefined): void;
+  defaults?(obj: KubeObject, old: KubeObject | undefined): void;
   /** Type-specific validation after defaulting; returns field errors for a 422. */
-  validate?(obj: Json, old: Json | undefined): FieldError[];
+  validate?(obj: KubeObject, old: KubeObject | undefined): FieldError[];
   /** Custom resources: default and validate against the CRD's structural schema. */
   crd?: {
-    applyDefaults(obj: Json): void;
-    validate(obj: Json, old: Json | undefined): FieldError[];
+    applyDefaults(obj: KubeObject): void;
+    validate(obj: KubeObject, old: KubeObject | undefined): FieldError[];
   };
 }
 

@@ -1,7 +1,7 @@
 // Label and field selectors as the apiserver takes them: parse (400 with apimachinery's messages), match an object,
 // and a metav1.LabelSelector as a matchable selector or as its string form. Pure.
 import { badRequest, fieldErrorText } from './errors.js';
-import type { Json } from './types.js';
+import { type JsonValue, type KubeObject, arrayOr, isPlainObject, objectOr, objectsOf } from './types.js';
 import { labelValueErrors, qualifiedNameErrors } from './validation.js';
 
 type LabelReq =
@@ -67,20 +67,22 @@ export function matchesLabels(sel: LabelSelector, labels: Record<string, string>
 }
 
 /** metav1.LabelSelector (matchLabels + matchExpressions) as used by Deployments, PDBs and Services. */
-export function labelSelectorFromObject(sel: Json): LabelSelector | undefined {
+export function labelSelectorFromObject(sel: JsonValue | undefined): LabelSelector | undefined {
   if (!sel) return undefined;
-  const reqs: LabelReq[] = Object.entries(sel.matchLabels ?? {}).map(([key, v]) => ({ key, op: '=', values: [String(v)] }));
-  for (const e of sel.matchExpressions ?? []) {
+  const o = isPlainObject(sel) ? sel : {};
+  const reqs: LabelReq[] = Object.entries(objectOr(o.matchLabels)).map(([key, v]) => ({ key, op: '=', values: [String(v)] }));
+  for (const e of objectsOf(o.matchExpressions)) {
     const op = String(e.operator).toLowerCase();
-    if (op === 'exists') reqs.push({ key: e.key, op: 'exists' });
-    else if (op === 'doesnotexist') reqs.push({ key: e.key, op: 'notexists' });
-    else reqs.push({ key: e.key, op: op === 'in' ? 'in' : 'notin', values: e.values ?? [] });
+    const key = String(e.key);
+    if (op === 'exists') reqs.push({ key, op: 'exists' });
+    else if (op === 'doesnotexist') reqs.push({ key, op: 'notexists' });
+    else reqs.push({ key, op: op === 'in' ? 'in' : 'notin', values: arrayOr(e.values).map(String) });
   }
   return reqs;
 }
 
 /** Renders a metav1.LabelSelector as its string form (`a=b,c in (x)`), as status.selector carries it. */
-export function labelSelectorString(sel: Json): string {
+export function labelSelectorString(sel: JsonValue | undefined): string {
   return (labelSelectorFromObject(sel) ?? [])
     .map((r) => {
       if (r.op === 'exists') return r.key;
@@ -97,7 +99,7 @@ export interface FieldReq {
   value: string;
 }
 
-export type FieldGetter = (obj: Json) => string | undefined;
+export type FieldGetter = (obj: KubeObject) => string | undefined;
 
 export function parseFieldSelector(s: string | null | undefined, supported: Record<string, FieldGetter>): FieldReq[] {
   if (!s) return [];
@@ -114,7 +116,7 @@ export function parseFieldSelector(s: string | null | undefined, supported: Reco
     });
 }
 
-export function matchesFields(reqs: FieldReq[], obj: Json, supported: Record<string, FieldGetter>): boolean {
+export function matchesFields(reqs: FieldReq[], obj: KubeObject, supported: Record<string, FieldGetter>): boolean {
   return reqs.every((r) => {
     const v = supported[r.field]!(obj) ?? '';
     return r.op === '=' ? v === r.value : v !== r.value;

@@ -1,7 +1,7 @@
 // KubeHttpServer: the test cluster's HTTP face over ObjectApi: routing, bearer auth, discovery, OpenAPI, CRUD, patch,
 // watch (bookmarks, watch-list, 410s), tables, with every request recorded and injected faults answered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ObjectApi, type FieldValidation, type ListOptions } from './api.js';
+import { type ObjectApi, type FieldValidation, type ListOptions, type ObjectList } from './api.js';
 import { discoveryDoc } from './discovery.js';
 import { ApiError, type FieldError, badRequest, invalid, methodNotAllowed, notFound } from './errors.js';
 import { type RequestHooks, type RequestRecord } from './hooks.js';
@@ -11,7 +11,7 @@ import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
 import { type FieldReq, type LabelSelector, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { StoredEvent } from './store.js';
-import { type Json, apiVersionOf, deepEqual } from './types.js';
+import { type JsonObject, type JsonValue, type KubeObject, apiVersionOf, asBoolean, asObject, asString, at, deepEqual, objectOr } from './types.js';
 
 export interface ServerOptions {
   token: string;
@@ -19,7 +19,7 @@ export interface ServerOptions {
   /** answers /api/v1/namespaces/NS/services/NAME[:PORT]/proxy/...; see ServiceProxy */
   proxy?: (ns: string, service: string, rest: string, req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
   /** text of /api/v1/namespaces/NS/pods/NAME/log */
-  podLogs?: (pod: Json, container: string | undefined) => string;
+  podLogs?: (pod: KubeObject, container: string | undefined) => string;
 }
 
 interface Route {
@@ -85,7 +85,7 @@ function verbOf(method: string, r: Route | undefined, query: URLSearchParams): s
   }
 }
 
-function send(res: ServerResponse, code: number, body: Json, headers: Record<string, string | string[]> = {}): void {
+function send(res: ServerResponse, code: number, body: JsonValue, headers: Record<string, string | string[]> = {}): void {
   if (res.headersSent) {
     res.end();
     return;
@@ -135,14 +135,17 @@ function watchInitialEvents(q: URLSearchParams, rv: string): boolean {
  * is deleted, or its spec or accepted names change (apiextensions crdHandler rebuilds the storage then).
  */
 function tearsDownCrdStorage(ev: StoredEvent, storage: string): boolean {
-  if (ev.storage !== 'apiextensions.k8s.io/customresourcedefinitions' || !ev.prev || `${ev.prev.spec.group}/${ev.prev.spec.names.plural}` !== storage) return false;
-  return ev.type === 'DELETED' || !deepEqual(ev.obj.spec, ev.prev.spec) || !deepEqual(ev.obj.status?.acceptedNames, ev.prev.status?.acceptedNames);
+  if (ev.storage !== 'apiextensions.k8s.io/customresourcedefinitions' || !ev.prev || `${at(ev.prev, 'spec', 'group')}/${at(ev.prev, 'spec', 'names', 'plural')}` !== storage) return false;
+  return ev.type === 'DELETED' || !deepEqual(ev.obj.spec, ev.prev.spec) || !deepEqual(at(ev.obj, 'status', 'acceptedNames'), at(ev.prev, 'status', 'acceptedNames'));
 }
+
+/** An object's PartialObjectMetadata (the `as=PartialObjectMetadata` rendering). */
+const partialMetadata = (o: KubeObject): JsonObject => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata });
 
 /** The HTTP face of the test cluster: routing, auth, discovery, OpenAPI, CRUD, watch, tables, hooks. */
 export class KubeHttpServer {
   private readonly watches = new Set<ActiveWatch>();
-  private readonly openapiCache = new Map<string, { gen: number; doc: Json; hash: string }>();
+  private readonly openapiCache = new Map<string, { gen: number; doc: JsonObject; hash: string }>();
 
   constructor(
     private readonly api: ObjectApi,
@@ -241,7 +244,7 @@ export class KubeHttpServer {
     this.serveResource(req, res, method, record.verb, def, route, url.searchParams, body);
   }
 
-  private openapiFor(key: string): { doc: Json; hash: string } | undefined {
+  private openapiFor(key: string): { doc: JsonObject; hash: string } | undefined {
     const gen = this.reg.apiGeneration();
     const cached = this.openapiCache.get(key);
     if (cached && cached.gen === gen) return cached;
@@ -275,7 +278,7 @@ export class KubeHttpServer {
     if (q.getAll('dryRun').some((d) => d !== 'All')) throw badRequest(`dryRun: Unsupported value: "${q.get('dryRun')}": supported values: "All"`);
     const wopts = { dryRun, fieldManager, fieldValidation: fv, subresource: sub === 'status' || sub === 'scale' ? sub : undefined } as const;
     const rendering = renderingOf(req.headers.accept, q);
-    const parseBody = (): Json => {
+    const parseBody = (): JsonValue => {
       if (body.length === 0) throw badRequest('the body of the request was empty');
       const ct = String(req.headers['content-type'] ?? 'application/json');
       if (ct.includes('yaml')) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
@@ -295,7 +298,7 @@ export class KubeHttpServer {
       case 'watch':
         return this.watch(req, res, def, ns, route.name, q, rendering);
       case 'list':
-        return send(res, 200, this.render(def, this.api.list(def, ns, this.listOptions(def, q)), rendering, true));
+        return send(res, 200, this.renderList(def, this.api.list(def, ns, this.listOptions(def, q)), rendering));
       case 'get': {
         if (sub === 'scale') return send(res, 200, this.api.getScale(def, ns, route.name!));
         if (sub === 'log') {
@@ -304,7 +307,7 @@ export class KubeHttpServer {
           res.end(this.opts.podLogs?.(pod, q.get('container') ?? undefined) ?? '');
           return;
         }
-        return send(res, 200, this.render(def, this.api.get(def, ns, route.name!), rendering, false));
+        return send(res, 200, this.render(def, this.api.get(def, ns, route.name!), rendering));
       }
       case 'create': {
         if (route.name && !sub) throw methodNotAllowed();
@@ -331,7 +334,7 @@ export class KubeHttpServer {
       }
       case 'deletecollection': {
         const opts = this.deleteOptions(body, q, dryRun);
-        const items = this.api.list(def, ns, this.listOptions(def, q)).items.map((o: Json) => this.api.delete(def, o.metadata.namespace, o.metadata.name, opts).obj);
+        const items = this.api.list(def, ns, this.listOptions(def, q)).items.map((o) => this.api.delete(def, o.metadata.namespace, o.metadata.name, opts).obj);
         return send(res, 200, { apiVersion: apiVersionOf(def.group, def.version), kind: def.listKind, metadata: { resourceVersion: String(this.api.store.currentRv()) }, items });
       }
       default:
@@ -341,17 +344,26 @@ export class KubeHttpServer {
   }
 
   private deleteOptions(body: Buffer, q: URLSearchParams, dryRun: boolean): Parameters<ObjectApi['delete']>[3] & { orphanDependents?: boolean } {
-    let o: Json = {};
+    let o: JsonObject = {};
     if (body.length) {
       try {
-        o = JSON.parse(body.toString('utf8'));
+        o = objectOr(JSON.parse(body.toString('utf8')) as JsonValue);
       } catch {
         throw badRequest('invalid DeleteOptions body');
       }
     }
     const policy = q.get('propagationPolicy') ?? o.propagationPolicy ?? (o.orphanDependents === true ? 'Orphan' : undefined);
-    if (policy && !['Background', 'Foreground', 'Orphan'].includes(policy)) throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Background", "Foreground", "Orphan"`);
-    return { propagationPolicy: policy, preconditions: o.preconditions, dryRun: dryRun || (o.dryRun ?? []).includes('All'), orphanDependents: o.orphanDependents };
+    const isPolicy = (p: unknown): p is 'Background' | 'Foreground' | 'Orphan' => p === 'Background' || p === 'Foreground' || p === 'Orphan';
+    if (policy && !isPolicy(policy)) throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Background", "Foreground", "Orphan"`);
+    const pre = asObject(o.preconditions);
+    const text = (v: JsonValue | undefined) => (v === undefined || v === null ? undefined : String(v));
+    const dryRunAll = Array.isArray(o.dryRun) ? o.dryRun.includes('All') : typeof o.dryRun === 'string' && o.dryRun.includes('All');
+    return {
+      propagationPolicy: isPolicy(policy) ? policy : undefined,
+      preconditions: pre ? { uid: text(pre.uid), resourceVersion: text(pre.resourceVersion) } : undefined,
+      dryRun: dryRun || dryRunAll,
+      orphanDependents: asBoolean(o.orphanDependents),
+    };
   }
 
   private listOptions(def: ResourceDef, q: URLSearchParams): ListOptions {
@@ -363,7 +375,7 @@ export class KubeHttpServer {
     };
   }
 
-  private tableOf(def: ResourceDef, items: Json[], rv: string, include: string, list: boolean): Json {
+  private tableOf(def: ResourceDef, items: KubeObject[], rv: string | undefined, include: string, list: boolean): JsonObject {
     return {
       kind: 'Table',
       apiVersion: 'meta.k8s.io/v1',
@@ -376,12 +388,15 @@ export class KubeHttpServer {
     };
   }
 
-  private render(def: ResourceDef, v: Json, r: Rendering, list: boolean): Json {
-    if (r.kind === 'table') return list ? { ...this.tableOf(def, v.items, v.metadata.resourceVersion, r.include, true), metadata: v.metadata } : this.tableOf(def, [v], v.metadata.resourceVersion, r.include, false);
-    if (r.kind === 'meta') {
-      const meta = (o: Json) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata });
-      return list ? { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: v.metadata, items: v.items.map(meta) } : meta(v);
-    }
+  private render(def: ResourceDef, v: KubeObject, r: Rendering): JsonObject {
+    if (r.kind === 'table') return this.tableOf(def, [v], v.metadata.resourceVersion, r.include, false);
+    if (r.kind === 'meta') return partialMetadata(v);
+    return v;
+  }
+
+  private renderList(def: ResourceDef, v: ObjectList, r: Rendering): JsonObject {
+    if (r.kind === 'table') return { ...this.tableOf(def, v.items, asString(v.metadata.resourceVersion), r.include, true), metadata: v.metadata };
+    if (r.kind === 'meta') return { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: v.metadata, items: v.items.map(partialMetadata) };
     return v;
   }
 
@@ -400,11 +415,11 @@ export class KubeHttpServer {
     // 0 (or none) leaves the timeout to the server (minRequestTimeout, 1800 s by default).
     const timeoutSeconds = Number(q.get('timeoutSeconds') ?? 0) || 1800;
     const store = this.api.store;
-    const inScope = (o: Json) => !def.namespaced || ns === undefined || o.metadata.namespace === ns;
-    const passes = (o: Json | undefined) => !!o && inScope(o) && this.api.matches(def, o, labels, fields);
+    const inScope = (o: KubeObject) => !def.namespaced || ns === undefined || o.metadata.namespace === ns;
+    const passes = (o: KubeObject | undefined) => !!o && inScope(o) && this.api.matches(def, o, labels, fields);
     const apiVersion = apiVersionOf(def.group, def.version);
     let tableHeadersSent = false;
-    const out = (o: Json): Json => {
+    const out = (o: KubeObject): JsonObject => {
       const v = { ...this.api.view(def, o), apiVersion, kind: def.kind };
       if (rendering.kind === 'table') {
         const table = this.tableOf(def, [v], v.metadata.resourceVersion, rendering.include, false);
@@ -418,7 +433,7 @@ export class KubeHttpServer {
 
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const write = (type: string, object: Json) => res.write(`${JSON.stringify({ type, object })}\n`);
+    const write = (type: string, object: JsonValue) => res.write(`${JSON.stringify({ type, object })}\n`);
     let closed = false;
     const timers: NodeJS.Timeout[] = [];
     let unsubscribe = () => {};
@@ -447,7 +462,8 @@ export class KubeHttpServer {
       const before = ev.type === 'ADDED' ? false : passes(ev.prev);
       // Deletions and objects leaving the selector carry the previous stored state at this event's resourceVersion, as
       // the watch cache sends etcd's prevKV (so a delete by finalizer removal still shows the finalizers).
-      const gone = () => out({ ...ev.prev, metadata: { ...ev.prev.metadata, resourceVersion: ev.obj.metadata.resourceVersion } });
+      // (Only when the object passed before: that event has a previous state.)
+      const gone = () => out({ ...ev.prev!, metadata: { ...ev.prev!.metadata, resourceVersion: ev.obj.metadata.resourceVersion } });
       if (ev.type === 'DELETED') {
         if (before) write('DELETED', gone());
       } else if (now && before) write('MODIFIED', out(ev.obj));

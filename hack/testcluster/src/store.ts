@@ -1,7 +1,7 @@
 // The test cluster's etcd: every object in memory under one global, increasing resourceVersion, with the event
 // history watches replay from (compaction makes older versions 410 Expired) and synchronous subscribers.
 import { expired } from './errors.js';
-import { type Json, deepClone } from './types.js';
+import { type KubeObject, deepClone } from './types.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -10,12 +10,12 @@ export interface StoredEvent {
   type: EventType;
   /** storage key of the resource (`group/resource`) */
   storage: string;
-  obj: Json;
+  obj: KubeObject;
   /** the object before this write (MODIFIED, DELETED) */
-  prev?: Json;
+  prev?: KubeObject | undefined;
 }
 
-export const objectKey = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`;
+export const objectKey = (ns: string | undefined, name: string | undefined): string => `${ns ?? ''}/${name}`;
 
 /**
  * Every object of the cluster under one global, monotonically increasing resourceVersion (like etcd's revision),
@@ -23,8 +23,8 @@ export const objectKey = (ns: string | undefined, name: string): string => `${ns
  */
 export class Store {
   private rv = 1000;
-  private readonly objects = new Map<string, Map<string, Json>>();
-  private readonly byUid = new Map<string, { storage: string; key: string }>();
+  private readonly objects = new Map<string, Map<string, KubeObject>>();
+  private readonly byUid = new Map<string | undefined, { storage: string; key: string }>();
   private history: StoredEvent[] = [];
   /** Oldest resourceVersion a watch may still start from. */
   private compactedRv = 0;
@@ -36,11 +36,11 @@ export class Store {
     return this.rv;
   }
 
-  get(storage: string, ns: string | undefined, name: string): Json | undefined {
+  get(storage: string, ns: string | undefined, name: string): KubeObject | undefined {
     return deepClone(this.objects.get(storage)?.get(objectKey(ns, name)));
   }
 
-  getByUid(uid: string): { storage: string; obj: Json } | undefined {
+  getByUid(uid: string): { storage: string; obj: KubeObject } | undefined {
     const loc = this.byUid.get(uid);
     if (!loc) return undefined;
     const obj = this.objects.get(loc.storage)?.get(loc.key);
@@ -51,7 +51,7 @@ export class Store {
    * Copies of the objects of one storage, sorted by namespace/name; ns undefined means all namespaces. `keep` sees
    * the stored objects before they are copied, so controllers that want a few of many pay only for those.
    */
-  list(storage: string, ns?: string, keep: (o: Readonly<Json>) => boolean = () => true): Json[] {
+  list(storage: string, ns?: string, keep: (o: Readonly<KubeObject>) => boolean = () => true): KubeObject[] {
     const m = this.objects.get(storage);
     if (!m) return [];
     return [...m.entries()]
@@ -61,7 +61,7 @@ export class Store {
   }
 
   /** Visits the stored objects of one storage without copying them: read-only, and not to be kept. */
-  scan(storage: string, visit: (o: Readonly<Json>) => void): void {
+  scan(storage: string, visit: (o: Readonly<KubeObject>) => void): void {
     for (const o of this.objects.get(storage)?.values() ?? []) visit(o);
   }
 
@@ -70,7 +70,7 @@ export class Store {
   }
 
   /** Persists a write: assigns the next resourceVersion, records history and notifies watchers. */
-  commit(type: EventType, storage: string, obj: Json, prev?: Json): Json {
+  commit(type: EventType, storage: string, obj: KubeObject, prev?: KubeObject): KubeObject {
     const stored = deepClone(obj);
     stored.metadata.resourceVersion = String(++this.rv);
     let m = this.objects.get(storage);

@@ -1,6 +1,6 @@
 // Object name and metadata syntax as kube-apiserver validates it (DNS labels/subdomains, qualified names, label values).
 import type { FieldError } from './errors.js';
-import type { Json } from './types.js';
+import { type JsonObject, type JsonValue, arrayOr, objectOr } from './types.js';
 
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -53,29 +53,31 @@ export function hostErrors(host: string, field: string): FieldError[] {
 }
 
 /** A label value: empty, or at most 63 alphanumerics, '-', '_' or '.' starting and ending alphanumeric. */
-export function labelValueErrors(v: Json, field: string): FieldError[] {
+export function labelValueErrors(v: JsonValue | undefined, field: string): FieldError[] {
   return typeof v !== 'string' || (v !== '' && (!QUALIFIED.test(v) || v.length > 63)) ? [{ type: 'FieldValueInvalid', field, value: v, detail: LABEL_VALUE_MSG }] : [];
 }
 
 /** ObjectMeta validation shared by every type (name, labels, annotation keys, finalizers). */
-export function validateMeta(def: NamedResource, obj: Json): FieldError[] {
-  const m = obj.metadata ?? {};
+export function validateMeta(def: NamedResource, obj: JsonObject): FieldError[] {
+  const m = objectOr(obj.metadata);
   const errs: FieldError[] = [];
   const rule = nameRule(def);
-  if (!m.name) errs.push({ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' });
-  else if (rule && (!rule.re.test(m.name) || m.name.length > rule.max)) errs.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: m.name, detail: rule.msg });
-  for (const [k, v] of Object.entries<Json>(m.labels ?? {})) {
+  const name = m.name;
+  if (!name) errs.push({ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' });
+  else if (rule && (!rule.re.test(String(name)) || (typeof name === 'string' && name.length > rule.max))) errs.push({ type: 'FieldValueInvalid', field: 'metadata.name', value: name, detail: rule.msg });
+  for (const [k, v] of Object.entries(objectOr(m.labels))) {
     errs.push(...qualifiedNameErrors(k, 'metadata.labels'));
     errs.push(...labelValueErrors(v, 'metadata.labels'));
   }
-  for (const k of Object.keys(m.annotations ?? {})) errs.push(...qualifiedNameErrors(k, 'metadata.annotations'));
-  (m.finalizers ?? []).forEach((f: Json, i: number) => {
+  for (const k of Object.keys(objectOr(m.annotations))) errs.push(...qualifiedNameErrors(k, 'metadata.annotations'));
+  arrayOr(m.finalizers).forEach((f, i) => {
     if (typeof f !== 'string' || !f) errs.push({ type: 'FieldValueInvalid', field: `metadata.finalizers[${i}]`, value: f, detail: 'must be a qualified name' });
   });
-  (m.ownerReferences ?? []).forEach((r: Json, i: number) => {
-    for (const f of ['apiVersion', 'kind', 'name', 'uid']) if (!r?.[f]) errs.push({ type: 'FieldValueRequired', field: `metadata.ownerReferences[${i}].${f}`, detail: '' });
+  const refs = arrayOr(m.ownerReferences).map(objectOr);
+  refs.forEach((r, i) => {
+    for (const f of ['apiVersion', 'kind', 'name', 'uid']) if (!r[f]) errs.push({ type: 'FieldValueRequired', field: `metadata.ownerReferences[${i}].${f}`, detail: '' });
   });
-  const controllers = (m.ownerReferences ?? []).filter((r: Json) => r?.controller === true).map((r: Json) => `${r.kind}/${r.name}`);
+  const controllers = refs.filter((r) => r.controller === true).map((r) => `${r.kind}/${r.name}`);
   if (controllers.length > 1) {
     errs.push({ type: 'FieldValueInvalid', field: 'metadata.ownerReferences', value: m.ownerReferences, detail: `Only one reference can have Controller set to true. Found "true" in references for ${controllers[0]} and ${controllers[1]}` });
   }

@@ -1,6 +1,7 @@
 // The protobuf request decoder (kubectl 1.32 `create`/`run` bodies) on hand-made bodies: bad input is a 400.
 import { describe, expect, it } from '@jest/globals';
 import { decodeProtobuf } from '../src/protobuf.js';
+import { at, objectOr } from '../src/types.js';
 
 const varint = (n: bigint): Buffer => {
   const out: number[] = [];
@@ -22,8 +23,8 @@ const namespaceBody = (meta: Buffer) =>
 describe('protobuf request bodies', () => {
   it('decodes metadata with labels, keeping a "__proto__" key as data', () => {
     const obj = decodeProtobuf(namespaceBody(Buffer.concat([field(1, 'team-a'), field(11, entry('env', 'prod')), field(11, entry('__proto__', 'x'))])));
-    expect(obj.metadata.name).toBe('team-a');
-    expect(Object.entries(obj.metadata.labels)).toEqual([['env', 'prod'], ['__proto__', 'x']]);
+    expect(at(obj, 'metadata', 'name')).toBe('team-a');
+    expect(Object.entries(objectOr(at(obj, 'metadata', 'labels')))).toEqual([['env', 'prod'], ['__proto__', 'x']]);
   });
 
   it('answers 400, not a crash, for a time out of range and a truncated fixed-width field', () => {

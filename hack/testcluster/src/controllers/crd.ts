@@ -1,7 +1,7 @@
 // The CRD controller (apiextensions-apiserver's part): registers a CRD's resources, sets NamesAccepted/Established and
 // storedVersions, and on deletion removes every custom resource before dropping its finalizer.
 import type { StoredEvent } from '../store.js';
-import { type Json, deepEqual, nowTime } from '../types.js';
+import { type JsonObject, arrayOr, asString, at, deepEqual, nowTime, objectOr, objectsOf } from '../types.js';
 import { Controller } from './controller.js';
 
 const CRD_STORAGE = 'apiextensions.k8s.io/customresourcedefinitions';
@@ -32,38 +32,42 @@ export class CrdController extends Controller {
       reg.removeCrd(name);
       return;
     }
+    const conditionsOf = (): JsonObject[] => objectsOf(at(crd, 'status', 'conditions'));
     if (crd.metadata.deletionTimestamp) {
-      if (!(crd.status?.conditions ?? []).some((c: Json) => c.type === 'Terminating' && c.status === 'True')) {
+      if (!conditionsOf().some((c) => c.type === 'Terminating' && c.status === 'True')) {
         const terminating = { type: 'Terminating', status: 'True', lastTransitionTime: nowTime(), reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' };
-        const conditions = [...(crd.status?.conditions ?? []).filter((c: Json) => c.type !== 'Terminating'), terminating];
+        const conditions = [...conditionsOf().filter((c) => c.type !== 'Terminating'), terminating];
         // The status write comes back as an event: cleanup continues from the updated CRD.
-        this.api.update(def, undefined, name, { ...crd, status: { ...crd.status, conditions } }, { fieldManager: 'kube-apiserver', subresource: 'status' });
+        this.api.update(def, undefined, name, { ...crd, status: { ...objectOr(crd.status), conditions } }, { fieldManager: 'kube-apiserver', subresource: 'status' });
         return;
       }
-      const storage = `${crd.spec.group}/${crd.spec.names.plural}`;
+      const storage = `${at(crd, 'spec', 'group')}/${at(crd, 'spec', 'names', 'plural')}`;
       const crDef = reg.byStorage(storage);
       const remaining = crDef ? this.api.store.list(storage) : [];
       for (const o of remaining) if (!o.metadata.deletionTimestamp) this.api.delete(crDef!, o.metadata.namespace, o.metadata.name, {});
-      if (remaining.length === 0 && (crd.metadata.finalizers ?? []).includes(CLEANUP)) {
+      const finalizers = crd.metadata.finalizers ?? [];
+      if (remaining.length === 0 && finalizers.includes(CLEANUP)) {
         reg.removeCrd(name);
-        const next = { ...crd, metadata: { ...crd.metadata, finalizers: crd.metadata.finalizers.filter((f: string) => f !== CLEANUP) } };
+        const next = { ...crd, metadata: { ...crd.metadata, finalizers: finalizers.filter((f: string) => f !== CLEANUP) } };
         this.api.update(def, undefined, name, next, { fieldManager: 'kube-apiserver' });
       }
       return;
     }
     reg.setCrd(crd);
     const now = nowTime();
-    const names = { ...crd.spec.names, singular: crd.spec.names.singular ?? crd.spec.names.kind.toLowerCase(), listKind: crd.spec.names.listKind ?? `${crd.spec.names.kind}List` };
-    const cond = (type: string, reason: string, message: string): Json => {
-      const prev = (crd.status?.conditions ?? []).find((c: Json) => c.type === type);
+    const specNames = objectOr(at(crd, 'spec', 'names'));
+    const kind = String(specNames.kind);
+    const names = { ...specNames, singular: specNames.singular ?? kind.toLowerCase(), listKind: specNames.listKind ?? `${kind}List` };
+    const cond = (type: string, reason: string, message: string): JsonObject => {
+      const prev = conditionsOf().find((c) => c.type === type);
       return { type, status: 'True', lastTransitionTime: prev?.status === 'True' ? prev.lastTransitionTime : now, reason, message };
     };
-    const storageVersion = crd.spec.versions.find((v: Json) => v.storage)?.name;
+    const storageVersion = asString(objectsOf(at(crd, 'spec', 'versions')).find((v) => v.storage)?.name);
     const status = {
-      ...(crd.status ?? {}),
+      ...objectOr(crd.status),
       conditions: [cond('NamesAccepted', 'NoConflicts', 'no conflicts found'), cond('Established', 'InitialNamesAccepted', 'the initial names have been accepted')],
       acceptedNames: names,
-      storedVersions: [...new Set([...(crd.status?.storedVersions ?? []), storageVersion])],
+      storedVersions: [...new Set([...arrayOr(at(crd, 'status', 'storedVersions')), storageVersion ?? null])],
     };
     if (!deepEqual(status, crd.status)) this.api.update(def, undefined, name, { ...crd, status }, { fieldManager: 'kube-apiserver', subresource: 'status' });
   }

@@ -2,10 +2,10 @@
 // recorder does.
 import type { ObjectApi } from '../api.js';
 import { randomSuffix } from '../api.js';
-import { type Json, nowTime } from '../types.js';
+import { type KubeObject, asNumber, objectOr, nowTime } from '../types.js';
 
 /** Records a core/v1 Event about `obj` (or bumps the count of the identical previous one), like client-go's recorder. */
-export function recordEvent(api: ObjectApi, obj: Json, type: 'Normal' | 'Warning', reason: string, message: string, component: string): void {
+export function recordEvent(api: ObjectApi, obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string): void {
   const def = api.registry.find('', 'v1', 'events')!;
   const ns = obj.metadata.namespace ?? 'default';
   const involvedObject = {
@@ -20,10 +20,10 @@ export function recordEvent(api: ObjectApi, obj: Json, type: 'Normal' | 'Warning
   const [same] = api.store.list(
     def.storage,
     ns,
-    (e) => e.involvedObject?.uid === involvedObject.uid && e.reason === reason && e.message === message && e.source?.component === component,
+    (e) => objectOr(e.involvedObject).uid === involvedObject.uid && e.reason === reason && e.message === message && objectOr(e.source).component === component,
   );
   if (same) {
-    api.update(def, ns, same.metadata.name, { ...same, count: (same.count ?? 1) + 1, lastTimestamp: now }, { fieldManager: component });
+    api.update(def, ns, same.metadata.name, { ...same, count: (asNumber(same.count) ?? 1) + 1, lastTimestamp: now }, { fieldManager: component });
     return;
   }
   api.create(def, ns, {

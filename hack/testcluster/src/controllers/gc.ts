@@ -3,7 +3,7 @@
 import { ApiError } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
 import type { StoredEvent } from '../store.js';
-import type { Json } from '../types.js';
+import type { KubeObject } from '../types.js';
 import { Controller } from './controller.js';
 
 /**
@@ -15,7 +15,7 @@ export class GarbageCollector extends Controller {
     const m = ev.obj.metadata;
     if (ev.type === 'DELETED') this.queue.add(`owner|${m.uid}`);
     else {
-      if (m.deletionTimestamp && (m.finalizers ?? []).some((f: string) => f === 'foregroundDeletion' || f === 'orphan')) this.queue.add(`owner|${m.uid}`);
+      if (m.deletionTimestamp && (m.finalizers ?? []).some((f) => f === 'foregroundDeletion' || f === 'orphan')) this.queue.add(`owner|${m.uid}`);
       if ((m.ownerReferences ?? []).length) this.queue.add(`dep|${ev.storage}|${m.namespace ?? ''}|${m.name}`);
       if (m.deletionTimestamp === undefined && ev.prev?.metadata?.deletionTimestamp === undefined) return;
     }
@@ -23,12 +23,12 @@ export class GarbageCollector extends Controller {
     for (const r of m.ownerReferences ?? []) this.queue.add(`owner|${r.uid}`);
   }
 
-  private dependents(uid: string): Array<{ def: ResourceDef; obj: Json }> {
-    const out: Array<{ def: ResourceDef; obj: Json }> = [];
+  private dependents(uid: string): Array<{ def: ResourceDef; obj: KubeObject }> {
+    const out: Array<{ def: ResourceDef; obj: KubeObject }> = [];
     for (const storage of this.store.storages()) {
       const def = this.api.registry.byStorage(storage);
       if (!def) continue;
-      for (const o of this.store.list(storage, undefined, (x) => (x.metadata.ownerReferences ?? []).some((r: Json) => r.uid === uid))) out.push({ def, obj: o });
+      for (const o of this.store.list(storage, undefined, (x) => (x.metadata.ownerReferences ?? []).some((r) => r.uid === uid))) out.push({ def, obj: o });
     }
     return out;
   }
@@ -53,10 +53,10 @@ export class GarbageCollector extends Controller {
     }
     const ownerDef = this.api.registry.byStorage(owner.storage);
     if (!ownerDef || !owner.obj.metadata.deletionTimestamp) return;
-    const fin: string[] = owner.obj.metadata.finalizers ?? [];
+    const fin = owner.obj.metadata.finalizers ?? [];
     if (fin.includes('orphan')) {
       for (const { def, obj } of deps) {
-        const refs = (obj.metadata.ownerReferences ?? []).filter((r: Json) => r.uid !== uid);
+        const refs = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
         this.ignoreGone(() => this.api.update(def, obj.metadata.namespace, obj.metadata.name, { ...obj, metadata: { ...obj.metadata, ownerReferences: refs.length ? refs : undefined } }, { fieldManager: 'generic-garbage-collector' }));
       }
       this.removeFinalizer(ownerDef, owner.obj, 'orphan');
@@ -65,19 +65,19 @@ export class GarbageCollector extends Controller {
     if (fin.includes('foregroundDeletion')) {
       // Dependents that have dependents of their own go in the foreground too; leaves are deleted plainly.
       for (const { def, obj } of deps) {
-        const policy = this.dependents(obj.metadata.uid).length ? 'Foreground' : 'Background';
+        const policy = this.dependents(obj.metadata.uid ?? '').length ? 'Foreground' : 'Background';
         if (!obj.metadata.deletionTimestamp) this.ignoreGone(() => this.api.delete(def, obj.metadata.namespace, obj.metadata.name, { propagationPolicy: policy }));
       }
       // Only blocking dependents (blockOwnerDeletion=true) hold the owner, as the collector's blockingDependents().
-      const blocking = this.dependents(uid).filter(({ obj }) => obj.metadata.ownerReferences.some((r: Json) => r.uid === uid && r.blockOwnerDeletion === true));
+      const blocking = this.dependents(uid).filter(({ obj }) => (obj.metadata.ownerReferences ?? []).some((r) => r.uid === uid && r.blockOwnerDeletion === true));
       if (blocking.length === 0) this.removeFinalizer(ownerDef, owner.obj, 'foregroundDeletion');
     }
   }
 
-  private removeFinalizer(def: ResourceDef, obj: Json, f: string): void {
+  private removeFinalizer(def: ResourceDef, obj: KubeObject, f: string): void {
     const cur = this.store.get(def.storage, obj.metadata.namespace, obj.metadata.name);
     if (!cur) return;
-    const fins = (cur.metadata.finalizers ?? []).filter((x: string) => x !== f);
+    const fins = (cur.metadata.finalizers ?? []).filter((x) => x !== f);
     this.ignoreGone(() => this.api.update(def, cur.metadata.namespace, cur.metadata.name, { ...this.api.view(def, cur), metadata: { ...cur.metadata, finalizers: fins.length ? fins : undefined } }, { fieldManager: 'generic-garbage-collector' }));
   }
 
@@ -86,7 +86,7 @@ export class GarbageCollector extends Controller {
     const def = this.api.registry.byStorage(storage);
     const obj = this.store.get(storage, ns || undefined, name);
     if (!def || !obj || obj.metadata.deletionTimestamp) return;
-    const refs: Json[] = obj.metadata.ownerReferences ?? [];
+    const refs = obj.metadata.ownerReferences ?? [];
     if (refs.length === 0) return;
     const alive = refs.filter((r) => this.store.getByUid(r.uid));
     if (alive.length > 0) {

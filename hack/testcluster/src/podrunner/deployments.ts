@@ -8,9 +8,9 @@ import { Controller } from '../controllers/controller.js';
 import { ApiError } from '../errors.js';
 import { labelSelectorFromObject, matchesLabels } from '../selectors.js';
 import type { Store, StoredEvent } from '../store.js';
-import { type Json, deepEqual, nowTime } from '../types.js';
+import { type JsonObject, type KubeObject, asNumber, at, deepEqual, nowTime, objectOr, objectsOf } from '../types.js';
 
-const isReady = (p: Json) => (p.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True');
+const isReady = (p: KubeObject) => objectsOf(at(p, 'status', 'conditions')).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /**
  * Deployments -> Pods, for the pod runner. Pods are owned by the Deployment directly (no ReplicaSet layer) and carry
@@ -32,7 +32,7 @@ export class DeploymentController extends Controller {
     for (const d of store.list('apps/deployments')) this.queue.add(`${d.metadata.namespace}/${d.metadata.name}`);
   }
 
-  private index(pod: Json, present: boolean): void {
+  private index(pod: KubeObject, present: boolean): void {
     for (const r of pod.metadata.ownerReferences ?? []) {
       if (r.kind !== 'Deployment') continue;
       const names = this.podsOf.get(r.uid) ?? new Set<string>();
@@ -53,9 +53,9 @@ export class DeploymentController extends Controller {
     }
   }
 
-  private podsOwnedBy(dep: Json): Json[] {
-    const names = [...(this.podsOf.get(dep.metadata.uid) ?? [])].sort();
-    return names.map((n) => this.store.get('/pods', dep.metadata.namespace, n)).filter((p): p is Json => p !== undefined);
+  private podsOwnedBy(dep: KubeObject): KubeObject[] {
+    const names = [...(this.podsOf.get(dep.metadata.uid ?? '') ?? [])].sort();
+    return names.map((n) => this.store.get('/pods', dep.metadata.namespace, n)).filter((p): p is KubeObject => p !== undefined);
   }
 
   reconcile(key: string): void {
@@ -64,15 +64,16 @@ export class DeploymentController extends Controller {
     const podDef = this.api.registry.find('', 'v1', 'pods')!;
     const dep = this.api.getStored(depDef, ns, name);
     if (!dep || dep.metadata.deletionTimestamp) return;
-    const template = dep.spec.template ?? {};
+    const spec = objectOr(dep.spec);
+    const template = objectOr(spec.template);
     const hash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
-    const selector = labelSelectorFromObject(dep.spec.selector) ?? [];
+    const selector = labelSelectorFromObject(spec.selector) ?? [];
     const owned = this.podsOwnedBy(dep).filter((p) => matchesLabels(selector, p.metadata.labels));
     const live = owned.filter((p) => !p.metadata.deletionTimestamp);
     const current = live.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
     const old = live.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash);
-    const desired = dep.spec.replicas ?? 1;
-    const del = (p: Json) => {
+    const desired = asNumber(spec.replicas) ?? 1;
+    const del = (p: KubeObject) => {
       try {
         this.api.delete(podDef, ns, p.metadata.name, {});
       } catch (e) {
@@ -86,10 +87,10 @@ export class DeploymentController extends Controller {
         ns,
         {
           metadata: {
-            ...(template.metadata ?? {}),
+            ...objectOr(template.metadata),
             name: podName,
             namespace: ns,
-            labels: { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash },
+            labels: { ...objectOr(at(template, 'metadata', 'labels')), 'pod-template-hash': hash },
             ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: dep.metadata.uid, controller: true, blockOwnerDeletion: true }],
           },
           spec: structuredClone(template.spec),
@@ -107,8 +108,8 @@ export class DeploymentController extends Controller {
     const after = this.podsOwnedBy(dep).filter((p) => !p.metadata.deletionTimestamp);
     const ready = after.filter(isReady).length;
     const updated = after.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash).length;
-    const prevConds: Json[] = dep.status?.conditions ?? [];
-    const condition = (type: string, ok: boolean, reason: string, message: string): Json => {
+    const prevConds = objectsOf(at(dep, 'status', 'conditions'));
+    const condition = (type: string, ok: boolean, reason: string, message: string): JsonObject => {
       const prev = prevConds.find((c) => c.type === type);
       const now = nowTime();
       return { type, status: ok ? 'True' : 'False', lastUpdateTime: prev?.status === (ok ? 'True' : 'False') ? prev.lastUpdateTime : now, lastTransitionTime: prev?.status === (ok ? 'True' : 'False') ? prev.lastTransitionTime : now, reason, message };
@@ -126,7 +127,7 @@ export class DeploymentController extends Controller {
         condition('Progressing', true, complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', complete ? `ReplicaSet "${name}-${hash}" has successfully progressed.` : `ReplicaSet "${name}-${hash}" is progressing.`),
       ],
     };
-    const strip = (s: Json) => ({ ...s, conditions: (s?.conditions ?? []).map((c: Json) => ({ ...c, lastUpdateTime: undefined, lastTransitionTime: undefined })) });
-    if (!deepEqual(strip(dep.status ?? {}), strip(status))) this.api.update(depDef, ns, name, { ...dep, status }, { fieldManager: 'kube-controller-manager', subresource: 'status' });
+    const strip = (s: JsonObject) => ({ ...s, conditions: objectsOf(s.conditions).map((c) => ({ ...c, lastUpdateTime: undefined, lastTransitionTime: undefined })) });
+    if (!deepEqual(strip(objectOr(dep.status)), strip(status))) this.api.update(depDef, ns, name, { ...dep, status }, { fieldManager: 'kube-controller-manager', subresource: 'status' });
   }
 }

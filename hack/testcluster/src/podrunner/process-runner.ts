@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ObjectApi } from '../api.js';
 import { type KubeletApi, type PodRunner, crashLoopStatus, runningStatus } from '../pods.js';
-import { type Json, nowTime } from '../types.js';
+import { type JsonObject, type KubeObject, arrayOr, asNumber, asObject, asString, at, nowTime, objectOr, objectsOf } from '../types.js';
 import { mapPath, projectedFiles, writeAtomic } from './volumes.js';
 
 /** The compiled `hypergen` CLI of this checkout (server/dist/cli.js; `tsc -b` must have run). */
@@ -40,7 +40,8 @@ export interface ProcessRunnerOptions {
 }
 
 interface Container {
-  spec: Json;
+  /** the core/v1 Container */
+  spec: JsonObject;
   /** port on the pod's address serving each container port (the container port itself, unless the pod shares 127.0.0.1) */
   ports: Map<number, number>;
   child?: ChildProcess;
@@ -114,16 +115,18 @@ export class ProcessPodRunner implements PodRunner {
       if (ev.storage !== '/secrets' && ev.storage !== '/configmaps') return;
       const kind = ev.storage === '/secrets' ? 'secret' : 'configMap';
       const { namespace, name } = ev.obj.metadata;
-      setImmediate(() => this.refreshVolumes(kind, namespace, name));
+      setImmediate(() => this.refreshVolumes(kind, namespace ?? '', name));
     });
   }
 
-  private get(kind: 'secrets' | 'configmaps', ns: string, name: string): Json | undefined {
+  private get(kind: 'secrets' | 'configmaps', ns: string, name: string): KubeObject | undefined {
     return this.api.getStored(this.api.registry.find('', 'v1', kind)!, ns, name);
   }
 
-  start(pod: Json, kubelet: KubeletApi): void {
-    const { namespace: ns, name, uid } = pod.metadata;
+  start(pod: KubeObject, kubelet: KubeletApi): void {
+    const { name } = pod.metadata;
+    const ns = pod.metadata.namespace ?? '';
+    const uid = pod.metadata.uid ?? '';
     if (this.pods.has(uid)) return;
     const rp: RunningPod = { ns, name, uid, dir: mkdtempSync(join(tmpdir(), `pod-${name}-`)), ip: '127.0.0.1', mounts: new Map(), containers: [], stopping: false, timers: new Set(), kubelet };
     this.pods.set(uid, rp);
@@ -144,65 +147,74 @@ export class ProcessPodRunner implements PodRunner {
     target.log = (target.log + text).slice(-LOG_LIMIT);
   }
 
-  private writeVolume(rp: RunningPod, vol: Json): void {
-    const dir = join(rp.dir, 'volumes', vol.name);
-    if (vol.secret) writeAtomic(dir, projectedFiles(vol.secret, this.get('secrets', rp.ns, vol.secret.secretName), 'secret'));
-    else if (vol.configMap) writeAtomic(dir, projectedFiles(vol.configMap, this.get('configmaps', rp.ns, vol.configMap.name), 'configMap'));
-    else if (vol.persistentVolumeClaim) {
-      const host = this.opts.claims?.[vol.persistentVolumeClaim.claimName];
-      if (!host) throw new Error(`persistentvolumeclaim "${vol.persistentVolumeClaim.claimName}" has no host folder in this test cluster`);
-      rp.mounts.set(vol.name, host);
+  private writeVolume(rp: RunningPod, vol: JsonObject): void {
+    const volName = String(vol.name);
+    const dir = join(rp.dir, 'volumes', volName);
+    const secret = asObject(vol.secret);
+    const configMap = asObject(vol.configMap);
+    const claim = asObject(vol.persistentVolumeClaim);
+    if (secret) writeAtomic(dir, projectedFiles(secret, this.get('secrets', rp.ns, String(secret.secretName)), 'secret'));
+    else if (configMap) writeAtomic(dir, projectedFiles(configMap, this.get('configmaps', rp.ns, String(configMap.name)), 'configMap'));
+    else if (claim) {
+      const host = this.opts.claims?.[String(claim.claimName)];
+      if (!host) throw new Error(`persistentvolumeclaim "${claim.claimName}" has no host folder in this test cluster`);
+      rp.mounts.set(volName, host);
       return;
     } else mkdirSync(dir, { recursive: true }); // emptyDir and anything else: a fresh folder
-    rp.mounts.set(vol.name, dir);
+    rp.mounts.set(volName, dir);
   }
 
   private refreshVolumes(kind: 'secret' | 'configMap', ns: string, name: string): void {
     for (const rp of this.pods.values()) {
       if (rp.ns !== ns || rp.stopping) continue;
       const pod = this.api.store.get('/pods', ns, rp.name);
-      for (const vol of pod?.spec?.volumes ?? []) {
-        const ref = kind === 'secret' ? vol.secret?.secretName : vol.configMap?.name;
-        if (ref === name && rp.mounts.has(vol.name)) this.writeVolume(rp, vol);
+      for (const vol of objectsOf(at(pod, 'spec', 'volumes'))) {
+        const ref = kind === 'secret' ? at(vol, 'secret', 'secretName') : at(vol, 'configMap', 'name');
+        if (ref === name && rp.mounts.has(String(vol.name))) this.writeVolume(rp, vol);
       }
     }
   }
 
-  private envOf(rp: RunningPod, pod: Json, c: Json, mounts: Array<{ mountPath: string; hostPath: string }>): Record<string, string> {
+  private envOf(rp: RunningPod, pod: KubeObject, c: JsonObject, mounts: Array<{ mountPath: string; hostPath: string }>): Record<string, string> {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOSTNAME: rp.name };
-    const keyRef = (kind: 'secrets' | 'configmaps', ref: Json): string | undefined => {
-      const obj = this.get(kind, rp.ns, ref.name);
-      const raw = obj?.data?.[ref.key];
+    const keyRef = (kind: 'secrets' | 'configmaps', ref: JsonObject): string | undefined => {
+      const obj = this.get(kind, rp.ns, String(ref.name));
+      const raw = at(obj, 'data', String(ref.key));
       if (raw === undefined) {
         if (ref.optional) return undefined;
         throw new Error(`couldn't find key ${ref.key} in ${kind === 'secrets' ? 'Secret' : 'ConfigMap'} ${rp.ns}/${ref.name}`);
       }
-      return kind === 'secrets' ? Buffer.from(raw, 'base64').toString() : String(raw);
+      return kind === 'secrets' ? Buffer.from(String(raw), 'base64').toString() : String(raw);
     };
-    for (const from of c.envFrom ?? []) {
+    for (const from of objectsOf(c.envFrom)) {
       const kind = from.secretRef ? 'secrets' : 'configmaps';
-      const ref = from.secretRef ?? from.configMapRef;
-      const obj = this.get(kind, rp.ns, ref.name);
+      const ref = objectOr(from.secretRef ?? from.configMapRef);
+      const obj = this.get(kind, rp.ns, String(ref.name));
       if (!obj && !ref.optional) throw new Error(`${kind === 'secrets' ? 'secret' : 'configmap'} "${ref.name}" not found`);
-      for (const [k, v] of Object.entries(obj?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = kind === 'secrets' ? Buffer.from(String(v), 'base64').toString() : String(v);
+      for (const [k, v] of Object.entries(objectOr(obj?.data))) env[`${from.prefix ?? ''}${k}`] = kind === 'secrets' ? Buffer.from(String(v), 'base64').toString() : String(v);
     }
-    const fields: Record<string, string> = { 'metadata.name': rp.name, 'metadata.namespace': rp.ns, 'metadata.uid': rp.uid, 'spec.nodeName': pod.spec.nodeName ?? '', 'status.podIP': rp.ip, 'status.hostIP': '127.0.0.1' };
-    for (const e of c.env ?? []) {
+    const fields: Record<string, string> = { 'metadata.name': rp.name, 'metadata.namespace': rp.ns, 'metadata.uid': rp.uid, 'spec.nodeName': asString(at(pod, 'spec', 'nodeName')) ?? '', 'status.podIP': rp.ip, 'status.hostIP': '127.0.0.1' };
+    for (const e of objectsOf(c.env)) {
       let v: string | undefined;
-      if (e.valueFrom?.secretKeyRef) v = keyRef('secrets', e.valueFrom.secretKeyRef);
-      else if (e.valueFrom?.configMapKeyRef) v = keyRef('configmaps', e.valueFrom.configMapKeyRef);
-      else if (e.valueFrom?.fieldRef) v = fields[e.valueFrom.fieldRef.fieldPath] ?? '';
+      const valueFrom = objectOr(e.valueFrom);
+      const secretKeyRef = asObject(valueFrom.secretKeyRef);
+      const configMapKeyRef = asObject(valueFrom.configMapKeyRef);
+      const fieldRef = asObject(valueFrom.fieldRef);
+      if (secretKeyRef) v = keyRef('secrets', secretKeyRef);
+      else if (configMapKeyRef) v = keyRef('configmaps', configMapKeyRef);
+      else if (fieldRef) v = fields[String(fieldRef.fieldPath)] ?? '';
       else v = String(e.value ?? '').replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m);
-      if (v !== undefined) env[e.name] = mapPath(v, mounts);
+      if (v !== undefined) env[String(e.name)] = mapPath(v, mounts);
     }
     return env;
   }
 
   /** Command line of a container with container paths mapped and, for serving containers, the forced host/port. */
-  private commandOf(c: Json, mounts: Array<{ mountPath: string; hostPath: string }>, host: string, port: number | undefined): string[] {
+  private commandOf(c: JsonObject, mounts: Array<{ mountPath: string; hostPath: string }>, host: string, port: number | undefined): string[] {
     const map = (a: string) => mapPath(a, mounts);
-    const cmd: string[] = c.command ?? [];
-    const argv = !cmd.length || cmd[0] === 'hypergen' ? [...this.entrypoint, ...[...cmd.slice(1), ...(c.args ?? [])].map(map)] : [...cmd, ...(c.args ?? [])].map(map);
+    const cmd = arrayOr(c.command).map(String);
+    const args = arrayOr(c.args).map(String);
+    const argv = !cmd.length || cmd[0] === 'hypergen' ? [...this.entrypoint, ...[...cmd.slice(1), ...args].map(map)] : [...cmd, ...args].map(map);
     if (port === undefined) return argv;
     const out: string[] = [];
     for (let i = 0; i < argv.length; i++) {
@@ -213,33 +225,35 @@ export class ProcessPodRunner implements PodRunner {
     return [...out, '--host', host, '--port', String(port)];
   }
 
-  private async run(rp: RunningPod, pod: Json): Promise<void> {
-    const specs: Json[] = pod.spec.containers ?? [];
-    const address = await allocatePodAddress(specs.flatMap((s) => (s.ports ?? []).map((p: Json) => p.containerPort as number)));
+  private async run(rp: RunningPod, pod: KubeObject): Promise<void> {
+    const podSpec = objectOr(pod.spec);
+    const specs = objectsOf(podSpec.containers);
+    const portsOf = (c: JsonObject): number[] => objectsOf(c.ports).map((p) => Number(p.containerPort));
+    const address = await allocatePodAddress(specs.flatMap(portsOf));
     rp.ip = address.ip;
     for (const spec of specs) {
       const ports = new Map<number, number>();
-      for (const p of spec.ports ?? []) ports.set(p.containerPort, address.ports.get(p.containerPort)!);
+      for (const p of portsOf(spec)) ports.set(p, address.ports.get(p)!);
       rp.containers.push({ spec, ports, ready: false, restarts: 0, log: '' });
     }
     if (rp.stopping) return;
     rp.kubelet.updateStatus(rp.ns, rp.name, (p) => ({
-      ...p.status,
+      ...objectOr(p.status),
       phase: 'Pending',
       hostIP: '10.0.0.1',
       podIP: rp.ip,
       podIPs: [{ ip: rp.ip }],
-      startTime: p.status?.startTime ?? nowTime(),
-      containerStatuses: specs.map((s) => ({ name: s.name, image: s.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: pod.spec.initContainers?.length ? 'PodInitializing' : 'ContainerCreating' } } })),
+      startTime: at(p, 'status', 'startTime') ?? nowTime(),
+      containerStatuses: specs.map((s) => ({ name: s.name, image: s.image, imageID: '', ready: false, started: false, restartCount: 0, state: { waiting: { reason: arrayOr(podSpec.initContainers).length ? 'PodInitializing' : 'ContainerCreating' } } })),
     }));
     try {
-      for (const vol of pod.spec.volumes ?? []) this.writeVolume(rp, vol);
+      for (const vol of objectsOf(podSpec.volumes)) this.writeVolume(rp, vol);
     } catch (e) {
       this.append(rp, undefined, `volumes: ${(e as Error).message}\n`);
       this.failConfig(rp, (e as Error).message, pod);
       return;
     }
-    for (const init of pod.spec.initContainers ?? []) {
+    for (const init of objectsOf(podSpec.initContainers)) {
       const c: Container = { spec: init, ports: new Map(), ready: false, restarts: 0, log: '' };
       for (let attempt = 0; ; attempt++) {
         if (rp.stopping) return;
@@ -255,12 +269,12 @@ export class ProcessPodRunner implements PodRunner {
 
   private configError(rp: RunningPod, e: Error): void {
     rp.kubelet.updateStatus(rp.ns, rp.name, (p) => ({
-      ...p.status,
-      containerStatuses: (p.status?.containerStatuses ?? []).map((s: Json) => ({ ...s, ready: false, started: false, state: { waiting: { reason: 'CreateContainerConfigError', message: e.message } } })),
+      ...objectOr(p.status),
+      containerStatuses: objectsOf(at(p, 'status', 'containerStatuses')).map((s) => ({ ...s, ready: false, started: false, state: { waiting: { reason: 'CreateContainerConfigError', message: e.message } } })),
     }));
   }
 
-  private failConfig(rp: RunningPod, message: string, pod: Json): void {
+  private failConfig(rp: RunningPod, message: string, pod: KubeObject): void {
     this.configError(rp, new Error(message));
     // The kubelet retries; so do we, once the referenced objects may exist.
     this.after(rp, 1000, () => {
@@ -275,16 +289,16 @@ export class ProcessPodRunner implements PodRunner {
   }
 
   /** Runs a container to exit; resolves with its exit code (or -1 when it could not start). */
-  private async spawnContainer(rp: RunningPod, pod: Json, c: Container, logTo: Container | undefined): Promise<number> {
-    const mounts = (c.spec.volumeMounts ?? [])
-      .filter((m: Json) => rp.mounts.has(m.name))
-      .map((m: Json) => ({ mountPath: m.mountPath, hostPath: join(rp.mounts.get(m.name)!, m.subPath ?? '') }));
+  private async spawnContainer(rp: RunningPod, pod: KubeObject, c: Container, logTo: Container | undefined): Promise<number> {
+    const mounts = objectsOf(c.spec.volumeMounts)
+      .filter((m) => rp.mounts.has(String(m.name)))
+      .map((m) => ({ mountPath: String(m.mountPath), hostPath: join(rp.mounts.get(String(m.name))!, asString(m.subPath) ?? '') }));
     // A missing Secret/ConfigMap key throws: the caller reports CreateContainerConfigError and retries.
     const env = this.envOf(rp, pod, c.spec, mounts);
     const port = c.ports.values().next().value as number | undefined;
     if (port !== undefined) Object.assign(env, { HYPERGEN_HOST: rp.ip, HYPERGEN_PORT: String(port) });
     const [file, ...args] = this.commandOf(c.spec, mounts, rp.ip, port);
-    const cwd = c.spec.workingDir ? mapPath(c.spec.workingDir, mounts) : rp.dir;
+    const cwd = c.spec.workingDir ? mapPath(String(c.spec.workingDir), mounts) : rp.dir;
     const child = spawn(file!, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     c.child = child;
     if (logTo === undefined) rp.kubelet.updateStatus(rp.ns, rp.name, (p) => runningStatus(p, false));
@@ -303,7 +317,7 @@ export class ProcessPodRunner implements PodRunner {
   }
 
   /** restartPolicy Always: a dying container is restarted after a growing back-off, reported as CrashLoopBackOff. */
-  private async keepRunning(rp: RunningPod, pod: Json, c: Container): Promise<void> {
+  private async keepRunning(rp: RunningPod, pod: KubeObject, c: Container): Promise<void> {
     while (!rp.stopping) {
       let code: number;
       try {
@@ -316,7 +330,7 @@ export class ProcessPodRunner implements PodRunner {
       c.ready = false;
       if (rp.stopping) return;
       c.restarts++;
-      rp.kubelet.updateStatus(rp.ns, rp.name, (p) => crashLoopStatus(p, { container: c.spec.name, restartCount: c.restarts, exitCode: code, message: c.log.slice(-512) }));
+      rp.kubelet.updateStatus(rp.ns, rp.name, (p) => crashLoopStatus(p, { container: asString(c.spec.name), restartCount: c.restarts, exitCode: code, message: c.log.slice(-512) }));
       await new Promise((r) => this.after(rp, this.backoff(c.restarts), () => r(undefined)));
     }
   }
@@ -327,11 +341,11 @@ export class ProcessPodRunner implements PodRunner {
       let changed = false;
       for (const c of rp.containers) {
         const alive = !!c.child && c.child.exitCode === null && c.child.signalCode === null;
-        const probe = c.spec.readinessProbe?.httpGet;
+        const probe = asObject(at(c.spec, 'readinessProbe', 'httpGet'));
         let ready = alive;
         if (alive && probe) {
-          const containerPort = typeof probe.port === 'number' ? probe.port : (c.spec.ports ?? []).find((p: Json) => p.name === probe.port)?.containerPort;
-          const hostPort = c.ports.get(containerPort);
+          const containerPort = typeof probe.port === 'number' ? probe.port : asNumber(objectsOf(c.spec.ports).find((p) => p.name === probe.port)?.containerPort);
+          const hostPort = containerPort === undefined ? undefined : c.ports.get(containerPort);
           const res = hostPort ? await fetch(`http://${rp.ip}:${hostPort}${probe.path ?? '/'}`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined) : undefined;
           await res?.body?.cancel();
           ready = !!res && res.status >= 200 && res.status < 400;
@@ -347,10 +361,10 @@ export class ProcessPodRunner implements PodRunner {
     this.after(rp, period, () => void tick());
   }
 
-  stop(pod: Json): void {
-    const rp = this.pods.get(pod.metadata.uid);
+  stop(pod: KubeObject): void {
+    const rp = this.pods.get(pod.metadata.uid ?? '');
     if (!rp) return;
-    const grace = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const grace = pod.metadata.deletionGracePeriodSeconds ?? asNumber(at(pod, 'spec', 'terminationGracePeriodSeconds')) ?? 30;
     const done = this.terminate(rp, grace * 1000);
     this.stopping.add(done);
     void done.finally(() => this.stopping.delete(done));
@@ -376,8 +390,8 @@ export class ProcessPodRunner implements PodRunner {
     rmSync(rp.dir, { recursive: true, force: true });
   }
 
-  endpoint(pod: Json, port: number): { host: string; port: number } | undefined {
-    const rp = this.pods.get(pod.metadata.uid);
+  endpoint(pod: KubeObject, port: number): { host: string; port: number } | undefined {
+    const rp = this.pods.get(pod.metadata.uid ?? '');
     if (!rp) return undefined;
     for (const c of rp.containers) {
       const hostPort = c.ports.get(port);
@@ -386,8 +400,8 @@ export class ProcessPodRunner implements PodRunner {
     return undefined;
   }
 
-  logs(pod: Json, container?: string): string {
-    const rp = this.pods.get(pod.metadata.uid);
+  logs(pod: KubeObject, container?: string): string {
+    const rp = this.pods.get(pod.metadata.uid ?? '');
     const c = rp?.containers.find((x) => !container || x.spec.name === container);
     return c?.log ?? '';
   }

@@ -5,7 +5,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer, r
 import type { AddressInfo } from 'node:net';
 import type { ObjectApi } from '../api.js';
 import { labelSelectorFromObject, matchesLabels } from '../selectors.js';
-import type { Json } from '../types.js';
+import { asNumber, at, objectsOf } from '../types.js';
 import type { PodRunner } from '../pods.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
@@ -28,21 +28,22 @@ export function serviceProxy(api: ObjectApi, runner: PodRunner, opts: { passAuth
     const [name, portRef] = parts.length === 3 ? [parts[1]!, parts[2]] : [parts[0]!, parts[1]];
     const svc = api.store.get('/services', ns, name);
     if (!svc) return status(res, 404, 'NotFound', `services "${name}" not found`);
-    const ports: Json[] = svc.spec?.ports ?? [];
+    const ports = objectsOf(at(svc, 'spec', 'ports'));
     const sp = portRef ? ports.find((p) => p.name === portRef || String(p.port) === portRef) : ports[0];
     if (!sp) return status(res, 503, 'ServiceUnavailable', `no endpoints available for service "${service}"`);
     const target = sp.targetPort ?? sp.port;
-    const selector = labelSelectorFromObject({ matchLabels: svc.spec?.selector ?? {} }) ?? [];
+    const svcSelector = at(svc, 'spec', 'selector');
+    const selector = labelSelectorFromObject({ matchLabels: svcSelector ?? {} }) ?? [];
     const candidates = api.store
       .list('/pods', ns)
-      .filter((p) => svc.spec?.selector && matchesLabels(selector, p.metadata.labels) && !p.metadata.deletionTimestamp)
-      .filter((p) => (p.status?.conditions ?? []).some((c: Json) => c.type === 'Ready' && c.status === 'True'))
+      .filter((p) => svcSelector && matchesLabels(selector, p.metadata.labels) && !p.metadata.deletionTimestamp)
+      .filter((p) => objectsOf(at(p, 'status', 'conditions')).some((c) => c.type === 'Ready' && c.status === 'True'))
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
       .flatMap((p) => {
         const containerPort =
           typeof target === 'number' || /^\d+$/.test(String(target))
             ? Number(target)
-            : (p.spec.containers ?? []).flatMap((c: Json) => c.ports ?? []).find((cp: Json) => cp.name === target)?.containerPort;
+            : asNumber(objectsOf(at(p, 'spec', 'containers')).flatMap((c) => objectsOf(c.ports)).find((cp) => cp.name === target)?.containerPort);
         const ep = containerPort === undefined ? undefined : runner.endpoint?.(p, containerPort);
         return ep ? [ep] : [];
       });

@@ -2,24 +2,27 @@
 // (`..data` symlink swap), and container paths mapped to the host folders that stand in for their mounts.
 import { mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Json } from '../types.js';
+import { type JsonObject, asArray, asNumber, objectOr, objectsOf } from '../types.js';
 
 /** Files of a Secret or ConfigMap volume: every key, or only the listed items (with their paths and modes). */
-export function projectedFiles(source: Json, obj: Json | undefined, kind: 'secret' | 'configMap'): Map<string, { data: Buffer; mode?: number }> {
+export function projectedFiles(source: JsonObject, obj: JsonObject | undefined, kind: 'secret' | 'configMap'): Map<string, { data: Buffer; mode?: number }> {
   const out = new Map<string, { data: Buffer; mode?: number }>();
   if (!obj) return out;
   const entries: Array<[string, Buffer]> =
     kind === 'secret'
-      ? Object.entries(obj.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64')])
+      ? Object.entries(objectOr(obj.data)).map(([k, v]) => [k, Buffer.from(String(v), 'base64')])
       : [
-          ...Object.entries(obj.data ?? {}).map(([k, v]): [string, Buffer] => [k, Buffer.from(String(v))]),
-          ...Object.entries(obj.binaryData ?? {}).map(([k, v]): [string, Buffer] => [k, Buffer.from(String(v), 'base64')]),
+          ...Object.entries(objectOr(obj.data)).map(([k, v]): [string, Buffer] => [k, Buffer.from(String(v))]),
+          ...Object.entries(objectOr(obj.binaryData)).map(([k, v]): [string, Buffer] => [k, Buffer.from(String(v), 'base64')]),
         ];
   const byKey = new Map(entries);
-  const items: Json[] | undefined = source.items;
-  if (items?.length) {
-    for (const it of items) if (byKey.has(it.key)) out.set(it.path, { data: byKey.get(it.key)!, mode: it.mode ?? source.defaultMode });
-  } else for (const [k, v] of byKey) out.set(k, { data: v, mode: source.defaultMode });
+  const defaultMode = asNumber(source.defaultMode);
+  if (asArray(source.items)?.length) {
+    for (const it of objectsOf(source.items)) {
+      const key = String(it.key);
+      if (byKey.has(key)) out.set(String(it.path), { data: byKey.get(key)!, mode: asNumber(it.mode) ?? defaultMode });
+    }
+  } else for (const [k, v] of byKey) out.set(k, { data: v, mode: defaultMode });
   return out;
 }
 
