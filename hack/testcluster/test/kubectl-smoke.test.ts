@@ -1,3 +1,4 @@
+// The smallest check that the real kubectl talks to the test cluster: its server version (v1.32) and namespaces.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestCluster, type TestCluster } from '../src/index.js';
 import { Kubectl } from '../src/kubectl.js';
