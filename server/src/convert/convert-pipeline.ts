@@ -1,7 +1,7 @@
 // convertPipeline: a diffusers pipeline folder (safetensors) -> the Optimum ONNX layout the engine loads, written to a
 // hidden sibling and renamed into place, with a marker (source, options, fingerprint) so a current output is reused.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePythonJson } from '../json/python-json.js';
@@ -10,6 +10,7 @@ import { type CheckpointReport, CheckpointWeights } from './checkpoint-weights.j
 import { buildClip } from './clip.js';
 import { ConvertError, MissingFileError, UnsupportedModelError } from './errors.js';
 import { TensorPlacer } from './external-data.js';
+import { refuseForeignOutput, replaceFolder } from './output-folder.js';
 import { type AttentionForm, Graph } from './graph.js';
 import { SafetensorsFile } from './safetensors.js';
 import { buildUNet } from './unet.js';
@@ -358,16 +359,8 @@ export function convertPipeline(sourceDir: string, outDir: string, options: Conv
   if (existing?.fingerprint === expected) {
     return { source, out, converted: false, seconds: seconds(), fingerprint: expected, components: existing.components };
   }
-  if (existsSync(out) && existing === undefined && readdirSync(out).length > 0) {
-    throw new ConvertError(`${out} exists and was not written by hypergen convert (no ${MARKER_FILE}); refusing to replace it`);
-  }
-  const parent = dirname(out);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(out)}.tmp-${process.pid}`);
-  const old = join(parent, `.${basename(out)}.old-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  try {
-    mkdirSync(tmp);
+  refuseForeignOutput(out, existing !== undefined, MARKER_FILE);
+  return replaceFolder(out, (tmp) => {
     const components = sharedUnused(plans.map((p) => convertComponent(source, tmp, p, options.dtype, options.onProgress, attention)));
     for (const folder of ['tokenizer', 'tokenizer_2', 'scheduler']) {
       if (existsSync(join(source, folder))) copyFolder(join(source, folder), join(tmp, folder));
@@ -376,11 +369,6 @@ export function convertPipeline(sourceDir: string, outDir: string, options: Conv
     writeJson(join(tmp, 'model_index.json'), optimumIndex(arch));
     const marker: Marker = { source, ...(options.origin ? { origin: options.origin } : {}), options: { dtype: options.dtype, attention }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
     writeJson(join(tmp, MARKER_FILE), marker);
-    if (existsSync(out)) renameSync(out, old);
-    renameSync(tmp, out);
     return { source, out, converted: true, seconds: seconds(), fingerprint: expected, components };
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    rmSync(old, { recursive: true, force: true });
-  }
+  });
 }

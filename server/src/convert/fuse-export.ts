@@ -1,10 +1,11 @@
 // fuseExport: an ONNX pipeline folder (Optimum's layout) -> a copy whose UNet and VAE graphs have their attention fused
 // (fuseAttention), written to a hidden sibling and renamed into place with a marker, so a current copy is reused.
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { type ConvertOrigin, MARKER_FILE, readMarker, sourceFingerprint } from './convert-pipeline.js';
 import { ConvertError } from './errors.js';
+import { refuseForeignOutput, replaceFolder } from './output-folder.js';
 import { type FuseReport, fuseAttention } from './fuse-attention.js';
 
 const { onnx } = onnxProto;
@@ -128,9 +129,7 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
     const components = existing.components as unknown as FusedComponentReport[];
     return { source, out: existing.nothingToFuse === true ? source : out, converted: false, seconds: seconds(), fingerprint: expected, components };
   }
-  if (existsSync(out) && existing === undefined && readdirSync(out).length > 0) {
-    throw new ConvertError(`${out} exists and was not written by hypergen convert (no ${MARKER_FILE}); refusing to replace it`);
-  }
+  refuseForeignOutput(out, existing !== undefined, MARKER_FILE);
   const rewritten: Rewritten[] = [];
   for (const component of FUSED_COMPONENTS) {
     if (!existsSync(join(source, component, 'model.onnx'))) continue;
@@ -146,12 +145,7 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
     writeFileSync(join(out, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
     return { source, out: source, converted: false, seconds: seconds(), fingerprint: expected, components };
   }
-  const parent = dirname(out);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(out)}.tmp-${process.pid}`);
-  const old = join(parent, `.${basename(out)}.old-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  try {
+  return replaceFolder(out, (tmp) => {
     const replaced = rewritten.filter((r) => r.bytes !== undefined);
     const copiedBytes = mirror(source, tmp, new Set(replaced.map((r) => `${r.component}/model.onnx`)));
     for (const r of replaced) writeFileSync(join(tmp, r.component, 'model.onnx'), r.bytes!);
@@ -165,11 +159,6 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
       convertedAt: new Date().toISOString(),
     };
     writeFileSync(join(tmp, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
-    if (existsSync(out)) renameSync(out, old);
-    renameSync(tmp, out);
     return { source, out, converted: true, seconds: seconds(), fingerprint: expected, components, copiedBytes };
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-    rmSync(old, { recursive: true, force: true });
-  }
+  });
 }
