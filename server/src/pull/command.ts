@@ -1,7 +1,8 @@
-// `hypergen pull URI --dir DIR [--token-file F] [--dtype fp32|fp16] [--concurrency N]`: the URI checked as commander
+// `hypergen pull URI --dir DIR [--token-file F] [--dtype fp32|fp16] [--attention fused|plain] [--concurrency N]`: the URI checked as commander
 // parses it (a bad one is a usage error), then pullModel.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ConvertDtype } from '../convert/convert-pipeline.js';
+import type { AttentionForm } from '../convert/graph.js';
 import { createLogger } from '../logger.js';
 import { PullError } from './errors.js';
 import { pullModel } from './index.js';
@@ -41,13 +42,18 @@ export function registerPullCommand(program: Command): void {
         .choices(['fp32', 'fp16'])
         .default('fp32'),
     )
+    .addOption(
+      new Option('--attention <form>', 'how that conversion writes UNet/VAE attention: fused (onnxruntime MultiHeadAttention) or plain (MatMul/Softmax)')
+        .choices(['fused', 'plain'])
+        .default('fused'),
+    )
     .addOption(new Option('--concurrency <n>', 'files downloaded at the same time').default(4).argParser(concurrency))
     .addOption(
       new Option('--log-level <level>', 'log level').env('HYPERGEN_LOG_LEVEL').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     )
     .exitOverride()
-    .action(async (uri: string, options: { dir: string; tokenFile?: string; dtype: ConvertDtype; concurrency: number; logLevel: 'info' }) => {
+    .action(async (uri: string, options: { dir: string; tokenFile?: string; dtype: ConvertDtype; attention: AttentionForm; concurrency: number; logLevel: 'info' }) => {
       const logger = createLogger(options.logLevel);
-      await pullModel(uri, options.dir, { logger, tokenFile: options.tokenFile, dtype: options.dtype, concurrency: options.concurrency });
+      await pullModel(uri, options.dir, { logger, tokenFile: options.tokenFile, dtype: options.dtype, attention: options.attention, concurrency: options.concurrency });
     });
 }

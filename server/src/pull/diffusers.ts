@@ -20,6 +20,7 @@ import {
   sourceFolder,
 } from '../convert/convert-pipeline.js';
 import { MissingFileError } from '../convert/errors.js';
+import type { AttentionForm } from '../convert/graph.js';
 import { headerLength, parseHeader } from '../convert/safetensors.js';
 import { MARKER_FILE, readMarker, removeMarker, writeMarker } from './cache.js';
 import type { PullResult } from './context.js';
@@ -43,10 +44,18 @@ const TOKENIZER_FILE = /^[^/]+\.(json|txt)$/;
 const outputBytesPerParameter = (folder: string, dtype: ConvertDtype) => (dtype === 'fp16' && folder !== 'vae' ? 2 : 4);
 
 /** Converts the downloaded source into dir (nothing when the converter's marker is current). */
-export function convertSource(sourceDir: string, dir: string, dtype: ConvertDtype, origin: ConvertOrigin, logger: Logger, downloaded: boolean): PullResult {
+export function convertSource(
+  sourceDir: string,
+  dir: string,
+  dtype: ConvertDtype,
+  attention: AttentionForm,
+  origin: ConvertOrigin,
+  logger: Logger,
+  downloaded: boolean,
+): PullResult {
   // dir last held an ONNX export pulled as it is: that folder is pull's own to replace.
   if (!existsSync(join(dir, CONVERT_MARKER)) && existsSync(join(dir, MARKER_FILE))) rmSync(dir, { recursive: true, force: true });
-  const report = convertLogged(sourceDir, dir, dtype, logger, 'fused', origin);
+  const report = convertLogged(sourceDir, dir, dtype, logger, attention, origin);
   return { dir, commit: origin.commit, downloaded, converted: report.converted };
 }
 
@@ -67,7 +76,7 @@ async function checkHeader(run: HfRun, file: RemoteFile): Promise<number> {
 }
 
 /** Pulls what converting this diffusers revision for `dtype` needs, next to dir, and converts it into dir. */
-export async function pullDiffusers(run: HfRun, dir: string, dtype: ConvertDtype): Promise<PullResult> {
+export async function pullDiffusers(run: HfRun, dir: string, dtype: ConvertDtype, attention: AttentionForm = 'fused'): Promise<PullResult> {
   const { ctx, where, remote, info } = run;
   const { logger } = ctx;
   const sourceDir = sourceDirFor(dir);
@@ -143,5 +152,5 @@ export async function pullDiffusers(run: HfRun, dir: string, dtype: ConvertDtype
   const total = selected.reduce((sum, f) => sum + f.size, 0);
   const repoBytes = [...remote.values()].reduce((sum, f) => sum + f.size, 0);
   logger.info({ model: where, commit: info.commit, sourceDir, files: selected.length, bytes, sourceBytes: total, repoBytes }, 'model pulled');
-  return convertSource(sourceDir, dir, dtype, { uri: where, commit: info.commit }, logger, true);
+  return convertSource(sourceDir, dir, dtype, attention, { uri: where, commit: info.commit }, logger, true);
 }

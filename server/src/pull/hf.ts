@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MARKER_FILE as CONVERT_MARKER } from '../convert/convert-pipeline.js';
 import type { ConvertDtype } from '../convert/convert-pipeline.js';
+import type { AttentionForm } from '../convert/graph.js';
 import { isIntact, readMarker, removeMarker, writeMarker, type CompletionMarker } from './cache.js';
 import type { PullContext, PullResult } from './context.js';
 import { convertSource, isDiffusersListing, pullDiffusers, sourceDirFor } from './diffusers.js';
@@ -25,7 +26,7 @@ async function completeCopy(dir: string, id: string): Promise<CompletionMarker |
  * downloads the ONNX export's needed files (parallel, resumable, verified) and writes the marker, or, for a diffusers
  * repository, downloads what conversion needs next to dir and converts into dir (`dtype`).
  */
-export async function pullHf(source: HfSource, dir: string, ctx: PullContext, dtype: ConvertDtype = 'fp32'): Promise<PullResult> {
+export async function pullHf(source: HfSource, dir: string, ctx: PullContext, dtype: ConvertDtype = 'fp32', attention: AttentionForm = 'fused'): Promise<PullResult> {
   const { hub, logger } = ctx;
   const where = describeHf(source);
   // The endpoint is part of the identity: a mirror's copy is not the Hub's.
@@ -41,7 +42,7 @@ export async function pullHf(source: HfSource, dir: string, ctx: PullContext, dt
   };
   const converted = (why: string): PullResult => {
     logger.info({ model: where, dir, commit: diffusers!.commit, why }, 'diffusers weights already complete; nothing downloaded');
-    return convertSource(sourceDir, dir, dtype, { uri: where, commit: diffusers!.commit }, logger, false);
+    return convertSource(sourceDir, dir, dtype, attention, { uri: where, commit: diffusers!.commit }, logger, false);
   };
   const pinned = (m: CompletionMarker | undefined) => m && (ctx.offline || m.commit === source.revision);
   if (pinned(onnx)) return cacheHit(ctx.offline ? 'HF_HUB_OFFLINE' : 'pinned commit');
@@ -65,7 +66,7 @@ export async function pullHf(source: HfSource, dir: string, ctx: PullContext, dt
   const index = remote.get('model_index.json');
   if (!index) throw notAPipeline(where, missingFiles(new Set(remote.keys()), undefined));
   const run: HfRun = { source, where, id, ctx, info, remote };
-  if (isDiffusersListing(remote)) return pullDiffusers(run, dir, dtype);
+  if (isDiffusersListing(remote)) return pullDiffusers(run, dir, dtype, attention);
   logger.info({ model: where, commit: info.commit, dir, files: remote.size }, 'pulling model');
 
   // A conversion (and its source) from an earlier diffusers revision is replaced by the export.

@@ -30,6 +30,8 @@ export interface PullOptions {
   concurrency?: number;
   /** The precision a diffusers repository is converted to (default fp32); ONNX exports are used as they are. */
   dtype?: ConvertDtype;
+  /** How that conversion writes attention (default fused). */
+  attention?: AttentionForm;
   env?: NodeJS.ProcessEnv;
   /** Overrides for tests: retry pacing, free-space probe. */
   context?: Partial<Pick<PullContext, 'retry' | 'freeBytes'>>;
@@ -63,13 +65,13 @@ export async function pullModel(model: string, dir: string, options: PullOptions
   const source = parseModelSource(model, env.HYPERGEN_PVC_ROOT || DEFAULT_PVC_ROOT);
   switch (source.kind) {
     case 'hf':
-      return pullHf(source, resolve(dir), await contextFrom(options), options.dtype);
+      return pullHf(source, resolve(dir), await contextFrom(options), options.dtype, options.attention);
     case 'archive':
       return pullArchive(source, resolve(dir), await contextFrom(options));
     default:
       if (isDiffusersPipeline(source.path)) {
         // A diffusers folder (local or on a claim) is converted into dir; nothing when the conversion there is current.
-        const report = convertLogged(source.path, resolve(dir), options.dtype ?? 'fp32', options.logger);
+        const report = convertLogged(source.path, resolve(dir), options.dtype ?? 'fp32', options.logger, options.attention ?? 'fused');
         return { dir: report.out, downloaded: false, converted: report.converted };
       }
       await verifyPipelineDir(source.path, model);

@@ -27,6 +27,8 @@ let root: string;
 let mock: HubMock;
 /** Local conversions of the repository folder, the reference for what a pull must produce. */
 const reference: Record<string, string> = {};
+/** The SD 1.x repository's folder (REPO on the mock hub). */
+let repoFolder = '';
 
 const tempDir = () => mkdtempSync(join(root, 'run-'));
 
@@ -42,6 +44,7 @@ const edit = (file: string, from: string, to: string) => writeFileSync(file, rea
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'hg-pull-diffusers-'));
   const repo = makeDiffusersRepo(SD15, join(root, 'repo'), { fp16Unet: true });
+  repoFolder = repo;
   const sdxl = makeDiffusersRepo(SDXL, join(root, 'repo-sdxl'));
   const repos = {
     [REPO]: repo,
@@ -85,8 +88,8 @@ function pull(uri: string, dir: string, freeBytes?: (dir: string) => Promise<num
 }
 
 /** `hypergen pull` as a process, with its JSON log lines' messages. */
-async function pullCli(uri: string, dir: string, dtype: 'fp32' | 'fp16', env: Record<string, string> = {}) {
-  const r = await runCli(['pull', uri, '--dir', dir, '--dtype', dtype], { PATH: process.env.PATH ?? '', HF_ENDPOINT: mock.url, ...env });
+async function pullCli(uri: string, dir: string, dtype: 'fp32' | 'fp16', env: Record<string, string> = {}, flags: string[] = []) {
+  const r = await runCli(['pull', uri, '--dir', dir, '--dtype', dtype, ...flags], { PATH: process.env.PATH ?? '', HF_ENDPOINT: mock.url, ...env });
   expect(r).toMatchObject({ code: 0, stderr: '' });
   return { stdout: r.stdout, messages: r.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg) };
 }
@@ -163,6 +166,18 @@ describe('hypergen pull hf:// of a diffusers repository', () => {
     expect(moved.messages).not.toContain(CONVERTED);
     expect(requested(mock.requests).whole).toEqual([]);
     expect(JSON.parse(readFileSync(join(sourceDirFor(dir), '.hypergen-complete.json'), 'utf8')).commit).toBe(repo.commit);
+  });
+
+  it('--attention plain converts with MatMul/Softmax attention as `hypergen convert --attention plain` does; fused again converts again', async () => {
+    const plainReference = join(tempDir(), 'reference-plain');
+    expect((await runCli(['convert', repoFolder, '--out', plainReference, '--attention', 'plain', '--log-level', 'silent'])).code).toBe(0);
+    const dir = join(tempDir(), 'model');
+    expect((await pullCli(`hf://${REPO}`, dir, 'fp32', {}, ['--attention', 'plain'])).messages).toContain(CONVERTED);
+    expect(graphs(dir)).toEqual(graphs(plainReference));
+    expect(graphs(dir)).not.toEqual(graphs(reference.fp32!));
+    expect(JSON.parse(readFileSync(join(dir, CONVERT_MARKER), 'utf8')).options).toEqual({ dtype: 'fp32', attention: 'plain' });
+    expect((await pullCli(`hf://${REPO}`, dir, 'fp32')).messages).toContain(CONVERTED);
+    expect(graphs(dir)).toEqual(graphs(reference.fp32!));
   });
 
   it('fp16: takes the fp16 variant where the repository has one, the full file elsewhere; a pinned commit needs no network the second time', async () => {
