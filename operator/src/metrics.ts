@@ -1,5 +1,5 @@
-// The operator's Prometheus metrics (reconciles, their errors and duration, queue depth, API writes, watch restarts,
-// leadership), on a registry of its own per instance; process defaults only when asked.
+// The operator's Prometheus metrics (reconciles, their errors and duration, work-queue depth and active workers, API
+// writes, watch restarts, leadership), on a registry of its own per instance; process defaults only when asked.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The operator's Prometheus metrics, on their own registry (one per operator instance, so tests can run several). */
@@ -25,6 +25,11 @@ export class OperatorMetrics {
   readonly queueDepth = new Gauge({
     name: 'hypergen_operator_queue_depth',
     help: 'Keys waiting in the work queue.',
+    registers: [this.registry],
+  });
+  readonly activeWorkers = new Gauge({
+    name: 'hypergen_operator_active_workers',
+    help: 'Workers running a reconcile now (work-queue keys in flight).',
     registers: [this.registry],
   });
   readonly apiWrites = new Counter({

@@ -38,7 +38,6 @@ export class Controller {
   private running = false;
   private readonly workers: Promise<void>[] = [];
   private resyncTimer?: NodeJS.Timeout;
-  private depthTimer?: NodeJS.Timeout;
 
   constructor(
     kc: KubeConfig,
@@ -47,7 +46,7 @@ export class Controller {
     private readonly metrics: OperatorMetrics,
     private readonly log: Logger,
   ) {
-    this.queue = new WorkQueue(options.queueBackoff);
+    this.queue = new WorkQueue(options.queueBackoff, { depth: metrics.queueDepth, inFlight: metrics.activeWorkers });
     const onRestart = (type: { kind: string }) => this.metrics.watchRestarts.inc({ kind: type.kind });
     const watch = <T extends KubernetesObject>(
       type: (typeof Types)[keyof typeof Types],
@@ -114,11 +113,6 @@ export class Controller {
     return this.watchers.every((w) => w.synced);
   }
 
-  /** Nothing queued or in flight (CRs waiting on a problem may still be retried later). */
-  get idle(): boolean {
-    return this.queue.quiet;
-  }
-
   async start(): Promise<void> {
     this.running = true;
     await Promise.all(this.watchers.map((w) => w.start()));
@@ -127,8 +121,6 @@ export class Controller {
     if (!this.running) return;
     for (let i = 0; i < this.options.workers; i++) this.workers.push(this.work());
     if (this.options.resyncPeriodMs > 0) this.resyncTimer = setInterval(() => this.resyncAll(), this.options.resyncPeriodMs);
-    this.depthTimer = setInterval(() => this.metrics.queueDepth.set(this.queue.depth), 1000);
-    this.depthTimer.unref();
     this.log.info({ namespaces: this.options.namespaces.length ? this.options.namespaces : 'all' }, 'controller started');
   }
 
@@ -173,7 +165,6 @@ export class Controller {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.resyncTimer);
-    clearInterval(this.depthTimer);
     this.queue.shutdown();
     await Promise.all(this.workers.splice(0));
     await Promise.all(this.watchers.map((w) => w.stop()));

@@ -1,10 +1,21 @@
 // A work queue in the client-go style: a key is queued at most once, never processed by two workers at a time
-// (a key added while in flight is re-queued when it finishes), and failures retry with per-key exponential backoff.
+// (a key added while in flight is re-queued when it finishes), and failures retry with per-key exponential backoff;
+// it reports its depth and its keys in flight as they change, as client-go's workqueue metrics do.
 
 export interface QueueOptions {
   backoffInitialMs: number;
   backoffMaxMs: number;
 }
+
+/** Where the queue reports its state (the operator's gauges; a Gauge fits). */
+export interface QueueMetrics {
+  /** Keys waiting to be handed out. */
+  depth: { set(value: number): void };
+  /** Keys handed to a worker and not yet done. */
+  inFlight: { set(value: number): void };
+}
+
+const NO_METRICS: QueueMetrics = { depth: { set() {} }, inFlight: { set() {} } };
 
 export class WorkQueue {
   private readonly queue: string[] = [];
@@ -16,7 +27,10 @@ export class WorkQueue {
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private closed = false;
 
-  constructor(private readonly options: QueueOptions) {}
+  constructor(
+    private readonly options: QueueOptions,
+    private readonly metrics: QueueMetrics = NO_METRICS,
+  ) {}
 
   get depth(): number {
     return this.queue.length;
@@ -32,11 +46,13 @@ export class WorkQueue {
     const waiter = this.waiters.shift();
     if (waiter) {
       this.processing.add(key);
+      this.report();
       waiter(key);
       return;
     }
     this.queued.add(key);
     this.queue.push(key);
+    this.report();
   }
 
   /** Adds the key after a delay; a sooner or immediate add wins. */
@@ -71,6 +87,7 @@ export class WorkQueue {
     if (key !== undefined) {
       this.queued.delete(key);
       this.processing.add(key);
+      this.report();
       return Promise.resolve(key);
     }
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -79,16 +96,12 @@ export class WorkQueue {
   done(key: string): void {
     this.processing.delete(key);
     if (this.dirty.delete(key)) this.add(key);
+    this.report();
   }
 
-  /** True when nothing is queued or in flight (retries may be waiting on their backoff timers). */
-  get quiet(): boolean {
-    return this.queue.length === 0 && this.processing.size === 0;
-  }
-
-  /** True when nothing is queued, in flight or waiting on a backoff timer. */
-  get idle(): boolean {
-    return this.queue.length === 0 && this.processing.size === 0 && this.timers.size === 0;
+  private report(): void {
+    this.metrics.depth.set(this.queue.length);
+    this.metrics.inFlight.set(this.processing.size);
   }
 
   shutdown(): void {

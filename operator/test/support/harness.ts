@@ -96,11 +96,17 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
   }
 }
 
-/** Waits until the operator has nothing queued, in flight or scheduled, several checks in a row. */
+/** Work-queue keys waiting or in flight, read off the operator's own gauges (what its /metrics shows). */
+export async function unfinishedWork(op: RunningOperator): Promise<number> {
+  const value = async (gauge: typeof op.metrics.queueDepth) => (await gauge.get()).values[0]?.value ?? 0;
+  return (await value(op.metrics.queueDepth)) + (await value(op.metrics.activeWorkers));
+}
+
+/** Waits until the operator has nothing queued or in flight, several checks in a row. */
 export async function settle(op: RunningOperator): Promise<void> {
   let quiet = 0;
-  await waitFor(() => {
-    quiet = op.controller.idle ? quiet + 1 : 0;
+  await waitFor(async () => {
+    quiet = (await unfinishedWork(op)) === 0 ? quiet + 1 : 0;
     return quiet >= 6;
   }, 'the operator to settle');
 }
