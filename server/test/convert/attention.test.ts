@@ -7,11 +7,10 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
-import ort from 'onnxruntime-node';
 import { type ConvertDtype, convertPipeline, fingerprint, MARKER_FILE } from '../../src/convert/convert-pipeline.js';
 import type { AttentionForm } from '../../src/convert/graph.js';
-import { float32Data, floatTensor } from '../../src/engine/pipeline/tensors.js';
 import { readNpy, readNpyFloat32 } from '../support/npy.js';
+import { recordedDecode as decode, recordedUnetCall as unet0 } from '../support/recorded-case.js';
 
 const FIXTURES = resolve('server/test/fixtures/parity');
 const SOURCE = join(FIXTURES, 'diffusers', 'sd15-tiny');
@@ -48,41 +47,6 @@ function expectClose(actual: Float32Array, expected: Float32Array, dtype: Conver
   }
   expect(scale).toBeGreaterThan(0);
   expect(diff).toBeLessThanOrEqual(TOLERANCE[dtype] * (1 + scale));
-}
-
-/** The first UNet call of the recorded case (CFG batch 2). */
-async function unet0(dir: string): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(join(dir, 'unet', 'model.onnx'));
-  try {
-    const sample = readNpy(rec('unet0_sample'));
-    const batch = sample.shape[0] as number;
-    const t = readNpyFloat32(rec('unet0_timestep'))[0] as number;
-    const neg = readNpyFloat32(rec('text_embeds_negative'));
-    const context = new Float32Array(neg.length * 2);
-    context.set(neg);
-    context.set(readNpyFloat32(rec('text_embeds_prompt')), neg.length);
-    const out = await session.run({
-      sample: floatTensor(session, 'sample', sample.data as Float32Array, sample.shape),
-      timestep: floatTensor(session, 'timestep', new Float32Array(batch).fill(t), [batch]),
-      encoder_hidden_states: floatTensor(session, 'encoder_hidden_states', context, [batch, 77, context.length / batch / 77]),
-    });
-    return float32Data(out.out_sample!, 'out_sample');
-  } finally {
-    await session.release();
-  }
-}
-
-async function decode(dir: string): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(join(dir, 'vae_decoder', 'model.onnx'));
-  try {
-    const latents = readNpy(rec('final_latents'));
-    const scaling = (JSON.parse(readFileSync(join(dir, 'vae_decoder', 'config.json'), 'utf8')) as { scaling_factor: number }).scaling_factor;
-    const scaled = Float32Array.from(latents.data as Float32Array, (v) => v / scaling);
-    const out = await session.run({ latent_sample: floatTensor(session, 'latent_sample', scaled, latents.shape) });
-    return float32Data(out.sample!, 'sample');
-  } finally {
-    await session.release();
-  }
 }
 
 describe('fused and plain attention (sd15-tiny, fp32)', () => {

@@ -9,7 +9,6 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
-import ort from 'onnxruntime-node';
 import pino from 'pino';
 import sharp from 'sharp';
 import { runCli, startServerProcess } from '../../../hack/src/server-process.js';
@@ -18,14 +17,12 @@ import { convertPipeline, readMarker } from '../../src/convert/convert-pipeline.
 import { ConvertError } from '../../src/convert/errors.js';
 import { countOps } from '../../src/convert/fuse-attention.js';
 import { fuseExport } from '../../src/convert/fuse-export.js';
-import { float32Data, floatTensor } from '../../src/engine/pipeline/tensors.js';
 import { fusedDir } from '../../src/pull/index.js';
-import { readNpy, readNpyFloat32 } from '../support/npy.js';
+import { recordedDecode as decode, recordedUnetCall as unet0 } from '../support/recorded-case.js';
 import { serveOnce } from '../support/serve-once.js';
 
 const FIXTURES = resolve('server/test/fixtures/parity');
 const SOURCE = join(FIXTURES, 'diffusers', 'sd15-tiny');
-const rec = (name: string): string => join(FIXTURES, 'intermediates/torch-seed/sd15-tiny/c01-euler-cfg', `${name}.npy`);
 const MHA = 'com.microsoft.MultiHeadAttention';
 
 let root: string;
@@ -42,39 +39,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const ops = (dir: string, component: string): Map<string, number> =>
   countOps(onnxProto.onnx.ModelProto.decode(readFileSync(join(dir, component, 'model.onnx'))));
-
-/** The first UNet call of the recorded case (CFG batch 2). */
-async function unet0(dir: string): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(join(dir, 'unet', 'model.onnx'));
-  try {
-    const sample = readNpy(rec('unet0_sample'));
-    const batch = sample.shape[0] as number;
-    const t = readNpyFloat32(rec('unet0_timestep'))[0] as number;
-    const neg = readNpyFloat32(rec('text_embeds_negative'));
-    const context = new Float32Array(neg.length * 2);
-    context.set(neg);
-    context.set(readNpyFloat32(rec('text_embeds_prompt')), neg.length);
-    const out = await session.run({
-      sample: floatTensor(session, 'sample', sample.data as Float32Array, sample.shape),
-      timestep: floatTensor(session, 'timestep', new Float32Array(batch).fill(t), [batch]),
-      encoder_hidden_states: floatTensor(session, 'encoder_hidden_states', context, [batch, 77, context.length / batch / 77]),
-    });
-    return float32Data(out.out_sample!, 'out_sample');
-  } finally {
-    await session.release();
-  }
-}
-
-async function decode(dir: string): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(join(dir, 'vae_decoder', 'model.onnx'));
-  try {
-    const latents = readNpy(rec('final_latents'));
-    const out = await session.run({ latent_sample: floatTensor(session, 'latent_sample', Float32Array.from(latents.data as Float32Array, (v) => v / 0.18215), latents.shape) });
-    return float32Data(out.sample!, 'sample');
-  } finally {
-    await session.release();
-  }
-}
 
 function expectClose(actual: Float32Array, expected: Float32Array, tolerance: number): void {
   expect(actual.length).toBe(expected.length);
