@@ -79,6 +79,15 @@ describe('model folder configuration', () => {
     expect(config.forceZerosForEmptyPrompt).toBe(true);
   });
 
+  it("the VAE's tile for --vae-tiling: its config's sample_size (a number, or the first of a list), else the default size", () => {
+    const sd = { index: { _class_name: 'ORTStableDiffusionPipeline' }, scheduler: { _class_name: 'EulerDiscreteScheduler' }, unet: SD15_UNET };
+    const vae = { block_out_channels: [128, 256, 512, 512], scaling_factor: 0.18215 };
+    expect(readModelConfig(folder({ ...sd, vae: { ...vae, sample_size: 768 } })).vaeSampleSize).toBe(768);
+    expect(readModelConfig(folder({ ...sd, vae: { ...vae, sample_size: [1024, 1024] } })).vaeSampleSize).toBe(1024);
+    expect(readModelConfig(folder({ ...sd, vae })).vaeSampleSize).toBe(512);
+    expect(() => readModelConfig(folder({ ...sd, vae: { ...vae, sample_size: 'big' } }))).toThrow(/sample_size must be a positive number/);
+  });
+
   it('SDXL Turbo (trailing schedule): 1 step, no guidance, Euler ancestral', () => {
     const config = readModelConfig(
       folder({
