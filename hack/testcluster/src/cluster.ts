@@ -69,14 +69,12 @@ export interface TestCluster {
   openWatches(): number;
   /** Forgets watch history up to now: watches from older resourceVersions get 410 Expired. */
   compact(): void;
-  /** The current global resourceVersion. */
-  resourceVersion(): number;
   stop(): Promise<void>;
 }
 
 const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
-export function kubeconfigYaml(url: string, token: string): string {
+function kubeconfigYaml(url: string, token: string): string {
   return toYaml({
     apiVersion: 'v1',
     kind: 'Config',
@@ -157,7 +155,6 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     dropWatches: (o) => http.dropWatches(o?.abrupt ?? false),
     openWatches: () => http.openWatchCount(),
     compact: () => store.compact(),
-    resourceVersion: () => store.currentRv(),
     stop: async () => {
       for (const c of controllers) c.stop();
       await runner?.close?.();

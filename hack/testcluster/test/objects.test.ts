@@ -306,7 +306,7 @@ describe('test API server: objects', () => {
   });
 
   it('one global resourceVersion increases across types; a stale resourceVersion gets 409 Conflict', async () => {
-    const start = c.resourceVersion();
+    const start = c.api.store.currentRv();
     const cm = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'rv' }, data: { a: '1' } } });
     const w = await createWidget(widget('rv'));
     const s = await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'rv' }, stringData: { a: '1' } } });
@@ -314,7 +314,7 @@ describe('test API server: objects', () => {
     expect(rvs[0]).toBeGreaterThan(start);
     expect(rvs[1]).toBeGreaterThan(rvs[0]!);
     expect(rvs[2]).toBeGreaterThan(rvs[1]!);
-    expect(c.resourceVersion()).toBe(rvs[2]);
+    expect(c.api.store.currentRv()).toBe(rvs[2]);
     const list = await k.core.listNamespacedConfigMap({ namespace: NS });
     expect(Number(list.metadata!.resourceVersion)).toBe(rvs[2]);
 
@@ -351,7 +351,7 @@ describe('test API server: objects', () => {
   it('a no-op update or patch bumps nothing and emits no watch event', async () => {
     const cm = await k.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'noop', labels: { x: 'y' } }, data: { a: '1' } } });
     const w = await createWidget(widget('noop', { size: 3 }));
-    const rv = c.resourceVersion();
+    const rv = c.api.store.currentRv();
     const events: Array<[string, string]> = [];
     const ac = await new Watch(k.kc).watch(`/api/v1/namespaces/${NS}/configmaps`, { resourceVersion: cm.metadata!.resourceVersion, fieldSelector: 'metadata.name=noop' }, (type, obj) => events.push([type, obj.metadata.resourceVersion]), () => {});
     try {
@@ -366,13 +366,13 @@ describe('test API server: objects', () => {
       // A manager that changes nothing owns nothing: still no write.
       const otherManager = await raw(c, 'PUT', `/api/v1/namespaces/${NS}/configmaps/noop?fieldManager=someone-else`, { body: cm });
       expect([otherManager.status, otherManager.body.metadata.resourceVersion]).toEqual([200, cm.metadata!.resourceVersion]);
-      expect(c.resourceVersion()).toBe(rv);
+      expect(c.api.store.currentRv()).toBe(rv);
       // Applying the same configuration twice writes once.
       const applyPath = `${WIDGETS_PATH(NS)}/noop-apply?fieldManager=applier`;
       const first = await raw(c, 'PATCH', applyPath, { contentType: PatchStrategy.ServerSideApply, body: widget('noop-apply', { size: 2 }) });
       const second = await raw(c, 'PATCH', applyPath, { contentType: PatchStrategy.ServerSideApply, body: widget('noop-apply', { size: 2 }) });
       expect([first.status, second.status, second.body.metadata.resourceVersion]).toEqual([201, 200, first.body.metadata.resourceVersion]);
-      expect(c.resourceVersion()).toBe(Number(first.body.metadata.resourceVersion));
+      expect(c.api.store.currentRv()).toBe(Number(first.body.metadata.resourceVersion));
       // A real change now: it must be the first event the watch sees.
       const changed = await k.core.replaceNamespacedConfigMap({ name: 'noop', namespace: NS, body: { ...cm, data: { a: '2' } } });
       await waitFor(() => events.length > 0, 'the MODIFIED event');
@@ -611,7 +611,7 @@ describe('test API server: objects', () => {
     await child('gc-fg-block', fg, { finalizers: ['example.test/hold'] });
     await child('gc-fg-free', fg, { finalizers: ['example.test/hold'] }, false);
     const seen: string[][] = [];
-    const watch = await new Watch(k.kc).watch(`/api/v1/namespaces/${NS}/configmaps`, { resourceVersion: String(c.resourceVersion()), fieldSelector: 'metadata.name=gc-fg-block' }, (_t, o) => seen.push(o.metadata.finalizers ?? []), () => {});
+    const watch = await new Watch(k.kc).watch(`/api/v1/namespaces/${NS}/configmaps`, { resourceVersion: String(c.api.store.currentRv()), fieldSelector: 'metadata.name=gc-fg-block' }, (_t, o) => seen.push(o.metadata.finalizers ?? []), () => {});
     const fgDel = await raw(c, 'DELETE', `/api/v1/namespaces/${NS}/configmaps/gc-fg`, { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' } });
     expect([fgDel.status, fgDel.body.metadata.finalizers]).toEqual([200, ['foregroundDeletion']]);
     expect(fgDel.body.metadata.deletionTimestamp).toEqual(expect.any(String));
@@ -747,7 +747,7 @@ describe('test API server: objects', () => {
     expect(names(await k.core.listNamespacedConfigMap({ namespace: ns }))).toEqual(['p0', 'p2', 'p2a']);
 
     // dryRun=All: validated, defaulted and answered, never stored.
-    const rv = c.resourceVersion();
+    const rv = c.api.store.currentRv();
     const dry = await raw(c, 'POST', `/api/v1/namespaces/${ns}/configmaps?dryRun=All`, { body: { metadata: { generateName: 'dry-' } } });
     expect(dry.status).toBe(201);
     expect(dry.body.metadata.name).toMatch(/^dry-/);
@@ -756,7 +756,7 @@ describe('test API server: objects', () => {
     expect((await raw(c, 'DELETE', `/api/v1/namespaces/${ns}/configmaps/p0?dryRun=All`)).status).toBe(200);
     expect((await raw(c, 'POST', `/api/v1/namespaces/${ns}/configmaps?dryRun=All`, { body: { metadata: { name: 'Bad_Name' } } })).status).toBe(422);
     expect((await raw(c, 'POST', `/api/v1/namespaces/${ns}/configmaps?dryRun=Some`, { body: { metadata: { name: 'x' } } })).status).toBe(400);
-    expect(c.resourceVersion()).toBe(rv);
+    expect(c.api.store.currentRv()).toBe(rv);
     expect((await k.core.readNamespacedConfigMap({ name: 'p0', namespace: ns })).data).toBeUndefined();
 
     // Delete preconditions.

@@ -192,7 +192,7 @@ describe('test API server: watch', () => {
   it('a watch from a resourceVersion ahead of the server sends only the changes after that version', async () => {
     const ns = 'w-ahead';
     const path = CM_PATH(ns);
-    const ahead = c.resourceVersion() + 3;
+    const ahead = c.api.store.currentRv() + 3;
     const w = await rawWatch(`${path}?watch=true&resourceVersion=${ahead}`);
     const written: number[] = [];
     for (let i = 0; i < 5; i++) written.push(rvOf(await createCm(ns, `ahead${i}`, { v: '1' })));
@@ -221,7 +221,7 @@ describe('test API server: watch', () => {
     expect(first.object.data).toBeUndefined();
     expect(first.object.metadata.name).toBeUndefined();
     expect(rvOf(first.object)).toBeGreaterThanOrEqual(rvOf(x));
-    expect(rvOf(first.object)).toBeLessThanOrEqual(c.resourceVersion());
+    expect(rvOf(first.object)).toBeLessThanOrEqual(c.api.store.currentRv());
 
     const changed = await patchCm(ns, 'x', { data: { v: '2' } });
     const seenBefore = withBm.events.length;
@@ -296,7 +296,7 @@ describe('test API server: watch', () => {
       const b = await rawWatch(`${CM_PATH('default')}?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true&timeoutSeconds=3`, slow);
       expect(await ended(b)).toBe('end');
       expect(b.events.map((e) => e.type)).toEqual(['BOOKMARK']);
-      expect(rvOf(b.events[0]!.object)).toBe(slow.resourceVersion());
+      expect(rvOf(b.events[0]!.object)).toBe(slow.api.store.currentRv());
     } finally {
       await slow.stop();
     }
