@@ -5,7 +5,6 @@ import { type ObjectApi, type FieldValidation, type ListOptions, type ObjectList
 import { discoveryDoc } from './discovery.js';
 import { ApiError, type FieldError, badRequest, invalid, methodNotAllowed, notFound } from './errors.js';
 import { type RequestHooks, type RequestRecord } from './hooks.js';
-import { PROTOBUF, decodeProtobuf } from './protobuf.js';
 import { KUBE_VERSION, openapiDoc, openapiRoot } from './openapi.js';
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
@@ -280,13 +279,9 @@ export class KubeHttpServer {
     const rendering = renderingOf(req.headers.accept, q);
     const parseBody = (): JsonValue => {
       if (body.length === 0) throw badRequest('the body of the request was empty');
-      const ct = String(req.headers['content-type'] ?? 'application/json');
-      if (ct.includes('yaml')) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
-      if (ct.startsWith(PROTOBUF)) {
-        // Built-in types only: custom resources have no protobuf encoding.
-        if (def.crd) throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
-        return decodeProtobuf(body);
-      }
+      // JSON bodies only: YAML and protobuf (typed `kubectl create`/`run`) are answered 415, as for a custom resource.
+      const ct = String(req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
+      if (ct !== 'application/json' && ct !== '') throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
       try {
         return JSON.parse(body.toString('utf8'));
       } catch (e) {

@@ -856,6 +856,15 @@ describe('test API server: objects', () => {
     expect(mpCr.body.spec).toEqual({ size: 1, tags: ['b'] });
   });
 
+  it('request bodies are JSON: protobuf (typed kubectl create) and YAML are 415, nothing is stored', async () => {
+    const before = c.api.store.list('/configmaps', NS).length;
+    for (const contentType of ['application/vnd.kubernetes.protobuf', 'application/yaml']) {
+      const r = await raw(c, 'POST', `/api/v1/namespaces/${NS}/configmaps`, { contentType, body: 'k8s\u0000\n\u000f\n\u0002v1\u0012\tConfigMap' });
+      expect(expectStatus(r.body, 415, 'UnsupportedMediaType').message).toBe('the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
+    }
+    expect(c.api.store.list('/configmaps', NS)).toHaveLength(before);
+  });
+
   it('server-side apply: create, managedFields, conflicts, force, and removal of fields a manager stops applying', async () => {
     const path = `${WIDGETS_PATH(NS)}/ssa`;
     const apply = (manager: string, spec: Record<string, unknown> | undefined, force = false) =>
