@@ -1,10 +1,9 @@
 // ObjectApi: reads and writes objects with kube-apiserver's semantics (defaulting, validation, the four patch types,
 // status/scale subresources, generation, managed fields, finalizers, dry run), shared by HTTP handlers and controllers.
 import { randomUUID } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
 import { checkCrdSchemas, prune } from './crd.js';
 import { ApiError, type FieldError, badRequest, conflict, forbidden, invalid, notFound, staleConflict, unsupportedMediaType } from './errors.js';
-import { type ManagerInfo, applyConfig, trackUpdate } from './managedfields.js';
+import { type ManagerInfo, trackUpdate } from './managedfields.js';
 import { goDecode } from './gojson.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import type { Registry } from './registry.js';
@@ -47,7 +46,7 @@ export interface ListOptions {
 /** A list as the API answers it: apiVersion and kind of the list, its metadata, and the items with their own. */
 export type ObjectList = { apiVersion: string; kind: string; metadata: JsonObject; items: KubeObject[] };
 
-export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
+export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
 const GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 
 export const randomSuffix = (n = 5): string => Array.from({ length: n }, () => GENERATE_CHARS[Math.floor(Math.random() * GENERATE_CHARS.length)]).join('');
@@ -158,7 +157,7 @@ export class ObjectApi {
 
   // ---------------- writes ----------------
 
-  create(def: ResourceDef, ns: string | undefined, body: JsonValue | undefined, opts: WriteOptions, appliedManaged?: JsonObject[]): WriteResult {
+  create(def: ResourceDef, ns: string | undefined, body: JsonValue | undefined, opts: WriteOptions): WriteResult {
     if (!isPlainObject(body)) throw badRequest('Object is not a valid JSON object');
     if (def.crd && this.store.get('apiextensions.k8s.io/customresourcedefinitions', undefined, `${def.resource}.${def.group}`)?.metadata.deletionTimestamp) {
       throw new ApiError(405, 'MethodNotAllowed', 'create not allowed while custom resource definition is terminating', { group: def.group, kind: def.resource });
@@ -187,7 +186,7 @@ export class ObjectApi {
     if (m.name && this.getStored(def, m.namespace, m.name)) {
       throw new ApiError(409, 'AlreadyExists', `${def.group ? `${def.resource}.${def.group}` : def.resource} "${m.name}" already exists`, { name: m.name, ...(def.group ? { group: def.group } : {}), kind: def.resource });
     }
-    m.managedFields = appliedManaged ?? trackUpdate(undefined, obj, def.schema.root, this.registry.walker, this.manager(def, opts));
+    m.managedFields = trackUpdate(undefined, obj, def.schema.root, this.registry.walker, this.manager(def, opts));
     if (m.managedFields.length === 0) delete m.managedFields;
     if (opts.dryRun) return { obj, warnings };
     const stored = this.store.commit('ADDED', def.storage, this.storedOf(def, obj));
@@ -212,17 +211,17 @@ export class ObjectApi {
     return { obj: this.commitUpdate(def, old, obj, opts), warnings };
   }
 
-  patch(def: ResourceDef, ns: string | undefined, name: string, contentType: string, raw: string, opts: WriteOptions & { force?: boolean }): WriteResult {
+  patch(def: ResourceDef, ns: string | undefined, name: string, contentType: string, raw: string, opts: WriteOptions): WriteResult {
     const type = contentType.split(';')[0]!.trim();
-    if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(PATCH_TYPES);
-    if (type === 'application/strategic-merge-patch+json' && !def.strategicMerge) throw unsupportedMediaType(PATCH_TYPES.filter((t) => !t.startsWith('application/strategic')));
+    // Custom resources have no strategic merge patch; nothing has server-side apply (apply-patch+yaml).
+    const accepted = def.strategicMerge ? PATCH_TYPES : PATCH_TYPES.filter((t) => !t.startsWith('application/strategic'));
+    if (!accepted.includes(type)) throw unsupportedMediaType(accepted);
     let patch: JsonValue;
     try {
-      patch = type === 'application/apply-patch+yaml' ? parseYaml(raw) : JSON.parse(raw);
+      patch = JSON.parse(raw);
     } catch (e) {
       throw badRequest(`error decoding patch: ${(e as Error).message}`);
     }
-    if (type === 'application/apply-patch+yaml') return this.apply(def, ns, name, patch, opts);
     if (opts.subresource === 'scale') {
       const scale = this.getScale(def, ns, name);
       const patched = this.applyPatch(def, type, scale, patch, true);
@@ -246,43 +245,8 @@ export class ObjectApi {
     return strategicMergePatch(target, patch, def.schema.root, this.registry.walker);
   }
 
-  private apply(def: ResourceDef, ns: string | undefined, name: string, cfg: JsonValue, opts: WriteOptions & { force?: boolean }): WriteResult {
-    if (!isPlainObject(cfg)) throw badRequest('error decoding YAML: the applied configuration is not an object');
-    if (!opts.fieldManager) throw invalid('Patch', '', name, [{ type: 'FieldValueRequired', field: 'fieldManager', detail: 'is required for apply patch' }]);
-    if (cfg.apiVersion !== apiVersionOfDef(def) || cfg.kind !== def.kind) {
-      throw badRequest(`the API version in the data (${cfg.apiVersion ?? ''}) does not match the expected API version (${apiVersionOfDef(def)})`);
-    }
-    const cfgName = at(cfg, 'metadata', 'name');
-    if (cfgName && cfgName !== name) throw badRequest(`the name of the object (${cfgName}) does not match the name on the URL (${name})`);
-    const warnings: string[] = [];
-    const unknown: string[] = [];
-    const clean = deepClone(cfg);
-    prune(clean, def.schema.root, [], unknown, (s) => this.registry.resolve(s));
-    const typeError = def.crd ? undefined : goDecode(clean, def.schema.root, (s) => this.registry.resolve(s), def.kind);
-    if (unknown.length || typeError) {
-      // The field manager cannot type the applied object: a plain error in kube-apiserver, hence a 500 without reason.
-      const errs = typeError ? [typeError] : unknown.map((u) => `.${u}: field not declared in schema`);
-      throw new ApiError(500, '', `failed to create typed patch object (${ns ?? ''}/${name}; ${def.group}/${def.version}, Kind=${def.kind}): ${errs.length === 1 ? errs[0] : `errors:\n  ${errs.join('\n  ')}`}`);
-    }
-    const liveStored = this.getStored(def, ns, name);
-    const who = this.manager(def, opts);
-    const target = { group: def.group, kind: def.kind, name };
-    if (!liveStored) {
-      if (opts.subresource) throw notFound(gr(def), name);
-      const merged = withMetadata(applyConfig(undefined, clean, def.schema.root, this.registry.walker, who, !!opts.force, target));
-      merged.metadata.name = name;
-      const created = this.create(def, ns, merged, { ...opts, fieldValidation: 'Ignore' }, merged.metadata.managedFields);
-      return { obj: created.obj, warnings, created: true };
-    }
-    const live = this.view(def, liveStored);
-    const cfgRv = at(cfg, 'metadata', 'resourceVersion');
-    if (cfgRv && cfgRv !== live.metadata.resourceVersion) throw staleConflict(gr(def), name);
-    const merged = withMetadata(applyConfig(live, clean, def.schema.root, this.registry.walker, who, !!opts.force, target));
-    return { obj: this.commitUpdate(def, live, merged, opts, merged.metadata.managedFields), warnings };
-  }
-
-  /** Shared tail of update/patch/apply: subresource scoping, metadata carry-over, defaults, generation, commit. */
-  private commitUpdate(def: ResourceDef, old: KubeObject, candidate: JsonObject, opts: WriteOptions, appliedManaged?: JsonObject[]): KubeObject {
+  /** Shared tail of update/patch: subresource scoping, metadata carry-over, defaults, generation, commit. */
+  private commitUpdate(def: ResourceDef, old: KubeObject, candidate: JsonObject, opts: WriteOptions): KubeObject {
     let next: JsonObject;
     if (opts.subresource === 'status') {
       const oldMeta: JsonObject = deepClone(old.metadata);
@@ -317,7 +281,7 @@ export class ObjectApi {
     }
     this.defaultAndValidate(def, obj, old);
     if (def.generation && !deepEqual(specOf(def, obj), specOf(def, old))) m.generation = (old.metadata.generation ?? 0) + 1;
-    const managed = appliedManaged ?? trackUpdate(old, obj, def.schema.root, this.registry.walker, this.manager(def, opts));
+    const managed = trackUpdate(old, obj, def.schema.root, this.registry.walker, this.manager(def, opts));
     if (managed.length === 0) delete m.managedFields;
     else m.managedFields = managed;
     m.resourceVersion = old.metadata.resourceVersion;

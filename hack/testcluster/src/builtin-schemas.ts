@@ -1,5 +1,5 @@
 // client-node's generated model classes -> OpenAPI v3 schemas of the built-in types under upstream names, with the
-// patch strategies, merge keys and list types that strategic merge patch and server-side apply read. Pure.
+// patch strategies, merge keys and list types that strategic merge patch and managedFields tracking read. Pure.
 import * as k8s from '@kubernetes/client-node';
 import type { JsonObject } from './types.js';
 
@@ -81,7 +81,7 @@ const patchMeta: Record<string, { strategy: string; key?: string; listKeys?: str
   'V1NamespaceStatus.conditions': { strategy: 'merge', key: 'type' },
 };
 
-/** Lists server-side apply treats as sets (x-kubernetes-list-type: set). */
+/** Lists field ownership treats as sets (x-kubernetes-list-type: set). */
 const setLists = new Set(['V1ObjectMeta.finalizers']);
 
 const versionOf = (cls: string): string => `v${/V(\d+(?:alpha\d+|beta\d+)?)/.exec(cls)?.[1] ?? '1'}`;

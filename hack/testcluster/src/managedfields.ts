@@ -1,15 +1,13 @@
-// Field ownership and server-side apply after structured-merge-diff: metadata.managedFields (FieldsV1) updated on
-// every write, and apply merged by the schema's list/map types with removed fields dropped and conflicts reported.
-import { ApiError } from './errors.js';
+// Field ownership after structured-merge-diff: metadata.managedFields (FieldsV1) updated on every write. No
+// server-side apply: the apply patch type is not served (415).
 import type { SchemaWalker } from './patch.js';
-import { type JsonObject, type JsonValue, type KubeObject, type Schema, arrayOr, at, deepClone, deepEqual, isPlainObject, nowTime, objectOr } from './types.js';
+import { type JsonObject, type JsonValue, type KubeObject, type Schema, arrayOr, at, deepEqual, isPlainObject, nowTime, objectOr } from './types.js';
 
 type J = JsonValue | undefined;
 
 /**
- * Field ownership (metadata.managedFields, FieldsV1) and server-side apply, after sigs.k8s.io/structured-merge-diff:
- * every write records which manager set which fields; apply merges a configuration by the schema's list and map
- * types, removes fields the applier stopped applying, and reports conflicts with other managers' values.
+ * Field ownership (metadata.managedFields, FieldsV1), after sigs.k8s.io/structured-merge-diff: every write records
+ * which manager set which fields.
  */
 
 type PE = string;
@@ -87,21 +85,6 @@ function valueAt(obj: J, path: FieldPath): J {
     if (cur === undefined) return undefined;
   }
   return cur;
-}
-
-function removePath(obj: J, path: FieldPath): void {
-  const last = path[path.length - 1] === '.' ? path.length - 2 : path.length - 1;
-  if (last < 0) return;
-  const parent = valueAt(obj, path.slice(0, last));
-  const pe = path[last]!;
-  if (pe.startsWith('f:') && isPlainObject(parent)) delete parent[pe.slice(2)];
-  else if (Array.isArray(parent)) {
-    const want: JsonValue = JSON.parse(pe.slice(2));
-    const idx = pe.startsWith('k:')
-      ? parent.findIndex((it) => Object.entries(objectOr(want)).every(([k, v]) => deepEqual(at(it, k), v)))
-      : parent.findIndex((x) => deepEqual(x, want));
-    if (idx >= 0 && (path[path.length - 1] === '.' || pe.startsWith('v:'))) parent.splice(idx, 1);
-  }
 }
 
 export function toFieldsV1(set: FieldSet): JsonObject {
@@ -193,96 +176,4 @@ export function trackUpdate(old: KubeObject | undefined, next: KubeObject, schem
   me.time = nowTime();
   me.apiVersion = who.apiVersion;
   return renderEntries(entries);
-}
-
-/** Merges an applied configuration into the live object following list-map/set/atomic semantics. */
-function ssaMerge(live: J, cfg: JsonValue, s: Schema | undefined, w: SchemaWalker): JsonValue {
-  if (isPlainObject(cfg)) {
-    if (s?.['x-kubernetes-map-type'] === 'atomic' || !isPlainObject(live)) return deepClone(cfg);
-    const out: JsonObject = { ...live };
-    for (const [k, v] of Object.entries(cfg)) {
-      if (v === null) delete out[k];
-      else out[k] = v === undefined ? undefined : ssaMerge(live[k], v, w.child(s, k), w);
-    }
-    return out;
-  }
-  if (Array.isArray(cfg) && Array.isArray(live)) {
-    const lt = s?.['x-kubernetes-list-type'];
-    if (lt === 'map') {
-      const keys = arrayOr(s?.['x-kubernetes-list-map-keys']).map(String);
-      const out = [...live];
-      for (const item of cfg) {
-        const id = keyFields(item, keys);
-        const i = out.findIndex((x) => deepEqual(keyFields(x, keys), id));
-        if (i >= 0) out[i] = ssaMerge(out[i], item, w.items(s), w);
-        else out.push(deepClone(item));
-      }
-      return out;
-    }
-    if (lt === 'set') return [...live, ...cfg.filter((x) => !live.some((y) => deepEqual(x, y)))];
-  }
-  return deepClone(cfg);
-}
-
-function renderField(p: FieldPath): string {
-  return p
-    .filter((pe) => pe !== '.')
-    .map((pe) => {
-      if (pe.startsWith('f:')) return `.${pe.slice(2)}`;
-      if (pe.startsWith('k:')) return `[${Object.entries(objectOr(JSON.parse(pe.slice(2)) as JsonValue)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
-      return `[=${pe.slice(2)}]`;
-    })
-    .join('');
-}
-
-export interface ApplyTarget {
-  group: string;
-  kind: string;
-  name: string;
-}
-
-/** Server-side apply of `cfg` onto `live` (undefined: create). Returns the merged object with managedFields set. */
-export function applyConfig(live: KubeObject | undefined, cfg: JsonObject, schema: Schema | undefined, w: SchemaWalker, who: ManagerInfo, force: boolean, target: ApplyTarget): JsonObject {
-  const scope = who.subresource === 'status' ? 'status' : 'main';
-  const cfgSet = fieldsOf(cfg, schema, w, scope);
-  const entries = parseEntries(live?.metadata?.managedFields);
-  const me = findOrAdd(entries, who.manager, 'Apply', who.apiVersion, who.subresource);
-  const conflicts: Array<{ e: Entry; p: string }> = [];
-  for (const e of entries) {
-    if (e === me) continue;
-    for (const p of cfgSet) {
-      const path = unkey(p);
-      if (path[path.length - 1] === '.' || !e.set.has(p)) continue;
-      if (!deepEqual(valueAt(cfg, path), valueAt(live, path))) conflicts.push({ e, p });
-    }
-  }
-  if (conflicts.length && !force) {
-    const byMgr = new Map<Entry, string[]>();
-    for (const c of conflicts) byMgr.set(c.e, [...(byMgr.get(c.e) ?? []), renderField(unkey(c.p))]);
-    // As fieldmanager's printManager: apply managers by name; update managers with their apiVersion.
-    const printed = (e: Entry) => `"${e.manager}"${e.subresource ? ` with subresource "${e.subresource}"` : ''}${e.operation === 'Update' ? ` using ${e.apiVersion}` : ''}`;
-    const byKey = (a: Entry, b: Entry) => `${a.manager}\0${a.operation}`.localeCompare(`${b.manager}\0${b.operation}`);
-    const parts = [...byMgr.entries()].sort(([a], [b]) => byKey(a, b)).map(([e, fields]) => (conflicts.length === 1 ? `conflict with ${printed(e)}: ${fields[0]}` : `conflicts with ${printed(e)}:\n- ${fields.join('\n- ')}`));
-    throw new ApiError(409, 'Conflict', `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? 's' : ''}: ${parts.join('\n')}`, {
-      name: target.name,
-      ...(target.group ? { group: target.group } : {}),
-      kind: target.kind,
-      causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${printed(c.e)}`, field: renderField(unkey(c.p)) })),
-    });
-  }
-  for (const c of conflicts) c.e.set.delete(c.p);
-  const scoped = scope === 'status' ? { status: cfg.status } : Object.fromEntries(Object.entries(cfg).filter(([k]) => k !== 'status'));
-  // An object merged into an object: an object (objectOr only tells the compiler).
-  const merged = objectOr(ssaMerge(live ?? {}, scoped, schema, w));
-  const others = entries.filter((e) => e !== me);
-  for (const p of me.set) {
-    if (cfgSet.has(p) || others.some((e) => e.set.has(p))) continue;
-    removePath(merged, unkey(p));
-  }
-  me.set = cfgSet;
-  me.time = nowTime();
-  me.apiVersion = who.apiVersion;
-  const meta = isPlainObject(merged.metadata) ? merged.metadata : (merged.metadata = {});
-  meta.managedFields = renderEntries(entries);
-  return merged;
 }

@@ -11,7 +11,6 @@ const P = {
   dryRun: q('dryRun', 'string', 'When present, indicates that modifications should not be persisted.'),
   fieldManager: q('fieldManager', 'string', 'fieldManager is a name associated with the actor or entity that is making these changes.'),
   fieldValidation: q('fieldValidation', 'string', 'fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: Ignore, Warn (default), Strict.'),
-  force: q('force', 'boolean', 'Force is going to "force" Apply requests.'),
   pretty: q('pretty', 'string', "If 'true', then the output is pretty printed."),
   labelSelector: q('labelSelector', 'string', 'A selector to restrict the list of returned objects by their labels.'),
   fieldSelector: q('fieldSelector', 'string', 'A selector to restrict the list of returned objects by their fields.'),
@@ -31,7 +30,7 @@ const jsonContent = (schemaName: string) => ({ content: { 'application/json': { 
 /** kubectl apply uses strategic merge patch exactly when the PATCH operation lists its media type. */
 const patchBody = (d: ResourceDef) => ({
   content: Object.fromEntries(
-    ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json', ...(d.strategicMerge ? ['application/strategic-merge-patch+json'] : [])].map((t) => [t, { schema: ref('io.k8s.apimachinery.pkg.apis.meta.v1.Patch') }]),
+    ['application/json-patch+json', 'application/merge-patch+json', ...(d.strategicMerge ? ['application/strategic-merge-patch+json'] : [])].map((t) => [t, { schema: ref('io.k8s.apimachinery.pkg.apis.meta.v1.Patch') }]),
   ),
   required: true,
 });
@@ -68,7 +67,7 @@ function paths(d: ResourceDef): Record<string, JsonObject> {
     parameters: itemParams,
     get: op('get', 'read', '', []),
     put: op('put', 'replace', '', [P.dryRun, P.fieldManager, P.fieldValidation], { body: { ...jsonContent(d.schemaName), required: true } }),
-    patch: op('patch', 'patch', '', [P.dryRun, P.fieldManager, P.fieldValidation, P.force], { body: patchBody(d) }),
+    patch: op('patch', 'patch', '', [P.dryRun, P.fieldManager, P.fieldValidation], { body: patchBody(d) }),
     delete: op('delete', 'delete', '', [P.gracePeriodSeconds, P.propagationPolicy, P.dryRun], { responseSchema: 'io.k8s.apimachinery.pkg.apis.meta.v1.Status' }),
   };
   if (d.status) {
@@ -76,7 +75,7 @@ function paths(d: ResourceDef): Record<string, JsonObject> {
       parameters: itemParams,
       get: op('get', 'read', 'Status', []),
       put: op('put', 'replace', 'Status', [P.dryRun, P.fieldManager, P.fieldValidation], { body: { ...jsonContent(d.schemaName), required: true } }),
-      patch: op('patch', 'patch', 'Status', [P.dryRun, P.fieldManager, P.fieldValidation, P.force], { body: patchBody(d) }),
+      patch: op('patch', 'patch', 'Status', [P.dryRun, P.fieldManager, P.fieldValidation], { body: patchBody(d) }),
     };
   }
   if (d.scale) {
@@ -86,7 +85,7 @@ function paths(d: ResourceDef): Record<string, JsonObject> {
       parameters: itemParams,
       get: op('get', 'read', 'Scale', [], { responseSchema: scaleName }, scaleGvk),
       put: op('put', 'replace', 'Scale', [P.dryRun, P.fieldManager, P.fieldValidation], { body: { ...jsonContent(scaleName), required: true }, responseSchema: scaleName }, scaleGvk),
-      patch: op('patch', 'patch', 'Scale', [P.dryRun, P.fieldManager, P.fieldValidation, P.force], { body: patchBody(d), responseSchema: scaleName }, scaleGvk),
+      patch: op('patch', 'patch', 'Scale', [P.dryRun, P.fieldManager, P.fieldValidation], { body: patchBody(d), responseSchema: scaleName }, scaleGvk),
     };
   }
   if (d.namespaced) {

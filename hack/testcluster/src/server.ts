@@ -315,8 +315,7 @@ export class KubeHttpServer {
         return send(res, 200, r.obj, warningHeader(r.warnings));
       }
       case 'patch': {
-        const force = q.get('force') === 'true';
-        const r = this.api.patch(def, ns, route.name!, String(req.headers['content-type'] ?? ''), body.toString('utf8'), { ...wopts, force });
+        const r = this.api.patch(def, ns, route.name!, String(req.headers['content-type'] ?? ''), body.toString('utf8'), wopts);
         return send(res, r.created ? 201 : 200, r.obj, warningHeader(r.warnings));
       }
       case 'delete': {

@@ -1,5 +1,5 @@
 // The test API server through the real kubectl (v1.32 client): apply/get/describe/scale/wait/explain/delete,
-// server-side apply, field validation and schema errors on a test CRD, built-in types, and the `npm run testcluster` CLI.
+// field validation and schema errors on a test CRD, built-in types, and the `npm run testcluster` CLI.
 // Expected texts are what kube-apiserver v1.32 answers and kubectl v1.32 prints for the same requests.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -259,38 +259,6 @@ describe('kubectl against the test API server', () => {
     expect(errText(gone)).toBe('Error from server (NotFound): widgets.example.test "held" not found');
   });
 
-  it('apply --server-side: create, update, conflict with another manager, --force-conflicts', async () => {
-    const ssa = (size: number, extra: string[] = []) => k.apply(widget('s', `{size: ${size}}`), ['--server-side', ...extra]);
-    expect((await ssa(5)).stdout).toBe('widget.example.test/s serverside-applied\n');
-    expect((await ssa(6)).stdout).toBe('widget.example.test/s serverside-applied\n');
-    expect(await k.ok(['get', 'widget', 's', '-o', 'jsonpath={.spec.size} {.metadata.generation}'])).toBe('6 2');
-    const conflict = await ssa(7, ['--field-manager=other']);
-    expect(conflict.code).toBe(1);
-    expect(errText(conflict)).toBe(
-      [
-        'error: Apply failed with 1 conflict: conflict with "kubectl": .spec.size',
-        'Please review the fields above--they currently have other managers. Here',
-        'are the ways you can resolve this warning:',
-        '* If you intend to manage all of these fields, please re-run the apply',
-        '  command with the `--force-conflicts` flag.',
-        '* If you do not intend to manage all of the fields, please edit your',
-        '  manifest to remove references to the fields that should keep their',
-        '  current managers.',
-        "* You may co-own fields by updating your manifest to match the existing",
-        '  value; in this case, you\'ll become the manager if the other manager(s)',
-        '  stop managing the field (remove it from their configuration).',
-        'See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts',
-      ].join('\n'),
-    );
-    expect(await k.ok(['get', 'widget', 's', '-o', 'jsonpath={.spec.size}'])).toBe('6');
-    // Applying the same value co-owns without a conflict.
-    expect((await ssa(6, ['--field-manager=other'])).code).toBe(0);
-    expect((await ssa(7, ['--field-manager=other', '--force-conflicts'])).stdout).toBe('widget.example.test/s serverside-applied\n');
-    const y = parseYaml(await k.ok(['get', 'widget', 's', '-o', 'yaml', '--show-managed-fields']));
-    expect(y.spec).toEqual({ size: 7 });
-    expect(y.metadata.managedFields.map((m: { manager: string; operation: string; fieldsV1: unknown }) => [m.manager, m.operation, m.fieldsV1])).toEqual([['other', 'Apply', { 'f:spec': { 'f:size': {} } }]]);
-  });
-
   it('field validation: unknown fields are errors by default, warnings with --validate=warn, dropped with --validate=false', async () => {
     const bogus = widget('v', '{size: 2, bogus: 1}');
     const strict = await k.apply(bogus);
@@ -308,13 +276,6 @@ describe('kubectl against the test API server', () => {
     expect(errText(patchStrict)).toMatch(/^Error from server \(BadRequest\): error when applying patch:\n.*\nto:\nResource: "example\.test\/v1, Resource=widgets", GroupVersionKind: "example\.test\/v1, Kind=Widget"\nName: "v", Namespace: "default"\nfor: "STDIN": error when patching "STDIN": strict decoding error: unknown field "spec\.bogus"$/s);
     const ignored = await k.apply(widget('v', '{size: 3, bogus: 1}'), ['--validate=false']);
     expect([ignored.code, ignored.stdout, errText(ignored)]).toEqual([0, 'widget.example.test/v configured\n', '']);
-    expect(await k.ok(['get', 'widget', 'v', '-o', 'jsonpath={.spec}'])).toBe('{"size":3}');
-
-    // Server-side apply cannot drop what the schema does not declare, whatever the validation level.
-    for (const level of ['--validate=strict', '--validate=false']) {
-      const ssa = await k.apply(widget('v', '{size: 4, bogus: 1}'), ['--server-side', level]);
-      expect([ssa.code, errText(ssa)]).toEqual([1, 'Error from server: failed to create typed patch object (default/v; example.test/v1, Kind=Widget): .spec.bogus: field not declared in schema']);
-    }
     expect(await k.ok(['get', 'widget', 'v', '-o', 'jsonpath={.spec}'])).toBe('{"size":3}');
   });
 

@@ -2,7 +2,7 @@
 // type matters) against what kube-apiserver v1.32 does. One `it` per behaviour; watches live in watch.test.ts and
 // kubectl in kubectl.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { PatchStrategy, Watch, setHeaderOptions, type KubernetesObject, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
+import { PatchStrategy, Watch, setHeaderOptions, type V1ConfigMap, type V1Deployment } from '@kubernetes/client-node';
 import { SimulatedPodRunner, crashLoopStatus, startTestCluster, type TestCluster } from '../src/index.js';
 import {
   WIDGETS_PATH,
@@ -367,12 +367,6 @@ describe('test API server: objects', () => {
       const otherManager = await raw(c, 'PUT', `/api/v1/namespaces/${NS}/configmaps/noop?fieldManager=someone-else`, { body: cm });
       expect([otherManager.status, otherManager.body.metadata.resourceVersion]).toEqual([200, cm.metadata!.resourceVersion]);
       expect(c.api.store.currentRv()).toBe(rv);
-      // Applying the same configuration twice writes once.
-      const applyPath = `${WIDGETS_PATH(NS)}/noop-apply?fieldManager=applier`;
-      const first = await raw(c, 'PATCH', applyPath, { contentType: PatchStrategy.ServerSideApply, body: widget('noop-apply', { size: 2 }) });
-      const second = await raw(c, 'PATCH', applyPath, { contentType: PatchStrategy.ServerSideApply, body: widget('noop-apply', { size: 2 }) });
-      expect([first.status, second.status, second.body.metadata.resourceVersion]).toEqual([201, 200, first.body.metadata.resourceVersion]);
-      expect(c.api.store.currentRv()).toBe(Number(first.body.metadata.resourceVersion));
       // A real change now: it must be the first event the watch sees.
       const changed = await k.core.replaceNamespacedConfigMap({ name: 'noop', namespace: NS, body: { ...cm, data: { a: '2' } } });
       await waitFor(() => events.length > 0, 'the MODIFIED event');
@@ -850,7 +844,7 @@ describe('test API server: objects', () => {
     const smpCr = await raw(c, 'PATCH', `${WIDGETS_PATH(NS)}/patch`, { contentType: PatchStrategy.StrategicMergePatch, body: { spec: { size: 2 } } });
     expect(smpCr.status).toBe(415);
     expect(expectStatus(smpCr.body, 415, 'UnsupportedMediaType').message).toBe(
-      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json',
     );
     const mpCr = await raw(c, 'PATCH', `${WIDGETS_PATH(NS)}/patch`, { contentType: PatchStrategy.MergePatch, body: { spec: { tags: ['b'] } } });
     expect(mpCr.body.spec).toEqual({ size: 1, tags: ['b'] });
@@ -865,78 +859,12 @@ describe('test API server: objects', () => {
     expect(c.api.store.list('/configmaps', NS)).toHaveLength(before);
   });
 
-  it('server-side apply: create, managedFields, conflicts, force, and removal of fields a manager stops applying', async () => {
-    const path = `${WIDGETS_PATH(NS)}/ssa`;
-    const apply = (manager: string, spec: Record<string, unknown> | undefined, force = false) =>
-      raw(c, 'PATCH', `${path}?fieldManager=${manager}${force ? '&force=true' : ''}`, { contentType: PatchStrategy.ServerSideApply, body: spec ? widget('ssa', spec) : { apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'ssa' } } });
-    const created = await apply('mgr-a', { size: 3, color: 'red', tags: ['x'] });
-    expect(created.status).toBe(201);
-    expect(created.body.spec).toEqual({ size: 3, color: 'red', tags: ['x'] });
-    const entryOf = (o: Json, m: string) => o.metadata.managedFields.find((e: Json) => e.manager === m);
-    expect(entryOf(created.body, 'mgr-a')).toMatchObject({ manager: 'mgr-a', operation: 'Apply', apiVersion: WIDGET_API_VERSION, fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:size': {}, 'f:color': {}, 'f:tags': {} } } });
-    expect(entryOf(created.body, 'mgr-a').time).toEqual(expect.any(String));
-
-    // Through client-node too: apply with another manager conflicts on a field with a different value.
-    const conflict = await rejection(k.objects.patch<KubernetesObject>({ ...widget('ssa', { color: 'blue' }), metadata: { name: 'ssa', namespace: NS } }, undefined, undefined, 'mgr-b', false, PatchStrategy.ServerSideApply));
-    expect(conflict.code).toBe(409);
-    expect(expectStatus(conflict.body, 409, 'Conflict')).toMatchObject({
-      message: 'Apply failed with 1 conflict: conflict with "mgr-a": .spec.color',
-      details: { causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "mgr-a"', field: '.spec.color' }] },
-    });
-    // Same value: shared ownership, no conflict.
-    const shared = await apply('mgr-c', { size: 3 });
-    expect(shared.status).toBe(200);
-    expect(entryOf(shared.body, 'mgr-c').fieldsV1).toEqual({ 'f:spec': { 'f:size': {} } });
-    // force takes the field over.
-    const forced = await apply('mgr-b', { color: 'blue' }, true);
-    expect(forced.status).toBe(200);
-    expect(forced.body.spec.color).toBe('blue');
-    expect(entryOf(forced.body, 'mgr-b').fieldsV1).toEqual({ 'f:spec': { 'f:color': {} } });
-    expect(entryOf(forced.body, 'mgr-a').fieldsV1).toEqual({ 'f:spec': { 'f:size': {}, 'f:tags': {} } });
-    // mgr-a stops applying tags (owned only by it) and size (shared with mgr-c): tags go, size stays.
-    const dropped = await apply('mgr-a', undefined);
-    expect(dropped.body.spec).toEqual({ size: 3, color: 'blue' });
-    expect(entryOf(dropped.body, 'mgr-a')).toBeUndefined();
-    // An Update by a non-apply manager is recorded as operation Update.
-    const upd = await raw(c, 'PATCH', `${path}?fieldManager=editor`, { contentType: PatchStrategy.MergePatch, body: { spec: { replicas: 2 } } });
-    expect(entryOf(upd.body, 'editor')).toMatchObject({ operation: 'Update', fieldsV1: { 'f:spec': { 'f:replicas': {} } } });
-    // Conflicts with update managers name their apiVersion; several conflicts are listed per manager.
-    const two = await apply('mgr-a', { replicas: 5, color: 'green' });
-    expect(two.status).toBe(409);
-    expect(two.body.message).toBe('Apply failed with 2 conflicts: conflicts with "editor" using example.test/v1:\n- .spec.replicas\nconflicts with "mgr-b":\n- .spec.color');
-    expect(two.body.details.causes).toEqual(
-      expect.arrayContaining([
-        { reason: 'FieldManagerConflict', message: 'conflict with "editor" using example.test/v1', field: '.spec.replicas' },
-        { reason: 'FieldManagerConflict', message: 'conflict with "mgr-b"', field: '.spec.color' },
-      ]),
+  it('server-side apply is not served: the apply patch type is 415 and nothing is created', async () => {
+    const r = await raw(c, 'PATCH', `${WIDGETS_PATH(NS)}/ssa?fieldManager=applier`, { contentType: PatchStrategy.ServerSideApply, body: widget('ssa', { size: 3 }) });
+    expect(expectStatus(r.body, 415, 'UnsupportedMediaType').message).toBe(
+      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json',
     );
-    // Apply to /status: only status is taken, recorded with subresource "status".
-    const st = await raw(c, 'PATCH', `${path}/status?fieldManager=status-writer`, { contentType: PatchStrategy.ServerSideApply, body: { ...widget('ssa', { size: 50 }), status: { phase: 'Ready' } } });
-    expect([st.status, st.body.status, st.body.spec.size]).toEqual([200, { phase: 'Ready' }, 3]);
-    expect(entryOf(st.body, 'status-writer')).toMatchObject({ operation: 'Apply', subresource: 'status', fieldsV1: { 'f:status': { 'f:phase': {} } } });
-    const stConflict = await raw(c, 'PATCH', `${path}/status?fieldManager=other-status-writer`, { contentType: PatchStrategy.ServerSideApply, body: { apiVersion: WIDGET_API_VERSION, kind: 'Widget', metadata: { name: 'ssa' }, status: { phase: 'Failed' } } });
-    expect([stConflict.status, stConflict.body.message]).toEqual([409, 'Apply failed with 1 conflict: conflict with "status-writer" with subresource "status": .status.phase']);
-    // Associative lists (containers, keyed by name) merge across appliers.
-    const dpath = `/apis/apps/v1/namespaces/${NS}/deployments/ssa`;
-    const applyDep = (manager: string, containers: unknown[]) =>
-      raw(c, 'PATCH', `${dpath}?fieldManager=${manager}`, { contentType: PatchStrategy.ServerSideApply, body: { ...deployment('ssa', {}, containers), spec: { selector: { matchLabels: { app: 'ssa' } }, template: { metadata: { labels: { app: 'ssa' } }, spec: { containers } } } } });
-    expect((await applyDep('app-team', [{ name: 'app', image: 'registry.test/app:1' }])).status).toBe(201);
-    const withSidecar = await applyDep('mesh', [{ name: 'sidecar', image: 'registry.test/side:1' }]);
-    expect(withSidecar.body.spec.template.spec.containers.map((x: Json) => x.name).sort()).toEqual(['app', 'sidecar']);
-    const imageConflict = await applyDep('mesh', [{ name: 'sidecar', image: 'registry.test/side:1' }, { name: 'app', image: 'registry.test/app:2' }]);
-    expect(imageConflict.status).toBe(409);
-    expect(imageConflict.body.details.causes).toEqual([{ reason: 'FieldManagerConflict', message: 'conflict with "app-team"', field: '.spec.template.spec.containers[name="app"].image' }]);
-    // Fields the schema does not declare fail the apply (kube-apiserver 1.32 answers 500, without reason), whatever fieldValidation says.
-    for (const fv of ['Ignore', 'Warn']) {
-      const unknownField = await raw(c, 'PATCH', `${path}?fieldManager=typo&fieldValidation=${fv}`, { contentType: PatchStrategy.ServerSideApply, body: widget('ssa', { colour: 'red' }) });
-      expect([unknownField.status, unknownField.body.message]).toEqual([500, `failed to create typed patch object (${NS}/ssa; example.test/v1, Kind=Widget): .spec.colour: field not declared in schema`]);
-    }
-    const unknownCm = await raw(c, 'PATCH', `/api/v1/namespaces/${NS}/configmaps/ssa-typo?fieldManager=typo`, { contentType: PatchStrategy.ServerSideApply, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ssa-typo' }, dta: {}, data: { a: '1' } } });
-    expect([unknownCm.status, unknownCm.body.message]).toEqual([500, `failed to create typed patch object (${NS}/ssa-typo; /v1, Kind=ConfigMap): .dta: field not declared in schema`]);
-    expect((await raw(c, 'GET', `/api/v1/namespaces/${NS}/configmaps/ssa-typo`)).status).toBe(404);
-    // Apply needs a fieldManager.
-    const noManager = await raw(c, 'PATCH', path, { contentType: PatchStrategy.ServerSideApply, body: widget('ssa', {}), headers: { 'user-agent': '' } });
-    expect(noManager.status).toBe(422);
+    expect((await raw(c, 'GET', `${WIDGETS_PATH(NS)}/ssa`)).status).toBe(404);
   });
 
   it('CRD schemas: pruning, defaulting, validation with causes, CEL messages, fieldValidation Strict/Warn/Ignore', async () => {
