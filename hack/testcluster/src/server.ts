@@ -1,5 +1,5 @@
 // KubeHttpServer: the test cluster's HTTP face over ObjectApi: routing, bearer auth, discovery, OpenAPI, CRUD, patch,
-// watch (bookmarks, watch-list, 410s), tables, with every request recorded and injected faults answered.
+// watch (bookmarks, 410s; no watch-lists), tables, with every request recorded and injected faults answered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ObjectApi, type FieldValidation, type ListOptions, type ObjectList } from './api.js';
 import { discoveryDoc } from './discovery.js';
@@ -110,23 +110,26 @@ function renderingOf(accept: string | undefined, query: URLSearchParams): Render
 }
 
 /**
- * Whether a watch starts with the initial state, after SetListOptionsDefaults and ValidateListOptions with WatchList on
- * (v1.32's default): rv unset or 0 without either option is a watch-list; bad combinations are 422 as upstream.
+ * Watch-lists are not served: as kube-apiserver with the WatchList feature gate off, ValidateListOptions answers 422
+ * for sendInitialEvents and resourceVersionMatch on a watch. (A watch from rv unset or 0 still starts with the
+ * current state as ADDED events, the legacy semantics.)
  */
-function watchInitialEvents(q: URLSearchParams, rv: string): boolean {
+function refuseWatchList(q: URLSearchParams): void {
   const sie = q.get('sendInitialEvents');
   const match = q.get('resourceVersionMatch') ?? '';
-  if (sie === null && match === '') return rv === '' || rv === '0';
+  if (sie === null && match === '') return;
   const errs: FieldError[] = [];
-  const forbid = (detail: string) => errs.push({ type: 'FieldValueForbidden', field: 'resourceVersionMatch', detail });
-  if (sie !== null && match !== 'NotOlderThan') forbid('sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
-  if (match !== '') {
-    if (sie === null) forbid('resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
-    if (match !== 'NotOlderThan') errs.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', value: match, detail: 'supported values: "NotOlderThan"' });
-    if (q.get('continue')) forbid('resourceVersionMatch is forbidden when continue is provided');
+  const forbid = (field: string, detail: string) => errs.push({ type: 'FieldValueForbidden', field, detail });
+  if (sie !== null) {
+    if (match !== 'NotOlderThan') forbid('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+    forbid('sendInitialEvents', 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled');
   }
-  if (errs.length) throw invalid('ListOptions', 'meta.k8s.io', '', errs);
-  return sie === 'true' || sie === '1';
+  if (match !== '') {
+    if (sie === null) forbid('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
+    if (match !== 'NotOlderThan') errs.push({ type: 'FieldValueNotSupported', field: 'resourceVersionMatch', value: match, detail: 'supported values: "NotOlderThan"' });
+    if (q.get('continue')) forbid('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided');
+  }
+  throw invalid('ListOptions', 'meta.k8s.io', '', errs);
 }
 
 /**
@@ -405,7 +408,7 @@ export class KubeHttpServer {
     const rvParam = q.get('resourceVersion') ?? '';
     if (rvParam !== '' && !/^\d+$/.test(rvParam)) throw badRequest(`invalid resource version: strconv.ParseUint: parsing "${rvParam}": invalid syntax`);
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
-    const initialEvents = watchInitialEvents(q, rvParam);
+    refuseWatchList(q);
     // 0 (or none) leaves the timeout to the server (minRequestTimeout, 1800 s by default).
     const timeoutSeconds = Number(q.get('timeoutSeconds') ?? 0) || 1800;
     const store = this.api.store;
@@ -450,7 +453,7 @@ export class KubeHttpServer {
     const emit = (ev: StoredEvent): void => {
       if (def.crd && tearsDownCrdStorage(ev, def.storage)) return watch.close(false);
       // The cache watcher sends only events newer than the version asked for, also when that is ahead of the server.
-      if (ev.storage !== def.storage || (!initialEvents && ev.rv <= rv)) return;
+      if (ev.storage !== def.storage || ev.rv <= rv) return;
       const cur = ev.type === 'DELETED' ? undefined : ev.obj;
       const now = passes(cur);
       const before = ev.type === 'ADDED' ? false : passes(ev.prev);
@@ -466,18 +469,15 @@ export class KubeHttpServer {
     };
 
     const rv = rvParam === '' ? 0 : Number(rvParam);
-    if (rv > 0 && !initialEvents) {
+    if (rv > 0) {
       if (store.isExpired(rv)) {
         write('ERROR', new ApiError(410, 'Expired', `too old resource version: ${rv} (${store.compactedRevision()})`).toStatus());
         watch.close(false);
         return;
       }
       for (const ev of store.eventsSince(def.storage, rv)) emit(ev);
-    } else if (initialEvents) {
+    } else {
       for (const o of store.list(def.storage, def.namespaced ? ns : undefined)) if (passes(o)) write('ADDED', out(o));
-      if (bookmarks) {
-        write('BOOKMARK', { kind: def.kind, apiVersion, metadata: { resourceVersion: String(store.currentRv()), annotations: { 'k8s.io/initial-events-end': 'true' } } });
-      }
     }
     unsubscribe = store.subscribe(emit);
     if (bookmarks) {

@@ -236,29 +236,17 @@ describe('test API server: watch', () => {
     without.close();
   });
 
-  it('WatchList (on in v1.32): rv 0/unset watches are watch-lists ending their initial events with a bookmark; options are validated', async () => {
+  it('rv 0/unset watches start with the current state; watch-lists are not served (422 as with WatchList off)', async () => {
     const ns = 'w-list';
     const path = CM_PATH(ns);
     await createCm(ns, 'p', { v: '1' });
-    const q = await createCm(ns, 'q', { v: '1' });
-    const initialEnd = { 'k8s.io/initial-events-end': 'true' };
-    // SetListOptionsDefaults turns these into sendInitialEvents=true&resourceVersionMatch=NotOlderThan.
-    for (const query of ['allowWatchBookmarks=true', 'allowWatchBookmarks=true&resourceVersion=0', 'allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan']) {
+    await createCm(ns, 'q', { v: '1' });
+    for (const query of ['allowWatchBookmarks=true', 'allowWatchBookmarks=true&resourceVersion=0']) {
       const w = await rawWatch(`${path}?watch=true&${query}`);
-      await waitFor(() => w.events.length >= 3, `the initial events (${query})`);
-      expect(w.events.slice(0, 3).map((e) => e.type)).toEqual(['ADDED', 'ADDED', 'BOOKMARK']);
+      await waitFor(() => w.events.length >= 2, `the initial events (${query})`);
       expect(w.events.slice(0, 2).map(brief)).toEqual([`ADDED ${ns}/p`, `ADDED ${ns}/q`]);
-      expect(w.events[2]!.object).toMatchObject({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { annotations: initialEnd } });
-      expect(rvOf(w.events[2]!.object)).toBeGreaterThanOrEqual(rvOf(q));
       w.close();
     }
-    // sendInitialEvents=false: no initial state, only what happens from now on.
-    const none = await rawWatch(`${path}?watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan`);
-    expect(none.status).toBe(200);
-    await createCm(ns, 'r', { v: '1' });
-    await waitFor(() => none.events.length >= 1, 'the live event');
-    expect(none.events.map(brief)).toEqual([`ADDED ${ns}/r`]);
-    none.close();
 
     const invalid = async (query: string, message: string) => {
       const w = await rawWatch(`${path}?watch=true&${query}`);
@@ -266,10 +254,10 @@ describe('test API server: watch', () => {
       expect({ query, status: w.status }).toEqual({ query, status: 422 });
       expect(JSON.parse(w.text())).toMatchObject({ kind: 'Status', code: 422, reason: 'Invalid', message: `ListOptions.meta.k8s.io "" is invalid: ${message}`, details: { group: 'meta.k8s.io', kind: 'ListOptions' } });
     };
-    const needsNotOlderThan = 'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan';
-    await invalid('sendInitialEvents=true', needsNotOlderThan);
+    const gateOff = 'sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled';
+    await invalid('sendInitialEvents=true&resourceVersionMatch=NotOlderThan', gateOff);
+    await invalid('sendInitialEvents=true', `[resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan, ${gateOff}]`);
     await invalid('resourceVersion=5&resourceVersionMatch=NotOlderThan', 'resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
-    await invalid('sendInitialEvents=true&resourceVersionMatch=Exact', `[${needsNotOlderThan}, resourceVersionMatch: Unsupported value: "Exact": supported values: "NotOlderThan"]`);
   });
 
   it('timeoutSeconds ends the watch stream cleanly', async () => {
