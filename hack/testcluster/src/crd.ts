@@ -6,7 +6,6 @@ import { type FieldError, goValue } from './errors.js';
 import { age, humanDuration } from './humanize.js';
 import { evalJsonPath, parseJsonPath } from './jsonpath.js';
 import { type ResourceDef, type TableColumn, metaFieldSelectors } from './resource.js';
-import type { FieldGetter } from './selectors.js';
 import { type JsonObject, type JsonValue, type KubeObject, type Schema, type SchemaResolver, arrayOr, asArray, asNumber, asObject, asString, at, deepClone, isPlainObject, objectOr } from './types.js';
 
 type J = JsonValue | undefined;
@@ -298,12 +297,6 @@ export function compileCrd(crd: KubeObject, resolve: SchemaResolver): CrdCompile
       { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
       ...printer.map((c) => ({ name: String(c.name), type: String(c.type), format: asString(c.format) ?? '', description: asString(c.description) ?? '', priority: asNumber(c.priority) ?? 0 })),
     ];
-    const selectable = Object.fromEntries(
-      arrayOr(v.selectableFields).map(objectOr).map((f): [string, FieldGetter] => {
-        const steps = parseJsonPath(String(f.jsonPath));
-        return [String(f.jsonPath).replace(/^\./, ''), (o) => (evalJsonPath(steps, o)[0] ?? '').toString()];
-      }),
-    );
     const apiVersion = `${group}/${version}`;
     const scale = asObject(at(v, 'subresources', 'scale'));
     defs.push({
@@ -326,7 +319,8 @@ export function compileCrd(crd: KubeObject, resolve: SchemaResolver): CrdCompile
       deleteReturnsObject: true,
       schemaName,
       schema: { root: openapi, resolve },
-      fieldSelectors: { ...metaFieldSelectors(), ...selectable },
+      // No selectableFields (CustomResourceFieldSelectors): metadata.name and metadata.namespace only.
+      fieldSelectors: metaFieldSelectors(),
       columns,
       cells: (o) => [
         o.metadata.name,
