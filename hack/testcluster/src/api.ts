@@ -39,8 +39,6 @@ export interface DeleteOptions {
 export interface ListOptions {
   labelSelector?: LabelSelector;
   fieldSelector?: FieldReq[];
-  limit?: number;
-  continue?: string;
 }
 
 /** A list as the API answers it: apiVersion and kind of the list, its metadata, and the items with their own. */
@@ -101,54 +99,17 @@ export class ObjectApi {
     return this.view(def, o);
   }
 
+  /** Whole lists: no paging (`limit` is a hint a server may ignore, as kube-apiserver's API conventions allow). */
   list(def: ResourceDef, ns: string | undefined, opts: ListOptions = {}): ObjectList {
-    let rv = this.store.currentRv();
-    const scope = def.namespaced ? ns : undefined;
-    let items = this.store.list(def.storage, scope);
-    let cont = '';
-    let remaining: number | undefined;
-    if (opts.continue) {
-      let tok: JsonValue;
-      try {
-        tok = JSON.parse(Buffer.from(opts.continue, 'base64').toString());
-      } catch {
-        throw badRequest('continue key is not valid: illegal base64 data');
-      }
-      const tokRv = at(tok, 'rv');
-      if (typeof tokRv !== 'number' || !Number.isInteger(tokRv) || this.store.isExpired(tokRv)) throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
-      // Later pages read the first page's snapshot, as etcd reads at the continue token's revision.
-      rv = tokRv;
-      const start = at(tok, 'start');
-      items = this.snapshotAt(def.storage, scope, rv).filter((o) => typeof start === 'string' && `${o.metadata.namespace ?? ''}/${o.metadata.name}` > start);
-    }
-    items = items.filter((o) => this.matches(def, o, opts.labelSelector, opts.fieldSelector));
-    if (opts.limit && opts.limit > 0 && items.length > opts.limit) {
-      // etcd counts keys, not matches: with a selector the count would be wrong, so it is left out.
-      if (!opts.labelSelector?.length && !opts.fieldSelector?.length) remaining = items.length - opts.limit;
-      items = items.slice(0, opts.limit);
-      const last = items[items.length - 1]!;
-      cont = Buffer.from(JSON.stringify({ rv, start: `${last.metadata.namespace ?? ''}/${last.metadata.name}` })).toString('base64');
-    }
+    const rv = this.store.currentRv();
+    const items = this.store.list(def.storage, def.namespaced ? ns : undefined).filter((o) => this.matches(def, o, opts.labelSelector, opts.fieldSelector));
     return {
       apiVersion: apiVersionOfDef(def),
       kind: def.listKind,
-      metadata: { resourceVersion: String(rv), ...(cont ? { continue: cont, remainingItemCount: remaining } : {}) },
+      metadata: { resourceVersion: String(rv) },
       // Items carry no apiVersion or kind of their own (the list's say it), as typed lists serialise.
       items: items.map((o) => ({ ...this.view(def, o), apiVersion: undefined, kind: undefined })),
     };
-  }
-
-  /** The objects of one storage as they were at `rv`: the current ones with the later writes undone. */
-  private snapshotAt(storage: string, ns: string | undefined, rv: number): KubeObject[] {
-    const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-    const byKey = new Map(this.store.list(storage, ns).map((o) => [key(o), o]));
-    for (const ev of this.store.eventsSince(storage, rv).reverse()) {
-      if (ns !== undefined && (ev.obj.metadata.namespace ?? '') !== ns) continue;
-      if (ev.type === 'ADDED') byKey.delete(key(ev.obj));
-      // MODIFIED and DELETED events carry the object before them.
-      else byKey.set(key(ev.obj), ev.prev!);
-    }
-    return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
   }
 
   matches(def: ResourceDef, stored: KubeObject, labels?: LabelSelector, fields?: FieldReq[]): boolean {

@@ -364,11 +364,11 @@ export class KubeHttpServer {
   }
 
   private listOptions(def: ResourceDef, q: URLSearchParams): ListOptions {
+    // `limit` is accepted and ignored: lists come whole, with no continue token. None is issued, so any is invalid.
+    if (q.get('continue')) throw badRequest('continue key is not valid: illegal base64 data');
     return {
       labelSelector: parseLabelSelector(q.get('labelSelector')),
       fieldSelector: parseFieldSelector(q.get('fieldSelector'), def.fieldSelectors),
-      limit: q.get('limit') ? Number(q.get('limit')) : undefined,
-      continue: q.get('continue') ?? undefined,
     };
   }
 
