@@ -31,7 +31,7 @@ export interface WriteResult {
 }
 
 export interface DeleteOptions {
-  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  propagationPolicy?: 'Background' | 'Orphan';
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: boolean;
 }
@@ -348,7 +348,6 @@ export class ObjectApi {
     const fin = [...(next.metadata.finalizers ?? [])];
     if (!old.metadata.deletionTimestamp) {
       if (opts.propagationPolicy === 'Orphan' && !fin.includes('orphan')) fin.push('orphan');
-      if (opts.propagationPolicy === 'Foreground' && !fin.includes('foregroundDeletion')) fin.push('foregroundDeletion');
     }
     const isNamespace = def.group === '' && def.resource === 'namespaces';
     if (fin.length === 0 && !isNamespace) {

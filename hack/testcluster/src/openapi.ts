@@ -20,7 +20,7 @@ const P = {
   cont: q('continue', 'string', 'The continue option should be set when retrieving more results from the server.'),
   allowWatchBookmarks: q('allowWatchBookmarks', 'boolean', 'allowWatchBookmarks requests watch events with type "BOOKMARK".'),
   timeoutSeconds: q('timeoutSeconds', 'integer', 'Timeout for the list/watch call.'),
-  propagationPolicy: q('propagationPolicy', 'string', "Whether and how garbage collection will be performed. Acceptable values are: 'Orphan', 'Background', 'Foreground'."),
+  propagationPolicy: q('propagationPolicy', 'string', "Whether and how garbage collection will be performed. Acceptable values are: 'Orphan', 'Background'."),
   gracePeriodSeconds: q('gracePeriodSeconds', 'integer', 'The duration in seconds before the object should be deleted.'),
 };
 const pathParam = (name: string) => ({ name, in: 'path', required: true, description: `name of the ${name === 'namespace' ? 'Namespace' : 'resource'}`, schema: { type: 'string', uniqueItems: true } });

@@ -350,8 +350,9 @@ export class KubeHttpServer {
       }
     }
     const policy = q.get('propagationPolicy') ?? o.propagationPolicy ?? (o.orphanDependents === true ? 'Orphan' : undefined);
-    const isPolicy = (p: unknown): p is 'Background' | 'Foreground' | 'Orphan' => p === 'Background' || p === 'Foreground' || p === 'Orphan';
-    if (policy && !isPolicy(policy)) throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Background", "Foreground", "Orphan"`);
+    // No foreground deletion: Foreground is refused as an unsupported value (nothing of ours deletes in the foreground).
+    const isPolicy = (p: unknown): p is 'Background' | 'Orphan' => p === 'Background' || p === 'Orphan';
+    if (policy && !isPolicy(policy)) throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Background", "Orphan"`);
     const pre = asObject(o.preconditions);
     const text = (v: JsonValue | undefined) => (v === undefined || v === null ? undefined : String(v));
     const dryRunAll = Array.isArray(o.dryRun) ? o.dryRun.includes('All') : typeof o.dryRun === 'string' && o.dryRun.includes('All');

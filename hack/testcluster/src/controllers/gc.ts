@@ -1,5 +1,5 @@
-// The test cluster's garbage collector: a dependent whose owners are all gone is deleted (background);
-// foregroundDeletion deletes dependents first, orphan strips their owner references, then the owner's finalizer goes.
+// The test cluster's garbage collector: a dependent whose owners are all gone is deleted (background); orphan strips
+// the dependents' owner references, then the owner's finalizer goes. No foreground deletion.
 import { ApiError } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
 import type { StoredEvent } from '../store.js';
@@ -7,20 +7,17 @@ import type { KubeObject } from '../types.js';
 import { Controller } from './controller.js';
 
 /**
- * The garbage collector: deletes dependents whose owners are gone (background), deletes dependents before their
- * owner (foregroundDeletion finalizer) and strips owner references for orphaning (orphan finalizer).
+ * The garbage collector: deletes dependents whose owners are gone (background) and strips owner references for
+ * orphaning (orphan finalizer).
  */
 export class GarbageCollector extends Controller {
   protected onEvent(ev: StoredEvent): void {
     const m = ev.obj.metadata;
     if (ev.type === 'DELETED') this.queue.add(`owner|${m.uid}`);
     else {
-      if (m.deletionTimestamp && (m.finalizers ?? []).some((f) => f === 'foregroundDeletion' || f === 'orphan')) this.queue.add(`owner|${m.uid}`);
+      if (m.deletionTimestamp && (m.finalizers ?? []).includes('orphan')) this.queue.add(`owner|${m.uid}`);
       if ((m.ownerReferences ?? []).length) this.queue.add(`dep|${ev.storage}|${m.namespace ?? ''}|${m.name}`);
-      if (m.deletionTimestamp === undefined && ev.prev?.metadata?.deletionTimestamp === undefined) return;
     }
-    // A dependent going away may unblock a foreground owner.
-    for (const r of m.ownerReferences ?? []) this.queue.add(`owner|${r.uid}`);
   }
 
   private dependents(uid: string): Array<{ def: ResourceDef; obj: KubeObject }> {
@@ -60,17 +57,6 @@ export class GarbageCollector extends Controller {
         this.ignoreGone(() => this.api.update(def, obj.metadata.namespace, obj.metadata.name, { ...obj, metadata: { ...obj.metadata, ownerReferences: refs.length ? refs : undefined } }, { fieldManager: 'generic-garbage-collector' }));
       }
       this.removeFinalizer(ownerDef, owner.obj, 'orphan');
-      return;
-    }
-    if (fin.includes('foregroundDeletion')) {
-      // Dependents that have dependents of their own go in the foreground too; leaves are deleted plainly.
-      for (const { def, obj } of deps) {
-        const policy = this.dependents(obj.metadata.uid ?? '').length ? 'Foreground' : 'Background';
-        if (!obj.metadata.deletionTimestamp) this.ignoreGone(() => this.api.delete(def, obj.metadata.namespace, obj.metadata.name, { propagationPolicy: policy }));
-      }
-      // Only blocking dependents (blockOwnerDeletion=true) hold the owner, as the collector's blockingDependents().
-      const blocking = this.dependents(uid).filter(({ obj }) => (obj.metadata.ownerReferences ?? []).some((r) => r.uid === uid && r.blockOwnerDeletion === true));
-      if (blocking.length === 0) this.removeFinalizer(ownerDef, owner.obj, 'foregroundDeletion');
     }
   }
 
