@@ -61,7 +61,7 @@ function comparable(o: KubeObject): KubeObject {
 }
 
 /** Metadata a status write cannot change, for built-ins whose status strategy lets other metadata through. */
-const STATUS_KEEPS_OLD_META: Record<string, string[]> = { '/pods': ['ownerReferences'], 'apps/deployments': ['labels'], 'apps/replicasets': ['labels'] };
+const STATUS_KEEPS_OLD_META: Record<string, string[]> = { '/pods': ['ownerReferences'], 'apps/deployments': ['labels'] };
 
 /** Everything that makes metadata.generation move: for CRs all but metadata (and status behind a subresource); Deployments also annotations. */
 function specOf(def: ResourceDef, o: KubeObject): JsonObject {

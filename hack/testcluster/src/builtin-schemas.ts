@@ -43,7 +43,6 @@ export const JSON_SCHEMA_PROPS = 'io.k8s.apiextensions-apiserver.pkg.apis.apiext
 const groupPackage: Record<string, string> = {
   '': 'io.k8s.api.core',
   apps: 'io.k8s.api.apps',
-  'events.k8s.io': 'io.k8s.api.events',
   'coordination.k8s.io': 'io.k8s.api.coordination',
   'networking.k8s.io': 'io.k8s.api.networking',
   'rbac.authorization.k8s.io': 'io.k8s.api.rbac',
@@ -134,7 +133,7 @@ export function buildBuiltinSchemas(roots: Array<{ cls: string; group: string }>
     if (map) {
       const inner = typeSchema(owner, field, map[1]!, '', pkg);
       if (format === 'byte') inner.format = 'byte';
-      const quantities = /^(V1ResourceRequirements|V1VolumeResourceRequirements|V1NodeStatus|V1ResourceQuotaSpec|V1ResourceQuotaStatus|V1LimitRangeItem)$/.test(owner) || ['V1PersistentVolumeClaimStatus.capacity', 'V1PersistentVolumeClaimStatus.allocatedResources', 'V1PersistentVolumeSpec.capacity', 'V1PodSpec.overhead'].includes(`${owner}.${field}`);
+      const quantities = /^(V1ResourceRequirements|V1VolumeResourceRequirements|V1NodeStatus)$/.test(owner) || ['V1PersistentVolumeClaimStatus.capacity', 'V1PersistentVolumeClaimStatus.allocatedResources', 'V1PersistentVolumeSpec.capacity', 'V1PodSpec.overhead'].includes(`${owner}.${field}`);
       if (quantities) return { type: 'object', additionalProperties: { $ref: `#/components/schemas/${QUANTITY}` } };
       return { type: 'object', additionalProperties: inner };
     }

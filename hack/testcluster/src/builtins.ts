@@ -35,8 +35,6 @@ interface BuiltinSpec {
   nameColumn?: false;
   defaults?: ResourceDef['defaults'];
   validate?: ResourceDef['validate'];
-  fromStorage?: ResourceDef['fromStorage'];
-  toStorage?: ResourceDef['toStorage'];
 }
 
 // ---- defaulting (the subset of upstream SetDefaults_* that shows up in objects clients read back) ----
@@ -341,30 +339,6 @@ function validateService(s: KubeObject): FieldError[] {
   return errs;
 }
 
-// ---- Events: events.k8s.io/v1 is a view of the core v1 Event objects ----
-
-const eventRenames: Array<[string, string]> = [
-  ['involvedObject', 'regarding'],
-  ['message', 'note'],
-  ['reportingComponent', 'reportingController'],
-  ['source', 'deprecatedSource'],
-  ['firstTimestamp', 'deprecatedFirstTimestamp'],
-  ['lastTimestamp', 'deprecatedLastTimestamp'],
-  ['count', 'deprecatedCount'],
-];
-
-function renameFields(o: KubeObject, pairs: Array<[string, string]>, apiVersion: string): KubeObject {
-  const out: KubeObject = { ...o, apiVersion };
-  for (const [from, to] of pairs) {
-    delete out[from];
-    if (o[from] !== undefined) out[to] = o[from];
-  }
-  return out;
-}
-
-const coreToEventsV1 = (o: KubeObject): KubeObject => renameFields(o, eventRenames, 'events.k8s.io/v1');
-const eventsV1ToCore = (o: KubeObject): KubeObject => renameFields(o, eventRenames.map(([a, b]) => [b, a]), 'v1');
-
 // ---- tables ----
 
 const podReady = (p: KubeObject): string => {
@@ -466,7 +440,6 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
       defaults: makeServiceDefaults(allocateIP),
       validate: validateService,
     },
-    { group: '', version: 'v1', resource: 'endpoints', kind: 'Endpoints', cls: 'V1Endpoints', namespaced: true, shortNames: ['ep'] },
     {
       group: '', version: 'v1', resource: 'secrets', kind: 'Secret', cls: 'V1Secret', namespaced: true,
       fieldSelectors: { type: (o) => asString(o.type) },
@@ -493,9 +466,6 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
-    // Listed by `kubectl describe namespace` ("No resource quota." / "No LimitRange resource.").
-    { group: '', version: 'v1', resource: 'resourcequotas', kind: 'ResourceQuota', cls: 'V1ResourceQuota', namespaced: true, shortNames: ['quota'], status: true },
-    { group: '', version: 'v1', resource: 'limitranges', kind: 'LimitRange', cls: 'V1LimitRange', namespaced: true, shortNames: ['limits'] },
     { group: '', version: 'v1', resource: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', cls: 'V1PersistentVolumeClaim', namespaced: true, shortNames: ['pvc'], status: true, defaults: defaultPvc, validate: validatePvc },
     {
       group: '', version: 'v1', resource: 'events', kind: 'Event', cls: 'CoreV1Event', namespaced: true, shortNames: ['ev'], storage: 'events', storageVersion: 'v1',
@@ -531,14 +501,6 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
       validate: validateDeployment,
     },
     {
-      group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet', cls: 'V1ReplicaSet', namespaced: true, shortNames: ['rs'], categories: ['all'], status: true,
-      scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' }, generation: true,
-    },
-    {
-      group: 'events.k8s.io', version: 'v1', resource: 'events', kind: 'Event', cls: 'EventsV1Event', namespaced: true, shortNames: ['ev'], storage: 'events', storageVersion: 'v1',
-      fieldSelectors: eventFields, fromStorage: coreToEventsV1, toStorage: eventsV1ToCore,
-    },
-    {
       group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', cls: 'V1Lease', namespaced: true,
       columns: [
         { col: { name: 'Holder', type: 'string' }, cell: (o) => at(o, 'spec', 'holderIdentity') ?? '' },
@@ -555,7 +517,6 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
     },
-    { group: 'networking.k8s.io', version: 'v1', resource: 'ingressclasses', kind: 'IngressClass', cls: 'V1IngressClass', namespaced: false },
     { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', cls: 'V1Role', namespaced: true },
     { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', kind: 'RoleBinding', cls: 'V1RoleBinding', namespaced: true },
     { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', cls: 'V1ClusterRole', namespaced: false },
@@ -568,9 +529,6 @@ export function builtinSpecs(allocateIP: () => string): BuiltinSpec[] {
         { col: { name: 'Allowed Disruptions', type: 'integer' }, cell: (o) => at(o, 'status', 'disruptionsAllowed') ?? 0 },
         { col: AGE_COL, cell: (o) => age(o.metadata.creationTimestamp) },
       ],
-    },
-    {
-      group: 'autoscaling', version: 'v2', resource: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', cls: 'V2HorizontalPodAutoscaler', namespaced: true, shortNames: ['hpa'], categories: ['all'], status: true, generation: true,
     },
     {
       group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions', kind: 'CustomResourceDefinition', cls: 'V1CustomResourceDefinition', namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], status: true, generation: true,
@@ -622,8 +580,6 @@ export function builtinDefs(allocateIP: () => string): { defs: ResourceDef[]; sc
       columns: [...(s.nameColumn === false ? [] : [NAME_COL]), ...extraCols.map((c) => c.col)],
       // A cell that is not set is what JSON writes it as in a row: null.
       cells: (o) => [...(s.nameColumn === false ? [] : [o.metadata.name]), ...extraCols.map((c) => c.cell(o) ?? null)],
-      fromStorage: s.fromStorage,
-      toStorage: s.toStorage,
       defaults: s.defaults,
       validate: s.validate,
     };

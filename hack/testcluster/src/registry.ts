@@ -14,7 +14,7 @@ export interface GroupInfo {
 }
 
 /** Group order of upstream discovery (kubectl's short names resolve in this order); CRD groups follow. */
-const GROUP_ORDER = ['', 'apps', 'events.k8s.io', 'autoscaling', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'policy', 'apiextensions.k8s.io'];
+const GROUP_ORDER = ['', 'apps', 'coordination.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'policy', 'apiextensions.k8s.io'];
 
 /** The served resources: built-ins plus whatever the established CRDs define. */
 export class Registry {

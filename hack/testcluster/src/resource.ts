@@ -37,7 +37,7 @@ export interface ResourceDef {
   shortNames: string[];
   categories: string[];
   verbs: string[];
-  /** Objects live under this key; several views (core and events.k8s.io Events, CRD versions) share one. */
+  /** Objects live under this key; several views (a CRD's versions) share one. */
   storage: string;
   /** apiVersion objects are stored with */
   storageVersion: string;
