@@ -5,7 +5,7 @@ import { checkCrdSchemas, prune } from './crd.js';
 import { ApiError, type FieldError, badRequest, conflict, forbidden, invalid, notFound, staleConflict, unsupportedMediaType } from './errors.js';
 import { type ManagerInfo, trackUpdate } from './managedfields.js';
 import { goDecode } from './gojson.js';
-import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import { mergePatch, strategicMergePatch } from './patch.js';
 import type { Registry } from './registry.js';
 import type { ResourceDef } from './resource.js';
 import { type FieldReq, type LabelSelector, matchesFields, matchesLabels } from './selectors.js';
@@ -44,7 +44,7 @@ export interface ListOptions {
 /** A list as the API answers it: apiVersion and kind of the list, its metadata, and the items with their own. */
 export type ObjectList = { apiVersion: string; kind: string; metadata: JsonObject; items: KubeObject[] };
 
-export const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+export const PATCH_TYPES = ['application/merge-patch+json', 'application/strategic-merge-patch+json'];
 const GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 
 export const randomSuffix = (n = 5): string => Array.from({ length: n }, () => GENERATE_CHARS[Math.floor(Math.random() * GENERATE_CHARS.length)]).join('');
@@ -174,7 +174,7 @@ export class ObjectApi {
 
   patch(def: ResourceDef, ns: string | undefined, name: string, contentType: string, raw: string, opts: WriteOptions): WriteResult {
     const type = contentType.split(';')[0]!.trim();
-    // Custom resources have no strategic merge patch; nothing has server-side apply (apply-patch+yaml).
+    // Custom resources have no strategic merge patch; nothing has JSON patch or server-side apply.
     const accepted = def.strategicMerge ? PATCH_TYPES : PATCH_TYPES.filter((t) => !t.startsWith('application/strategic'));
     if (!accepted.includes(type)) throw unsupportedMediaType(accepted);
     let patch: JsonValue;
@@ -191,7 +191,6 @@ export class ObjectApi {
     const old = this.get(def, ns, name);
     const warnings: string[] = [];
     const patched = this.applyPatch(def, type, old, patch, false);
-    // (A JSON patch can replace the whole document; what is not an object fails here, as decoding it did.)
     if (!isPlainObject(patched)) throw new TypeError(`the patched ${def.kind} is not a JSON object`);
     const obj = this.decode(def, patched, opts.fieldValidation, warnings, true);
     const patchedName = at(obj, 'metadata', 'name');
@@ -200,7 +199,6 @@ export class ObjectApi {
   }
 
   private applyPatch(def: ResourceDef, type: string, target: JsonValue, patch: JsonValue, scale: boolean): JsonValue | undefined {
-    if (type === 'application/json-patch+json') return jsonPatch(target, patch);
     if (!isPlainObject(patch)) throw badRequest('json: cannot unmarshal into Go value of type map[string]interface {}');
     if (type === 'application/merge-patch+json' || scale) return mergePatch(target, patch);
     return strategicMergePatch(target, patch, def.schema.root, this.registry.walker);

@@ -30,7 +30,7 @@ const jsonContent = (schemaName: string) => ({ content: { 'application/json': { 
 /** kubectl apply uses strategic merge patch exactly when the PATCH operation lists its media type. */
 const patchBody = (d: ResourceDef) => ({
   content: Object.fromEntries(
-    ['application/json-patch+json', 'application/merge-patch+json', ...(d.strategicMerge ? ['application/strategic-merge-patch+json'] : [])].map((t) => [t, { schema: ref('io.k8s.apimachinery.pkg.apis.meta.v1.Patch') }]),
+    ['application/merge-patch+json', ...(d.strategicMerge ? ['application/strategic-merge-patch+json'] : [])].map((t) => [t, { schema: ref('io.k8s.apimachinery.pkg.apis.meta.v1.Patch') }]),
   ),
   required: true,
 });

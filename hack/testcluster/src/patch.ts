@@ -1,7 +1,6 @@
-// The apiserver's patch types on JSON objects: RFC 7386 merge patch, RFC 6902 JSON patch (test included) and strategic
-// merge patch driven by the schema's patch strategies and merge keys. Pure: results are new objects.
-import { ApiError, badRequest } from './errors.js';
-import { type JsonArray, type JsonObject, type JsonValue, type Schema, arrayOr, asArray, asString, deepClone, deepEqual, isPlainObject, objectOr } from './types.js';
+// The apiserver's patch types on JSON objects: RFC 7386 merge patch and strategic merge patch driven by the schema's
+// patch strategies and merge keys (no RFC 6902 JSON patch: it is not served). Pure: results are new objects.
+import { type JsonArray, type JsonObject, type JsonValue, type Schema, arrayOr, asArray, asString, deepClone, deepEqual, isPlainObject } from './types.js';
 
 type J = JsonValue | undefined;
 
@@ -14,90 +13,6 @@ export function mergePatch(target: J, patch: J): J {
     else out[k] = mergePatch(out[k], v);
   }
   return out;
-}
-
-const unprocessable = (why: string): ApiError =>
-  new ApiError(422, 'Invalid', 'the server rejected our request due to an error in our request', { causes: [{ reason: 'UnexpectedServerResponse', message: why }] });
-
-function parsePointer(p: string): string[] {
-  if (p === '') return [];
-  if (!p.startsWith('/')) throw unprocessable(`invalid JSON pointer ${JSON.stringify(p)}`);
-  return p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-function locate(doc: J, path: string[], op: string, full: string): { parent: JsonArray | JsonObject; key: string } {
-  let cur = doc;
-  for (const seg of path.slice(0, -1)) {
-    cur = Array.isArray(cur) ? cur[Number(seg)] : isPlainObject(cur) ? cur[seg] : undefined;
-    if (cur === undefined) throw unprocessable(`doc is missing path: "${full}": missing value`);
-  }
-  if (!Array.isArray(cur) && !isPlainObject(cur)) throw unprocessable(`${op} operation does not apply: doc is missing path: "${full}": missing value`);
-  return { parent: cur, key: path[path.length - 1]! };
-}
-
-function getAt(doc: J, p: string, op: string): J {
-  let cur = doc;
-  for (const seg of parsePointer(p)) {
-    cur = Array.isArray(cur) ? cur[Number(seg)] : isPlainObject(cur) ? cur[seg] : undefined;
-    if (cur === undefined) throw unprocessable(`${op} operation does not apply: doc is missing path: "${p}": missing value`);
-  }
-  return cur;
-}
-
-function removeAt(doc: J, p: string, op: string): J {
-  const { parent, key } = locate(doc, parsePointer(p), op, p);
-  if (Array.isArray(parent)) {
-    const i = Number(key);
-    if (!Number.isInteger(i) || i < 0 || i >= parent.length) throw unprocessable(`${op} operation does not apply: doc is missing path: "${p}": missing value`);
-    return parent.splice(i, 1)[0];
-  }
-  if (!(key in parent)) throw unprocessable(`${op} operation does not apply: doc is missing path: "${p}": missing value`);
-  const v = parent[key];
-  delete parent[key];
-  return v;
-}
-
-function addAt(doc: J, p: string, value: J, replace: boolean): J {
-  const path = parsePointer(p);
-  if (path.length === 0) return deepClone(value);
-  const { parent, key } = locate(doc, path, replace ? 'replace' : 'add', p);
-  if (Array.isArray(parent)) {
-    const i = key === '-' ? parent.length : Number(key);
-    if (!Number.isInteger(i) || i < 0 || i > parent.length || (replace && i >= parent.length)) throw unprocessable(`${replace ? 'replace' : 'add'} operation does not apply: doc is missing path: "${p}": missing value`);
-    // An item without a value is what JSON writes it as: null.
-    const item = value === undefined ? null : deepClone(value);
-    if (replace) parent[i] = item;
-    else parent.splice(i, 0, item);
-  } else {
-    if (replace && !(key in parent)) throw unprocessable(`replace operation does not apply: doc is missing key: ${p}: missing value`);
-    parent[key] = deepClone(value);
-  }
-  return doc;
-}
-
-/** RFC 6902 JSON patch, including `test`. */
-export function jsonPatch(target: J, ops: J): J {
-  if (!Array.isArray(ops)) throw badRequest('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
-  let doc = deepClone(target);
-  for (const op of ops.map(objectOr)) {
-    const p = String(op.path ?? '');
-    switch (op.op) {
-      case 'add': doc = addAt(doc, p, op.value, false); break;
-      case 'replace': doc = addAt(doc, p, op.value, true); break;
-      case 'remove': removeAt(doc, p, 'remove'); break;
-      case 'move': {
-        const v = removeAt(doc, String(op.from), 'move');
-        doc = addAt(doc, p, v, false);
-        break;
-      }
-      case 'copy': doc = addAt(doc, p, deepClone(getAt(doc, String(op.from), 'copy')), false); break;
-      case 'test':
-        if (!deepEqual(getAt(doc, p, 'test'), op.value)) throw unprocessable(`testing value ${p} failed: test failed`);
-        break;
-      default: throw unprocessable(`Unexpected kind: ${String(op.op)}`);
-    }
-  }
-  return doc;
 }
 
 /** Schema lookup used by strategic merge patch: returns the (ref-resolved) schema of a child. */
