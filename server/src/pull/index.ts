@@ -80,17 +80,17 @@ export async function pullModel(model: string, dir: string, options: PullOptions
   }
 }
 
-/** Where a local diffusers folder is converted to: one folder per source path and dtype under cacheDir/converted. */
-export function convertedDir(cacheDir: string, sourceDir: string, dtype: ConvertDtype): string {
+/** cacheDir/converted/NAME-ID-WHAT: one folder per source path (ID: a hash of its absolute path) and `what`. */
+function derivedDir(cacheDir: string, sourceDir: string, what: string): string {
   const id = createHash('sha256').update(resolve(sourceDir)).digest('hex').slice(0, 12);
-  return join(resolve(cacheDir), 'converted', `${basename(resolve(sourceDir))}-${id}-${dtype}`);
+  return join(resolve(cacheDir), 'converted', `${basename(resolve(sourceDir))}-${id}-${what}`);
 }
 
+/** Where a local diffusers folder is converted to: one folder per source path and dtype under cacheDir/converted. */
+export const convertedDir = (cacheDir: string, sourceDir: string, dtype: ConvertDtype): string => derivedDir(cacheDir, sourceDir, dtype);
+
 /** Where an ONNX export's fused copy goes: one folder per export path under cacheDir/converted. */
-export function fusedDir(cacheDir: string, exportDir: string): string {
-  const id = createHash('sha256').update(resolve(exportDir)).digest('hex').slice(0, 12);
-  return join(resolve(cacheDir), 'converted', `${basename(resolve(exportDir))}-${id}-fused-attention`);
-}
+export const fusedDir = (cacheDir: string, exportDir: string): string => derivedDir(cacheDir, exportDir, 'fused-attention');
 
 /**
  * The folder to load for the ONNX export `dir`: with fused attention, a copy in cacheDir whose unfused UNet/VAE
