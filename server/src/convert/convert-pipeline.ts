@@ -209,7 +209,8 @@ function plan(arch: PipelineArchitecture, dtype: ConvertDtype): ComponentPlan[] 
   return plans;
 }
 
-const writeJson = (path: string, value: unknown): void => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+/** JSON as this converter writes its files: two-space indent, a final newline. */
+export const writeJson = (path: string, value: unknown): void => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 
 function convertComponent(
   sourceDir: string,

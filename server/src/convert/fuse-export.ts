@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { type ConvertOrigin, MARKER_FILE, readMarker, sourceFingerprint } from './convert-pipeline.js';
+import { type ConvertOrigin, MARKER_FILE, readMarker, sourceFingerprint, writeJson } from './convert-pipeline.js';
 import { ConvertError } from './errors.js';
 import { refuseForeignOutput, replaceFolder } from './output-folder.js';
 import { type FuseReport, fuseAttention } from './fuse-attention.js';
@@ -138,27 +138,26 @@ export function fuseExport(sourceDir: string, outDir: string, options: FuseExpor
     options.onProgress?.(component, 'done');
   }
   const components = rewritten.map((r) => r.report);
+  const marker = (extra: Record<string, unknown>) => ({
+    source,
+    kind: 'onnx-export',
+    ...extra,
+    options: { attention: 'fused' },
+    fingerprint: expected,
+    components,
+    convertedAt: new Date().toISOString(),
+  });
   if (options.onlyIfFused === true && components.every((c) => c.fused === 0)) {
     // Remembered in a marker-only outDir, so later starts neither read the graphs again nor copy anything.
     mkdirSync(out, { recursive: true });
-    const marker = { source, kind: 'onnx-export', nothingToFuse: true, options: { attention: 'fused' }, fingerprint: expected, components, convertedAt: new Date().toISOString() };
-    writeFileSync(join(out, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
+    writeJson(join(out, MARKER_FILE), marker({ nothingToFuse: true }));
     return { source, out: source, converted: false, seconds: seconds(), fingerprint: expected, components };
   }
   return replaceFolder(out, (tmp) => {
     const replaced = rewritten.filter((r) => r.bytes !== undefined);
     const copiedBytes = mirror(source, tmp, new Set(replaced.map((r) => `${r.component}/model.onnx`)));
     for (const r of replaced) writeFileSync(join(tmp, r.component, 'model.onnx'), r.bytes!);
-    const marker = {
-      source,
-      kind: 'onnx-export',
-      ...(options.origin ? { origin: options.origin } : {}),
-      options: { attention: 'fused' },
-      fingerprint: expected,
-      components,
-      convertedAt: new Date().toISOString(),
-    };
-    writeFileSync(join(tmp, MARKER_FILE), `${JSON.stringify(marker, null, 2)}\n`);
+    writeJson(join(tmp, MARKER_FILE), marker(options.origin ? { origin: options.origin } : {}));
     return { source, out, converted: true, seconds: seconds(), fingerprint: expected, components, copiedBytes };
   });
 }
